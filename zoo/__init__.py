@@ -1,0 +1,34 @@
+"""residual-zoo: sequential, parallel, merge-and-run and norm-preserving residual networks
+as plain Keras 3 models."""
+
+__version__ = "0.1.0"
+
+from zoo import layers, models  # noqa: E402  (models registers every named variant)
+from zoo.models import (  # noqa: E402
+    dmrnet,
+    parallel_resnet,
+    plain,
+    preresnet,
+    procresnet,
+    residual_units,
+    resnet,
+    shallow_stack,
+)
+from zoo.registry import create_model, list_models, model_info  # noqa: E402
+
+__all__ = [
+    "__version__",
+    "create_model",
+    "dmrnet",
+    "layers",
+    "list_models",
+    "model_info",
+    "models",
+    "parallel_resnet",
+    "plain",
+    "preresnet",
+    "procresnet",
+    "residual_units",
+    "resnet",
+    "shallow_stack",
+]

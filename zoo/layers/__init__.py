@@ -1,0 +1,32 @@
+"""Keras layers of residual-zoo: every one registered for safe `.keras` serialization."""
+
+from zoo.layers.merge_and_run import MODES, MergeAndRunBlock, merge_matrix
+from zoo.layers.norm_preserving import (
+    NormPreservingConv2D,
+    NormPreservingProjection,
+    clip_kernel,
+    operator_singular_values,
+    project_kernel,
+    projected_layers,
+    transfer_matrices,
+)
+from zoo.layers.parallel import BranchConv2D, ParallelResidualStage, TiledBatchNormalization
+from zoo.layers.residual import ResidualBlock, ResidualUnit
+
+__all__ = [
+    "MODES",
+    "BranchConv2D",
+    "MergeAndRunBlock",
+    "NormPreservingConv2D",
+    "NormPreservingProjection",
+    "ParallelResidualStage",
+    "ResidualBlock",
+    "ResidualUnit",
+    "TiledBatchNormalization",
+    "clip_kernel",
+    "merge_matrix",
+    "operator_singular_values",
+    "project_kernel",
+    "projected_layers",
+    "transfer_matrices",
+]

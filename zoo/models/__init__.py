@@ -1,0 +1,18 @@
+"""Model families, one module each; importing them registers their named variants."""
+
+from zoo.models.dmrnet import dmrnet
+from zoo.models.procresnet import procresnet
+from zoo.models.resnet import parallel_resnet, plain, preresnet, resnet
+from zoo.models.shallow import shallow_stack
+from zoo.models.units import residual_units
+
+__all__ = [
+    "dmrnet",
+    "parallel_resnet",
+    "plain",
+    "preresnet",
+    "procresnet",
+    "residual_units",
+    "resnet",
+    "shallow_stack",
+]

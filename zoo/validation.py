@@ -1,0 +1,94 @@
+"""Argument checks shared by the builders.
+
+Every check raises ``ValueError`` naming the argument, the value and what is allowed, so
+a user never sees a stack trace from deep inside a backend for a typo in a builder call.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+ACTIVATIONS = ("relu", "tanh", "gelu", "swish", "elu", "selu", "sigmoid", "linear")
+
+
+def positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int,)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def positive_float(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    return float(value)
+
+
+def probability(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
+    return float(value)
+
+
+def odd_kernel(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1 or value % 2 == 0:
+        raise ValueError(
+            f"{name} must be a positive odd integer (1, 3, 5, 7, ...) so that 'same' padding "
+            f"keeps the residual shapes aligned, got {value!r}"
+        )
+    return value
+
+
+def choice(name: str, value, allowed: Iterable) -> object:
+    allowed = tuple(allowed)
+    if value not in allowed:
+        options = ", ".join(repr(a) for a in allowed)
+        raise ValueError(f"{name} must be one of {options}, got {value!r}")
+    return value
+
+
+def activation(name: str, value) -> str:
+    return choice(name, value, ACTIVATIONS)
+
+
+def depth(name: str, value, *, multiple: int, offset: int, examples: Sequence[int] = ()) -> int:
+    """``value`` must be ``multiple * n + offset`` with ``n >= 1``; returns ``n``."""
+    form = f"{multiple}n+{offset}"
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < multiple + offset
+        or (value - offset) % multiple
+    ):
+        hint = f" (e.g. {', '.join(str(e) for e in examples)})" if examples else ""
+        raise ValueError(f"{name} must be {form} with n >= 1{hint}, got {value!r}")
+    return (value - offset) // multiple
+
+
+def input_shape(value, *, min_size: int = 1, reason: str = "") -> tuple[int, int, int]:
+    """A channels-last image shape ``(height, width, channels)`` at least ``min_size`` wide."""
+    try:
+        shape = tuple(value)
+    except TypeError:
+        shape = None
+    if (
+        shape is None
+        or len(shape) != 3
+        or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)
+    ):
+        raise ValueError(
+            f"input_shape must be (height, width, channels) of positive integers, got {value!r}"
+        )
+    if min(shape[:2]) < min_size:
+        why = f" ({reason})" if reason else ""
+        raise ValueError(
+            f"input_shape {shape} is too small: height and width must be at least "
+            f"{min_size}{why}"
+        )
+    return shape
+
+
+def min_size_for(transitions: int) -> int:
+    """Smallest side that survives ``transitions`` stride-2 steps with at least 1 pixel each
+    time and still has 2 pixels before the last one (else the stride does nothing)."""
+    return int(math.pow(2, transitions))
