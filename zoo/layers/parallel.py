@@ -42,7 +42,7 @@ GROUPED_IMPLEMENTATIONS = ("auto", "grouped", "split")
 
 
 @functools.cache
-def _has_gpu() -> bool:
+def has_gpu() -> bool:
     try:
         return any("gpu" in d.lower() or "cuda" in d.lower() for d in keras.distribution.list_devices())
     except Exception:  # a backend without device listing: assume CPU
@@ -55,7 +55,7 @@ def resolve_grouped_implementation(implementation: str) -> str:
     JAX (benchmarks/results, 64x32x32 inputs, 3-18 branches)."""
     check.choice("grouped_implementation", implementation, GROUPED_IMPLEMENTATIONS)
     if implementation == "auto":
-        return "grouped" if _has_gpu() else "split"
+        return "grouped" if has_gpu() else "split"
     return implementation
 
 

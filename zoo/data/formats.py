@@ -1,0 +1,102 @@
+"""Readers for the on-disk formats the datasets are distributed in, with integrity checks.
+
+Every reader raises :class:`DataError` naming the file when it is truncated or corrupt, so
+a half-downloaded file never surfaces as a reshape error deep inside NumPy.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import pickle
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+
+class DataError(ValueError):
+    """A dataset could not be found or read."""
+
+
+def sha256(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_checksum(path, expected: str | None) -> None:
+    if expected is not None and sha256(path) != expected:
+        raise DataError(
+            f"{path}: sha256 mismatch (file corrupt, truncated or not the canonical release); "
+            "delete it and provide the original file"
+        )
+
+
+_IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(path) -> np.ndarray:
+    """Read an IDX file (optionally gzip-compressed), e.g. ``train-images-idx3-ubyte.gz``.
+
+    Format: two zero bytes, a type byte, the number of dimensions, the dimensions as
+    big-endian int32, then the data.
+    """
+    path = Path(path)
+    try:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError, zlib.error) as e:
+        raise DataError(f"{path}: cannot read IDX file ({e}); the file is corrupt or truncated") from e
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
+        raise DataError(f"{path}: not an IDX file (bad magic number {raw[:4].hex()})")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DataError(f"{path}: truncated IDX header")
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    dtype = np.dtype(_IDX_TYPES[raw[2]])
+    expected = int(np.prod(shape)) * dtype.itemsize
+    if len(raw) - header != expected:
+        raise DataError(
+            f"{path}: truncated or corrupt IDX data: header promises shape {shape} "
+            f"({expected} bytes), file holds {len(raw) - header} bytes"
+        )
+    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+
+
+def read_cifar_batch(path, label_key: str) -> tuple[np.ndarray, np.ndarray]:
+    """Read one batch of the CIFAR "python version" (a pickled dict with ``data`` as
+    N x 3072 uint8 rows, channel-major 3 x 32 x 32). Returns NHWC images and labels."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            batch = pickle.load(f, encoding="bytes")
+    except (OSError, EOFError, pickle.UnpicklingError, ValueError) as e:
+        raise DataError(f"{path}: cannot read CIFAR batch ({e}); the file is corrupt or truncated") from e
+    batch = {k.decode() if isinstance(k, bytes) else k: v for k, v in batch.items()}
+    if "data" not in batch or label_key not in batch:
+        raise DataError(f"{path}: not a CIFAR batch (keys {sorted(batch)}, expected 'data' and {label_key!r})")
+    data = np.asarray(batch["data"], dtype=np.uint8)
+    labels = np.asarray(batch[label_key], dtype=np.int64)
+    if data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data):
+        raise DataError(f"{path}: malformed CIFAR batch (data {data.shape}, {len(labels)} labels)")
+    return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels
+
+
+def read_npz(path) -> tuple[np.ndarray, np.ndarray]:
+    """An ``.npz`` with arrays ``x`` (N, H, W[, C]) and ``y`` (N,)."""
+    path = Path(path)
+    try:
+        with np.load(path) as f:
+            x, y = f["x"], f["y"]
+    except KeyError as e:
+        raise DataError(f"{path}: an npz dataset needs arrays 'x' and 'y' ({e})") from e
+    except (OSError, ValueError, zlib.error, EOFError) as e:
+        raise DataError(f"{path}: cannot read npz ({e}); the file is corrupt or truncated") from e
+    if len(x) != len(y):
+        raise DataError(f"{path}: {len(x)} images but {len(y)} labels")
+    return x, y

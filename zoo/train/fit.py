@@ -1,0 +1,217 @@
+"""``zoo.train.fit``: train a zoo model on a dataset with a named recipe, reproducibly.
+
+A run folder records everything needed to trust or repeat the run: ``config.json`` (the
+resolved recipe, model, dataset, seed and library versions), ``metrics.csv`` (one row per
+epoch), ``results.json`` (test loss/accuracy, time, hardware) and ``model.keras``. Files are
+written to a temporary name and renamed, so an interrupted run never leaves a half-written
+file behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+
+import zoo
+from zoo import validation as check
+from zoo.data import dataset_info, load
+from zoo.layers import NormPreservingProjection, projected_layers
+from zoo.layers.parallel import has_gpu
+from zoo.registry import create_model
+from zoo.train.optimizers import make_optimizer
+from zoo.train.recipes import get_recipe
+
+
+@dataclass
+class RunResult:
+    model: keras.Model
+    history: dict
+    test_loss: float
+    test_accuracy: float
+    seconds: float
+    run_dir: Path | None
+
+
+def environment() -> dict:
+    """Versions and hardware, recorded with every result."""
+    import importlib.metadata as md
+
+    versions = {}
+    for pkg in ("keras", "tensorflow-cpu", "tensorflow", "jax", "torch", "numpy"):
+        try:
+            versions[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    devices = []
+    try:
+        devices = [str(d) for d in keras.distribution.list_devices()]
+    except Exception:
+        pass
+    return {
+        "zoo": zoo.__version__,
+        "backend": keras.backend.backend(),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "devices": devices,
+        "versions": versions,
+    }
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_model_atomic(model: keras.Model, path: Path) -> None:
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp.keras")
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def fit(
+    model,
+    dataset,
+    *,
+    recipe="quick",
+    epochs=None,
+    batch_size=None,
+    learning_rate=None,
+    seed=0,
+    subset=None,
+    test_subset=None,
+    data_dir=None,
+    out_dir=None,
+    mixed_precision=False,
+    tensorboard=False,
+    verbose="auto",
+    **model_kwargs,
+) -> RunResult:
+    """Train ``model`` (a registered name or a built ``keras.Model``) on ``dataset``.
+
+    A name is built for the dataset's image shape and number of classes (``model_kwargs``
+    override builder arguments). Returns the trained model, its history and the test-split
+    metrics; with ``out_dir`` also writes a run folder. ``mixed_precision`` (float16 compute
+    on GPU, bfloat16 on CPU) needs a name, since the policy applies when layers are built.
+    """
+    recipe = get_recipe(recipe).with_overrides(
+        epochs=epochs, batch_size=batch_size, learning_rate=learning_rate
+    )
+    check.positive_int("epochs", recipe.epochs)
+    check.positive_int("batch_size", recipe.batch_size)
+    info = dataset_info(dataset)
+    keras.utils.set_random_seed(seed)
+
+    # Data first: a missing dataset should fail before minutes of model building.
+    train = load(dataset, "train", data_dir=data_dir, subset=subset, seed=seed,
+                 batch_size=recipe.batch_size)
+    x_test, y_test = load(dataset, "test", data_dir=data_dir, subset=test_subset, seed=seed)
+    n_train = subset if subset is not None else info.sizes["train"]
+    steps = int(train.cardinality()) if hasattr(train, "cardinality") else None
+
+    model_name = model if isinstance(model, str) else model.name
+    previous_policy = keras.config.dtype_policy()
+    if isinstance(model, str):
+        if mixed_precision:
+            keras.config.set_dtype_policy(
+                "mixed_float16" if has_gpu() else "mixed_bfloat16")
+        try:
+            model = create_model(model, input_shape=info.shape, num_classes=info.num_classes,
+                                 **model_kwargs)
+        finally:
+            keras.config.set_dtype_policy(previous_policy)
+    elif mixed_precision:
+        raise ValueError("mixed_precision=True needs a model name, not a built model")
+
+    model.compile(
+        optimizer=make_optimizer(recipe, steps or max(1, n_train // recipe.batch_size),
+                                 recipe.epochs),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    callbacks = []
+    projection = None
+    if projected_layers(model):
+        projection = NormPreservingProjection(recipe.projection_probability, seed=seed)
+        callbacks.append(projection)
+    run_dir = None
+    if out_dir is not None:
+        run_dir = Path(out_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        config = {
+            "model": model_name,
+            "model_config": model_kwargs,
+            "params": int(model.count_params()),
+            "dataset": dataset,
+            "train_examples": int(n_train),
+            "test_examples": int(len(y_test)),
+            "recipe": recipe.to_dict(),
+            "seed": seed,
+            "mixed_precision": bool(mixed_precision),
+            "environment": environment(),
+        }
+        write_atomic(run_dir / "config.json", json.dumps(config, indent=2) + "\n")
+        callbacks.append(keras.callbacks.CSVLogger(str(run_dir / "metrics.csv")))
+        if tensorboard:
+            callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard")))
+    if verbose == "auto":
+        verbose = 1 if sys.stdout.isatty() else 2
+
+    start = time.perf_counter()
+    history = model.fit(train, epochs=recipe.epochs, validation_data=(x_test, y_test),
+                        callbacks=callbacks, verbose=verbose)
+    seconds = time.perf_counter() - start
+    test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
+    result = RunResult(model, history.history, float(test_loss), float(test_accuracy),
+                       seconds, run_dir)
+    if run_dir is not None:
+        save_model_atomic(model, run_dir / "model.keras")
+        summary = {
+            "test_loss": result.test_loss,
+            "test_accuracy": result.test_accuracy,
+            "train_seconds": round(seconds, 2),
+            "epochs": recipe.epochs,
+            "projections_applied": projection.applied if projection else 0,
+        }
+        write_atomic(run_dir / "results.json", json.dumps(summary, indent=2) + "\n")
+    return result
+
+
+def evaluate(model, dataset, *, split="test", subset=None, seed=0, data_dir=None,
+             batch_size=256) -> dict:
+    """Loss and accuracy of ``model`` (a ``keras.Model`` or a ``.keras`` path) on a split."""
+    if not isinstance(model, keras.Model):
+        path = Path(model)
+        if not path.is_file():
+            raise ValueError(f"model must be a keras.Model or an existing .keras file, got {str(model)!r}")
+        model = keras.saving.load_model(path, safe_mode=True)
+    info = dataset_info(dataset)
+    if tuple(model.input_shape[1:]) != info.shape:
+        raise ValueError(
+            f"model expects inputs of shape {tuple(model.input_shape[1:])}, but {dataset} "
+            f"images are {info.shape}"
+        )
+    x, y = load(dataset, split, data_dir=data_dir, subset=subset, seed=seed)
+    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    loss, accuracy = model.evaluate(x, y, batch_size=batch_size, verbose=0)
+    return {"loss": float(loss), "accuracy": float(accuracy), "examples": int(len(y))}
