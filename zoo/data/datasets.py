@@ -179,7 +179,7 @@ def _online(host="storage.googleapis.com", timeout=3.0) -> bool:
 def _from_tfds(info, split, data_dir, download):
     import tensorflow_datasets as tfds
 
-    kwargs = dict(split=split, as_supervised=True, batch_size=-1)
+    kwargs = dict(split=split, as_supervised=True)
     if data_dir is not None:
         kwargs["data_dir"] = str(data_dir)
     try:  # already prepared (or mocked): no network needed
@@ -190,8 +190,12 @@ def _from_tfds(info, split, data_dir, download):
         if not _online():
             raise ConnectionError("offline: no network to download from") from first
         data = tfds.load(info.tfds_name, download=True, **kwargs)
-    x, y = tfds.as_numpy(data)
-    return (np.asarray(x), np.asarray(y).astype(np.int64)), f"tensorflow-datasets:{info.tfds_name}"
+    # Chunks, not batch_size=-1: one whole-split batch aborts inside TF for generator-backed
+    # datasets (seen with tfds.testing.mock_data, tfds 4.9.10 / TF 2.21).
+    chunks = list(tfds.as_numpy(data.batch(8192)))
+    x = np.concatenate([c[0] for c in chunks])
+    y = np.concatenate([c[1] for c in chunks]).astype(np.int64)
+    return (x, y), f"tensorflow-datasets:{info.tfds_name}"
 
 
 def _digits(split):

@@ -178,7 +178,8 @@ def fit(
         verbose = 1 if sys.stdout.isatty() else 2
 
     start = time.perf_counter()
-    history = model.fit(train, epochs=recipe.epochs, validation_data=(x_test, y_test),
+    # shuffle=False: the tf.data pipeline already reshuffles every epoch, seeded
+    history = model.fit(train, epochs=recipe.epochs, validation_data=(x_test, y_test), shuffle=False,
                         callbacks=callbacks, verbose=verbose)
     seconds = time.perf_counter() - start
     test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
