@@ -83,3 +83,13 @@ def test_fit_rejects_bad_arguments(tmp_path):
         fit(model, "digits", mixed_precision=True)
     with pytest.raises(ValueError, match=r"model expects inputs of shape \(32, 32, 3\), but digits images are \(8, 8, 1\)"):
         zoo.train.evaluate(zoo.resnet(20), "digits")
+
+
+def test_mixed_precision_and_tensorboard(tmp_path):
+    before = keras.config.dtype_policy().name
+    r = fit("shallow_sequential", "digits", epochs=3, mixed_precision=True, tensorboard=True,
+            out_dir=tmp_path, verbose=0)
+    assert r.model.get_layer("unit1").dtype_policy.name in ("mixed_bfloat16", "mixed_float16")
+    assert keras.config.dtype_policy().name == before  # the global policy is restored
+    assert np.isfinite(r.test_loss) and r.test_accuracy > 0.5  # chance: 0.1
+    assert any((tmp_path / "tensorboard").rglob("*tfevents*"))

@@ -3,7 +3,8 @@ as plain Keras 3 models."""
 
 __version__ = "0.1.0"
 
-from zoo import layers, models  # noqa: E402  (models registers every named variant)
+# train registers the optimizers saved inside trained models' .keras files
+from zoo import data, layers, models, train  # noqa: E402  (models registers every named variant)  # noqa: E402
 from zoo.models import (  # noqa: E402
     dmrnet,
     parallel_resnet,
@@ -19,6 +20,7 @@ from zoo.registry import create_model, list_models, model_info  # noqa: E402
 __all__ = [
     "__version__",
     "create_model",
+    "data",
     "dmrnet",
     "layers",
     "list_models",
@@ -31,4 +33,5 @@ __all__ = [
     "residual_units",
     "resnet",
     "shallow_stack",
+    "train",
 ]

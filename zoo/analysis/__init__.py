@@ -1,0 +1,24 @@
+"""Analysis of residual networks: Taylor expansion (§1), merge-and-run paths (§2), the
+ensemble view's path counting (§3)."""
+
+from zoo.analysis.lesion import (
+    kendall_tau,
+    lesion,
+    random_lesions,
+    reorder_lesions,
+    single_unit_lesions,
+)
+from zoo.analysis.paths import (
+    average_path_length,
+    block_path_lengths,
+    central_range,
+    enumerate_paths,
+    path_length_distribution,
+)
+from zoo.analysis.taylor import expansion_by_order, residual_product, truncation_errors
+from zoo.layers.merge_and_run import merge_matrix
+
+__all__ = ["kendall_tau", "lesion", "random_lesions", "reorder_lesions", "single_unit_lesions",
+           "average_path_length", "block_path_lengths", "central_range", "enumerate_paths",
+           "expansion_by_order", "merge_matrix", "path_length_distribution",
+           "residual_product", "truncation_errors"]

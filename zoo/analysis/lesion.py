@@ -1,0 +1,142 @@
+"""Lesion studies of the ensemble view (Veit, Wilber, Belongie 2016; PAPERS §3).
+
+Zoo models are chains: input -> stem layers -> residual units -> head layers. A lesioned
+model re-wires the *same* layer objects (no copy, no retraining) with some units deleted or
+reordered:
+
+- deleting a unit keeps its skip: ``x -> x`` for identity units, ``x -> shortcut(x)`` (the
+  projection) for transitions -- the branch is what is removed;
+- deleting a unit of a plain network (no skip) replaces it by the identity, which is only
+  possible where it keeps the shape;
+- reordering permutes units of the same shape (never across a transition).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from zoo.layers import ResidualUnit
+from zoo.models.units import residual_units
+
+
+def _chain(model):
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    for layer in layers:
+        if isinstance(layer.input, (list, tuple)):  # (node 0: the model's own graph)
+            raise ValueError(
+                f"lesion needs a chain of single-input layers; {layer.name!r} is not one "
+                "(merge-and-run models are not supported)"
+            )
+    return layers
+
+
+def lesion(model, delete=(), order=None, name=None) -> keras.Model:
+    """A model sharing ``model``'s weights with residual units deleted and/or reordered.
+
+    Args:
+        delete: indices into ``residual_units(model)`` to delete.
+        order: a permutation of ``range(len(residual_units(model)))`` giving the order in
+            which the units run; only same-shape units may change places.
+    """
+    units = residual_units(model)
+    n = len(units)
+    delete = sorted(set(int(i) for i in delete))
+    if any(not 0 <= i < n for i in delete):
+        raise ValueError(f"delete must hold unit indices in [0, {n}), got {delete}")
+    order = list(range(n)) if order is None else [int(i) for i in order]
+    if sorted(order) != list(range(n)):
+        raise ValueError(f"order must be a permutation of range({n}), got {order}")
+    for pos, i in enumerate(order):
+        if i != pos and (units[i].is_transition or units[pos].is_transition):
+            raise ValueError(
+                f"order moves unit {i} ({units[i].name}) to position {pos}: transitions "
+                "cannot be reordered"
+            )
+        if i != pos and units[i].input.shape != units[pos].input.shape:
+            raise ValueError(f"order swaps units {i} and {pos} of different shapes")
+    for i in delete:
+        u = units[i]
+        if isinstance(u, ResidualUnit) and not u.skip and u.is_transition:
+            raise ValueError(f"unit {i} ({u.name}) of a plain network changes the shape and "
+                             "cannot be deleted")
+    position = {id(u): k for k, u in enumerate(units)}
+    inputs = keras.Input(model.input_shape[1:])
+    x = inputs
+    for layer in _chain(model):
+        k = position.get(id(layer))
+        if k is None:
+            x = layer(x)
+            continue
+        i = order[k]
+        unit = units[i]
+        if i not in delete:
+            x = unit(x)
+        elif unit.is_transition:
+            x = unit.shortcut(x)  # the branch is removed, the projection stays
+        # else: the identity
+    return keras.Model(inputs, x, name=name or f"{model.name}_lesion")
+
+
+def accuracy(model, x, y, batch_size=256) -> float:
+    probs = model.predict(x, batch_size=batch_size, verbose=0)
+    return float(np.mean(np.argmax(probs, axis=-1) == y))
+
+
+def single_unit_lesions(model, x, y) -> list[dict]:
+    """Accuracy after deleting each unit on its own (Veit et al., Fig. 3)."""
+    rows = []
+    for i, unit in enumerate(residual_units(model)):
+        try:
+            acc = accuracy(lesion(model, delete=[i]), x, y)
+        except ValueError:  # a plain transition: cannot be deleted
+            acc = float("nan")
+        rows.append({"unit": i, "name": unit.name, "transition": unit.is_transition,
+                     "accuracy": acc})
+    return rows
+
+
+def random_lesions(model, x, y, ks, samples=5, seed=0) -> list[dict]:
+    """Mean accuracy after deleting k random non-transition units (Veit et al., Fig. 5a)."""
+    rng = np.random.default_rng(seed)
+    candidates = [i for i, u in enumerate(residual_units(model)) if not u.is_transition]
+    rows = []
+    for k in ks:
+        if k > len(candidates):
+            raise ValueError(f"cannot delete {k} of {len(candidates)} non-transition units")
+        accs = [accuracy(lesion(model, delete=rng.choice(candidates, k, replace=False)), x, y)
+                for _ in range(samples)]
+        rows.append({"k": k, "mean_accuracy": float(np.mean(accs)),
+                     "std_accuracy": float(np.std(accs))})
+    return rows
+
+
+def kendall_tau(order) -> float:
+    """Kendall's rank correlation between ``order`` and the identity order."""
+    order = list(order)
+    n = len(order)
+    concordant = sum(1 for a in range(n) for b in range(a + 1, n) if order[a] < order[b])
+    pairs = n * (n - 1) // 2
+    return (2 * concordant - pairs) / pairs if pairs else 1.0
+
+
+def reorder_lesions(model, x, y, swaps, seed=0) -> list[dict]:
+    """Accuracy after ``s`` random swaps of same-stage units, for each s in ``swaps``
+    (Veit et al., Fig. 5b), with the Kendall tau of the resulting order."""
+    rng = np.random.default_rng(seed)
+    units = residual_units(model)
+    groups = {}
+    for i, u in enumerate(units):
+        if not u.is_transition:
+            groups.setdefault(tuple(u.input.shape[1:]), []).append(i)
+    swappable = [g for g in groups.values() if len(g) >= 2]
+    rows = []
+    for s in swaps:
+        order = list(range(len(units)))
+        for _ in range(s):
+            group = swappable[rng.integers(len(swappable))]
+            a, b = rng.choice(group, 2, replace=False)
+            order[a], order[b] = order[b], order[a]
+        rows.append({"swaps": s, "kendall_tau": kendall_tau(order),
+                     "accuracy": accuracy(lesion(model, order=order), x, y)})
+    return rows
