@@ -57,8 +57,9 @@ def test_train_then_evaluate(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     assert float(re.search(r"test accuracy (\d\.\d+)", r.stdout).group(1)) == pytest.approx(accuracy, abs=1e-4)
     # a user who only imports zoo can load the trained model (its optimizer included)
-    code = ("import zoo, keras; m = keras.saving.load_model(%r, safe_mode=True); "
-            "print(type(m.optimizer).__name__)" % str(tmp_path / "model.keras"))
+    path = str(tmp_path / "model.keras")
+    code = (f"import zoo, keras; m = keras.saving.load_model({path!r}, safe_mode=True); "
+            "print(type(m.optimizer).__name__)")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.split()[-1] == "L2Adam", r.stderr[-2000:]
 

@@ -1,6 +1,12 @@
 """Analysis of residual networks: Taylor expansion (§1), merge-and-run paths (§2), the
 ensemble view's path counting (§3)."""
 
+from zoo.analysis.gradients import (
+    backward_through_units,
+    gradient_by_path_length,
+    norm_ratios,
+    vjp,
+)
 from zoo.analysis.lesion import (
     kendall_tau,
     lesion,
@@ -18,7 +24,8 @@ from zoo.analysis.paths import (
 from zoo.analysis.taylor import expansion_by_order, residual_product, truncation_errors
 from zoo.layers.merge_and_run import merge_matrix
 
-__all__ = ["kendall_tau", "lesion", "random_lesions", "reorder_lesions", "single_unit_lesions",
+__all__ = ["backward_through_units", "gradient_by_path_length", "norm_ratios", "vjp",
+           "kendall_tau", "lesion", "random_lesions", "reorder_lesions", "single_unit_lesions",
            "average_path_length", "block_path_lengths", "central_range", "enumerate_paths",
            "expansion_by_order", "merge_matrix", "path_length_distribution",
            "residual_product", "truncation_errors"]

@@ -51,8 +51,8 @@ def has_gpu() -> bool:
 
 def resolve_grouped_implementation(implementation: str) -> str:
     """``auto`` picks per device: native grouped convolutions on GPU; on CPU, n dense
-    per-branch convolutions, measured 1.2-8x faster than grouped ones under TensorFlow and
-    JAX (benchmarks/results, 64x32x32 inputs, 3-18 branches)."""
+    per-branch convolutions, measured 1.1-2.1x faster than grouped ones under TensorFlow and
+    3.3-5.4x under JAX (benchmarks/grouped_conv.py; benchmarks/results/)."""
     check.choice("grouped_implementation", implementation, GROUPED_IMPLEMENTATIONS)
     if implementation == "auto":
         return "grouped" if has_gpu() else "split"
