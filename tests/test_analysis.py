@@ -68,3 +68,86 @@ def test_bad_arguments():
         analysis.path_length_distribution(0)
     with pytest.raises(ValueError, match=r"every branch must be a square matrix of shape \(3, 3\)"):
         analysis.expansion_by_order([np.eye(3), np.eye(2)])
+
+
+# ---- truncation of a (nonlinear) network ----
+
+import keras  # noqa: E402
+
+import zoo  # noqa: E402
+
+
+def _out(model, x):
+    return keras.ops.convert_to_numpy(model(x, training=False))
+
+
+def _randomize_bn(model, rng):
+    for layer in model._flatten_layers():
+        if isinstance(layer, keras.layers.BatchNormalization):
+            for v in (layer.moving_mean, layer.beta):
+                v.assign(rng.normal(scale=0.2, size=v.shape))
+            layer.moving_variance.assign(rng.uniform(0.5, 1.5, size=layer.moving_variance.shape))
+
+
+def test_full_order_truncation_is_the_network_and_order_one_its_parallel_twin():
+    rng = np.random.default_rng(0)
+    kw = dict(layers=4, filters=8, input_shape=(10, 10, 3))
+    seq = zoo.shallow_stack("sequential", **kw)
+    _randomize_bn(seq, rng)
+    x = rng.normal(size=(4, 10, 10, 3)).astype("float32")
+    assert analysis.max_stage_units(seq) == 4
+    np.testing.assert_allclose(_out(analysis.truncate(seq, 4), x), _out(seq, x), atol=1e-5)
+    np.testing.assert_allclose(_out(analysis.truncate(seq, 9), x), _out(seq, x), atol=1e-5)
+    par = zoo.shallow_stack("parallel", **kw)
+    for name in ("stem_conv", "stem_bn", "predictions"):
+        par.get_layer(name).set_weights(seq.get_layer(name).get_weights())
+    par.get_layer("parallel").set_branch_weights(
+        [u.get_weights() for u in zoo.residual_units(seq)])
+    np.testing.assert_allclose(_out(analysis.truncate(seq, 1), x), _out(par, x), atol=1e-5)
+    # in between, a genuinely different model
+    assert np.abs(_out(analysis.truncate(seq, 2), x) - _out(seq, x)).max() > 1e-4
+
+
+def test_truncation_of_a_preactivation_resnet_with_transitions():
+    rng = np.random.default_rng(1)
+    model = zoo.resnet(20, preactivation=True, input_shape=(8, 8, 1))
+    _randomize_bn(model, rng)
+    x = rng.normal(size=(3, 8, 8, 1)).astype("float32")
+    assert analysis.max_stage_units(model) == 3
+    np.testing.assert_allclose(_out(analysis.truncate(model, 3), x), _out(model, x), atol=1e-5)
+    twin = zoo.parallel_resnet(20, preactivation=True, input_shape=(8, 8, 1))
+    assert analysis.truncate(model, 1).count_params() == twin.count_params()
+    rows = analysis.truncation_accuracy(model, x, np.zeros(3, int), orders=[3])
+    assert rows[0]["order"] == 3 and rows[0]["kept"] == pytest.approx(1) or np.isnan(rows[0]["kept"])
+
+
+def test_truncate_rejects_post_activation_units():
+    with pytest.raises(ValueError, match="applies an activation after the add"):
+        analysis.truncate(zoo.resnet(20, input_shape=(8, 8, 1)), 1)
+    with pytest.raises(ValueError, match="order must be a positive integer, got 0"):
+        analysis.truncate(zoo.shallow_stack(), 0)
+
+
+def test_plots_have_labelled_axes(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from zoo.analysis import plots
+
+    figs = [
+        plots.plot_path_lengths(analysis.path_length_distribution(54)),
+        plots.plot_truncation(analysis.truncation_errors([0.3 * np.eye(3)] * 4)),
+        plots.plot_truncation([{"order": 1, "accuracy": 0.9}, {"order": 2, "accuracy": 0.95}]),
+        plots.plot_single_lesions([{"unit": 0, "transition": False, "accuracy": 0.9},
+                                   {"unit": 1, "transition": True, "accuracy": 0.5}], 0.95),
+        plots.plot_random_lesions([{"k": 1, "mean_accuracy": 0.9, "std_accuracy": 0.01}]),
+        plots.plot_reorder_lesions([{"kendall_tau": 1.0, "accuracy": 0.9}]),
+        plots.plot_norm_ratios([{"unit": 0, "transition": True, "ratio": 1.2}]),
+        plots.plot_gradient_by_path_length({"lengths": [0, 1, 2], "mean_norm": [1, 0.5, 0.2],
+                                            "weighted": [1, 1, 0.2]}),
+    ]
+    for i, fig in enumerate(figs):
+        ax = fig.axes[0]
+        assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
+        fig.savefig(tmp_path / f"{i}.png")
+        assert (tmp_path / f"{i}.png").stat().st_size > 1000

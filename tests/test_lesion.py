@@ -148,3 +148,12 @@ print(len(norm_ratios(m, x, y)), r["mean_norm"][0] > r["mean_norm"][1])
     proc = run_python(code, backend="jax")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.split()[-2:] == ["9", "True"]
+
+
+def test_deleting_several_transitions_keeps_their_projections(rng):
+    model = zoo.resnet(20, input_shape=(8, 8, 1))
+    lesioned = lesion(model, delete=[3, 6])  # both transitions: only their projections remain
+    x = rng.normal(size=(2, 8, 8, 1)).astype("float32")
+    assert lesioned(x).shape == (2, 10)
+    h = model.get_layer("stage2_unit1").shortcut(model.get_layer("stage1_unit3").output)
+    assert h.shape[1:] == (4, 4, 32)

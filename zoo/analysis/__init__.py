@@ -22,10 +22,12 @@ from zoo.analysis.paths import (
     path_length_distribution,
 )
 from zoo.analysis.taylor import expansion_by_order, residual_product, truncation_errors
+from zoo.analysis.truncation import max_stage_units, truncate, truncation_accuracy
 from zoo.layers.merge_and_run import merge_matrix
 
 __all__ = ["backward_through_units", "gradient_by_path_length", "norm_ratios", "vjp",
            "kendall_tau", "lesion", "random_lesions", "reorder_lesions", "single_unit_lesions",
            "average_path_length", "block_path_lengths", "central_range", "enumerate_paths",
            "expansion_by_order", "merge_matrix", "path_length_distribution",
-           "residual_product", "truncation_errors"]
+           "residual_product", "truncation_errors", "max_stage_units", "truncate",
+           "truncation_accuracy"]

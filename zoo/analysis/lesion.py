@@ -20,6 +20,25 @@ from zoo.layers import ResidualUnit
 from zoo.models.units import residual_units
 
 
+class UnitPath(keras.layers.Layer):
+    """One path of a trained unit (``"shortcut"`` or ``"residual"``) as a layer of its own,
+    so that re-wired analysis models see one op per path, not the unit's inner layers
+    (whose names repeat from unit to unit). Analysis-only: not meant to be saved."""
+
+    def __init__(self, unit, path, **kwargs):
+        super().__init__(name=f"{unit.name}_{path}_{keras.backend.get_uid(unit.name + path)}",
+                         **kwargs)
+        self.unit = unit
+        self.which = path
+        self.built = True
+
+    def call(self, x, training=None):
+        return getattr(self.unit, self.which)(x, training=training)
+
+    def compute_output_shape(self, input_shape):
+        return self.unit.compute_output_shape(input_shape)
+
+
 def _chain(model):
     layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
     for layer in layers:
@@ -73,7 +92,7 @@ def lesion(model, delete=(), order=None, name=None) -> keras.Model:
         if i not in delete:
             x = unit(x)
         elif unit.is_transition:
-            x = unit.shortcut(x)  # the branch is removed, the projection stays
+            x = UnitPath(unit, "shortcut")(x)  # the branch is removed, the projection stays
         # else: the identity
     return keras.Model(inputs, x, name=name or f"{model.name}_lesion")
 
