@@ -37,6 +37,8 @@ def _parser():
     s.add_argument("--out", help="run folder for config, metrics, model and results")
     s.add_argument("--mixed-precision", action="store_true")
     s.add_argument("--tensorboard", action="store_true", help="write TensorBoard logs to --out")
+    s.add_argument("--no-validation", action="store_true",
+                   help="skip the per-epoch test-split metrics (the final evaluation still runs)")
 
     s = sub.add_parser("evaluate", help="evaluate a saved model on a dataset's test split")
     s.add_argument("model", help="path to a .keras file")
@@ -67,7 +69,7 @@ def _run(args):
                      batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed,
                      subset=args.subset, test_subset=args.test_subset, data_dir=args.data_dir,
                      out_dir=args.out, mixed_precision=args.mixed_precision,
-                     tensorboard=args.tensorboard)
+                     tensorboard=args.tensorboard, validate=not args.no_validation)
         print(f"test accuracy {result.test_accuracy:.4f}  test loss {result.test_loss:.4f}  "
               f"({result.seconds:.1f} s)")
         if result.run_dir:

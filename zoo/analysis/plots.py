@@ -67,6 +67,8 @@ def plot_gradient_by_path_length(result, ax=None):
     twin.bar(k, weighted / weighted.sum(), alpha=0.3, color="C1",
              label="share of total gradient")
     twin.set_ylabel("share of total gradient (paths x norm)")
+    ax.set_zorder(twin.get_zorder() + 1)  # the norm line in front of the bars
+    ax.patch.set_visible(False)
     ax.set_title("Gradient by path length")
     return fig
 

@@ -104,6 +104,7 @@ def fit(
     out_dir=None,
     mixed_precision=False,
     tensorboard=False,
+    validate=True,
     verbose="auto",
     **model_kwargs,
 ) -> RunResult:
@@ -179,7 +180,10 @@ def fit(
 
     start = time.perf_counter()
     # shuffle=False: the tf.data pipeline already reshuffles every epoch, seeded
-    history = model.fit(train, epochs=recipe.epochs, validation_data=(x_test, y_test), shuffle=False,
+    # Per-epoch validation on the test split is for monitoring only (no model selection);
+    # validate=False skips it, the final test evaluation always runs.
+    history = model.fit(train, epochs=recipe.epochs, shuffle=False,
+                        validation_data=(x_test, y_test) if validate else None,
                         callbacks=callbacks, verbose=verbose)
     seconds = time.perf_counter() - start
     test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
