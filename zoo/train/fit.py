@@ -127,7 +127,7 @@ def fit(
     train = load(dataset, "train", data_dir=data_dir, subset=subset, seed=seed,
                  batch_size=recipe.batch_size)
     x_test, y_test = load(dataset, "test", data_dir=data_dir, subset=test_subset, seed=seed)
-    n_train = subset if subset is not None else info.sizes["train"]
+    n_train = info.sizes["train"] if subset is None else min(subset, info.sizes["train"])
     steps = int(train.cardinality()) if hasattr(train, "cardinality") else None
 
     model_name = model if isinstance(model, str) else model.name
