@@ -30,6 +30,12 @@ def probability(name: str, value) -> float:
     return float(value)
 
 
+def streams(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+        raise ValueError(f"{name} must be an integer >= 2, got {value!r}")
+    return value
+
+
 def odd_kernel(name: str, value) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1 or value % 2 == 0:
         raise ValueError(

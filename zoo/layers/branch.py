@@ -51,6 +51,8 @@ def branch_steps(
     post-activation branches end on BN, and the unit applies the activation after the add.
     The ``single`` kind is the grid's ``act(BN?(conv(x)))`` and is never pre-activated.
     """
+    if kind == "single" and preactivation:
+        raise ValueError("preactivation must be False for kind='single' (act(BN(conv(x))))")
     conv = lambda f, k, s=1: Step("conv", f, k, s)  # noqa: E731
     bn, act = Step("bn"), Step("act")
     if kind == "single":
@@ -74,6 +76,15 @@ def branch_steps(
     if not batch_norm:
         steps = [s for s in steps if s.op != "bn"]
     return steps
+
+
+def strided_shape(input_shape, strides, channels):
+    """Output shape of a 'same'-padded step with this stride and number of channels."""
+    h, w = input_shape[1], input_shape[2]
+    if strides == 2:
+        h = None if h is None else (h + 1) // 2
+        w = None if w is None else (w + 1) // 2
+    return (input_shape[0], h, w, channels)
 
 
 def conv_layer(filters, kernel_size, strides=1, use_bias=False, name=None):

@@ -30,6 +30,7 @@ from zoo.layers.branch import (
     conv_layer,
     make_branch_layers,
     run_chain,
+    strided_shape,
 )
 from zoo.layers.residual import ResidualBlock
 
@@ -63,9 +64,7 @@ class MergeAndRunBlock(ResidualBlock):
     ):
         super().__init__(**kwargs)
         self.filters = check.positive_int("filters", filters)
-        self.streams = int(streams)
-        if isinstance(streams, bool) or not isinstance(streams, int) or streams < 2:
-            raise ValueError(f"streams must be an integer >= 2, got {streams!r}")
+        self.streams = check.streams("streams", streams)
         self.strides = check.choice("strides", strides, (1, 2))
         self.mode = check.choice("mode", mode, MODES)
         self.final = bool(final)
@@ -142,11 +141,7 @@ class MergeAndRunBlock(ResidualBlock):
         return self.merge(self.shortcut(inputs, training), self.residual(inputs, training))
 
     def compute_output_shape(self, input_shape):
-        shape = list(self._input_shapes(input_shape)[0])
-        if self.strides == 2:
-            shape[1:3] = [None if d is None else (d + 1) // 2 for d in shape[1:3]]
-        shape[-1] = self.filters
-        shape = tuple(shape)
+        shape = strided_shape(self._input_shapes(input_shape)[0], self.strides, self.filters)
         if self.final or self.mode == "inception_like":
             return shape
         return [shape] * self.streams

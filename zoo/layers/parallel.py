@@ -35,6 +35,7 @@ from zoo.layers.branch import (
     make_branch_layers,
     output_channels,
     run_chain,
+    strided_shape,
 )
 from zoo.layers.residual import ResidualBlock
 
@@ -121,11 +122,7 @@ class BranchConv2D(keras.layers.Layer):
         return y if self.bias is None else ops.add(y, self.bias)
 
     def compute_output_shape(self, input_shape):
-        h, w = input_shape[1], input_shape[2]
-        if self.strides == 2:
-            h = None if h is None else (h + 1) // 2
-            w = None if w is None else (w + 1) // 2
-        return (input_shape[0], h, w, self.branches * self.filters)
+        return strided_shape(input_shape, self.strides, self.branches * self.filters)
 
     def get_config(self):
         config = super().get_config()
@@ -232,8 +229,6 @@ class ParallelResidualStage(ResidualBlock):
         self.filters = check.positive_int("filters", filters)
         self.kind = check.choice("kind", kind, KINDS)
         self.kernel_size = check.odd_kernel("kernel_size", kernel_size)
-        if kind == "single" and preactivation:
-            raise ValueError("preactivation must be False for kind='single' (act(BN(conv(x))))")
         self.preactivation = bool(preactivation)
         self.activation = check.activation("activation", activation)
         self.batch_norm = bool(batch_norm)

@@ -22,6 +22,7 @@ from zoo.layers.branch import (
     make_branch_layers,
     output_channels,
     run_chain,
+    strided_shape,
 )
 
 
@@ -73,8 +74,6 @@ class ResidualUnit(ResidualBlock):
         self.kind = check.choice("kind", kind, KINDS)
         self.strides = check.choice("strides", strides, (1, 2))
         self.kernel_size = check.odd_kernel("kernel_size", kernel_size)
-        if kind == "single" and preactivation:
-            raise ValueError("preactivation must be False for kind='single' (act(BN(conv(x))))")
         self.preactivation = bool(preactivation)
         self.activation = check.activation("activation", activation)
         self.batch_norm = bool(batch_norm)
@@ -129,11 +128,7 @@ class ResidualUnit(ResidualBlock):
         return self.merge(s, self.residual(x, training))
 
     def compute_output_shape(self, input_shape):
-        h, w = input_shape[1], input_shape[2]
-        if self.strides == 2:
-            h = None if h is None else (h + 1) // 2
-            w = None if w is None else (w + 1) // 2
-        return (input_shape[0], h, w, self.out_channels)
+        return strided_shape(input_shape, self.strides, self.out_channels)
 
     def get_config(self):
         config = super().get_config()

@@ -33,8 +33,7 @@ def dmrnet(
     """DMRNet of depth 6b+2; ``mode`` picks merge-and-run or one of the paper's ablations
     (``"identity"``: K independent streams; ``"inception_like"``: one stream, K branches)."""
     b = check.depth("depth", depth, multiple=6, offset=2, examples=(26, 32, 50, 56))
-    if isinstance(streams, bool) or not isinstance(streams, int) or streams < 2:
-        raise ValueError(f"streams must be an integer >= 2, got {streams!r}")
+    check.streams("streams", streams)
     widen = check.positive_int("widen", widen)
     width = check.positive_int("width", width)
     check.choice("mode", mode, MODES)
