@@ -1,4 +1,4 @@
-"""The ``zoo`` command line: list, info, train, evaluate.
+"""The ``zoo`` command line: list, info, train, evaluate, pretrained, publish.
 
 User errors (unknown names, bad arguments, missing data) print one line on stderr and exit
 with status 2; they never show a traceback.
@@ -40,16 +40,67 @@ def _parser():
     s.add_argument("--no-validation", action="store_true",
                    help="skip the per-epoch test-split metrics (the final evaluation still runs)")
 
-    s = sub.add_parser("evaluate", help="evaluate a saved model on a dataset's test split")
-    s.add_argument("model", help="path to a .keras file")
-    s.add_argument("--dataset", required=True)
+    s = sub.add_parser("evaluate", help="evaluate a saved or pretrained model on a dataset")
+    s.add_argument("model", help="a .keras file or a pretrained name (zoo pretrained)")
+    s.add_argument("--dataset", help="default: a pretrained model's own dataset")
     s.add_argument("--split", default="test", choices=["train", "test"])
     s.add_argument("--subset", type=int)
     s.add_argument("--data-dir")
+
+    s = sub.add_parser("pretrained", help="list the published pretrained models")
+    s.add_argument("pattern", nargs="?", default="*", help="shell-style pattern, e.g. '*.mnist'")
+
+    s = sub.add_parser("publish", help="publish a training run as a pretrained model")
+    s.add_argument("run", help="a run folder written by zoo train --out")
+    s.add_argument("--to", help="pretrained folder (default: saved_models/ or $ZOO_PRETRAINED_DIR)")
+    s.add_argument("--tag", help="tag after the model name (default: the dataset)")
+
+    s = sub.add_parser("tune", help="run or resume a KerasTuner grid search")
+    s.add_argument("--grid", default="seed000", help="seed000, smoke, resnet, dmrnet, procresnet")
+    s.add_argument("--dataset", default="mnist")
+    s.add_argument("--epochs", type=int, default=1)
+    s.add_argument("--project-dir", required=True, help="where trials are written (and resumed)")
+    s.add_argument("--sample", type=int, help="a seeded random sample of this many points")
+    s.add_argument("--seed", type=int, default=0, help="for the sample, data subsets and init")
+    s.add_argument("--shard", help="i/N: run every N-th selected point, starting at the i-th")
+    s.add_argument("--subset", type=int, help="train on this many examples per trial")
+    s.add_argument("--validation-subset", type=int, help="validate on this many test examples")
+    s.add_argument("--max-trials", type=int, help="stop after this many trials")
+    s.add_argument("--data-dir")
+    s.add_argument("--workers", type=int, default=0,
+                   help="run as KerasTuner chief + N workers on this host")
+
+    s = sub.add_parser("tune-report", help="tables, CSV and plots from a search directory")
+    s.add_argument("project_dir")
+    s.add_argument("--out", help="folder for the report (default: the project directory)")
     return p
 
 
-def _run(args):
+def _tune(args, argv):
+    from zoo import tuning
+
+    if args.workers:
+        if args.workers < 0:
+            raise ValueError(f"--workers must be >= 0, got {args.workers}")
+        rest = [a for i, a in enumerate(argv) if a != "--workers" and not a.startswith("--workers=")
+                and (i == 0 or argv[i - 1] != "--workers")]
+        failed = tuning.launch(rest[1:], args.workers, args.project_dir)
+        if failed:
+            raise ValueError(f"{failed} tuner process(es) failed; see {args.project_dir}/logs/")
+        folder = args.project_dir
+    else:
+        folder = tuning.tune(
+            args.grid, args.dataset, project_dir=args.project_dir, epochs=args.epochs,
+            sample=args.sample, seed=args.seed, shard=args.shard, subset=args.subset,
+            validation_subset=args.validation_subset, data_dir=args.data_dir,
+            max_trials=args.max_trials)
+    frame = tuning.results(folder)
+    if not frame.empty:
+        print(f"{len(frame)} trials in {folder}: " + ", ".join(
+            f"{v} {k}" for k, v in frame["status"].value_counts().items()))
+
+
+def _run(args, argv=None):
     import zoo
 
     if args.command == "list":
@@ -74,10 +125,34 @@ def _run(args):
               f"({result.seconds:.1f} s)")
         if result.run_dir:
             print(f"run folder: {result.run_dir}")
+    elif args.command == "tune":
+        _tune(args, argv if argv is not None else sys.argv[1:])
+    elif args.command == "tune-report":
+        from zoo.tuning import write_report
+
+        print(f"report written to {write_report(args.project_dir, args.out)}")
+    elif args.command == "pretrained":
+        names = zoo.list_pretrained(args.pattern)
+        if not names:
+            raise ValueError(f"no pretrained model matches {args.pattern!r}")
+        for name in names:
+            card = zoo.pretrained_card(name)
+            print(f"{name:34s} {100 * card['metrics']['test_accuracy']:6.2f}%  "
+                  f"{card['params']['trainable']:>10,} params")
+    elif args.command == "publish":
+        from zoo.pretrained import publish
+
+        print(f"published {publish(args.run, to=args.to, tag=args.tag)}")
     elif args.command == "evaluate":
         from zoo.train import evaluate
 
-        r = evaluate(args.model, args.dataset, split=args.split, subset=args.subset,
+        model, dataset = args.model, args.dataset
+        if not model.endswith(".keras") and not os.path.exists(model):
+            card = zoo.pretrained_card(model)
+            model, dataset = zoo.load_pretrained(model), dataset or card["dataset"]["name"]
+        if dataset is None:
+            raise ValueError("--dataset is required for a .keras file")
+        r = evaluate(model, dataset, split=args.split, subset=args.subset,
                      data_dir=args.data_dir)
         print(f"{args.split} accuracy {r['accuracy']:.4f}  loss {r['loss']:.4f}  "
               f"({r['examples']} examples)")
@@ -89,7 +164,7 @@ def main(argv=None):
     from zoo.data import DataError
 
     try:
-        _run(args)
+        _run(args, argv)
     except (ValueError, DataError, FileNotFoundError) as e:
         message = str(e).strip().splitlines()
         print(f"zoo: error: {message[0]}", file=sys.stderr)

@@ -53,10 +53,23 @@ def get_spec(name: str) -> ModelSpec:
     return _REGISTRY[name]
 
 
-def create_model(name: str, **overrides) -> keras.Model:
+def create_model(name: str, pretrained: str | None = None, **overrides) -> keras.Model:
     """Build the registered model ``name``; keyword arguments override its defaults, e.g.
-    ``create_model("resnet20", input_shape=(28, 28, 1))``."""
+    ``create_model("resnet20", input_shape=(28, 28, 1))``.
+
+    ``pretrained="mnist"`` loads the published ``resnet20.mnist`` instead (see
+    ``zoo.load_pretrained``); a trained model cannot take builder overrides.
+    """
     spec = get_spec(name)
+    if pretrained is not None:
+        if overrides:
+            raise ValueError(
+                f"create_model({name!r}, pretrained={pretrained!r}) loads a trained model and "
+                f"cannot change its architecture; drop {', '.join(sorted(overrides))}"
+            )
+        from zoo.pretrained import load_pretrained
+
+        return load_pretrained(f"{spec.name}.{pretrained}")
     kwargs = {**spec.defaults, **overrides}
     kwargs.setdefault("name", name)
     return spec.builder(**kwargs)

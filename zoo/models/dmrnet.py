@@ -28,6 +28,7 @@ def dmrnet(
     num_classes=10,
     width=16,
     classifier_activation="softmax",
+    input_normalization=None,
     name=None,
 ):
     """DMRNet of depth 6b+2; ``mode`` picks merge-and-run or one of the paper's ablations
@@ -37,8 +38,8 @@ def dmrnet(
     widen = check.positive_int("widen", widen)
     width = check.positive_int("width", width)
     check.choice("mode", mode, MODES)
-    inputs = model_input(input_shape, transitions=STAGES - 1)
-    x = conv_stem(inputs, width * widen)
+    inputs, x = model_input(input_shape, STAGES - 1, input_normalization)
+    x = conv_stem(x, width * widen)
     for s in range(STAGES):
         for u in range(b):
             x = MergeAndRunBlock(

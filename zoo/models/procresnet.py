@@ -31,6 +31,7 @@ def procresnet(
     num_classes=10,
     width=16,
     classifier_activation="softmax",
+    input_normalization=None,
     name=None,
 ):
     """ProcResNet of depth 9n+4 (166, 274, 634, 1003). ``projection``: True/"polar" (the
@@ -43,9 +44,9 @@ def procresnet(
         )
     mode = _PROJECTIONS[projection]
     width = check.positive_int("width", width)
-    inputs = model_input(input_shape, transitions=STAGES - 1)
+    inputs, x = model_input(input_shape, STAGES - 1, input_normalization)
     x = NormPreservingConv2D(width * EXPANSION, 3, projection=mode, clip=clip,
-                             name="stem_conv")(inputs)
+                             name="stem_conv")(x)
     for s in range(STAGES):
         if s > 0:
             x = NormPreservingConv2D(width * 2**s * EXPANSION, 1, strides=2, projection=mode,
@@ -67,3 +68,5 @@ register_model("procresnet166_noproj", procresnet, family="procresnet", paper=_P
                description="ProcResNet-166 layout without projection (ablation).")
 register_model("procresnet22", procresnet, family="procresnet", paper=_PAPER, depth=22,
                description="A small ProcResNet (n = 2) for quick experiments.")
+register_model("procresnet22_noproj", procresnet, family="procresnet", paper=_PAPER, depth=22,
+               projection=False, description="procresnet22 without projection (ablation).")

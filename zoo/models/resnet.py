@@ -42,6 +42,7 @@ def _cifar_resnet(
     classifier_activation,
     fused,
     grouped_implementation,
+    input_normalization,
     name,
 ):
     n = stage_units(depth, bottleneck)
@@ -49,8 +50,8 @@ def _cifar_resnet(
     check.odd_kernel("kernel_size", kernel_size)
     check.activation("activation", activation)
     kind = "bottleneck" if bottleneck else "basic"
-    inputs = model_input(input_shape, transitions=STAGES - 1)
-    x = conv_stem(inputs, width, kernel_size, activate=not preactivation, activation=activation)
+    inputs, x = model_input(input_shape, STAGES - 1, input_normalization)
+    x = conv_stem(x, width, kernel_size, activate=not preactivation, activation=activation)
     channels = width
     unit = dict(kind=kind, kernel_size=kernel_size, preactivation=preactivation,
                 activation=activation)
@@ -88,6 +89,7 @@ def resnet(
     kernel_size=3,
     activation="relu",
     classifier_activation="softmax",
+    input_normalization=None,
     name=None,
 ):
     """Sequential CIFAR ResNet: depth 6n+2 (basic) or 9n+2 (bottleneck)."""
@@ -96,7 +98,8 @@ def resnet(
         bottleneck=bottleneck, input_shape=input_shape, num_classes=num_classes, width=width,
         kernel_size=kernel_size, activation=activation,
         classifier_activation=classifier_activation, fused=True,
-        grouped_implementation="auto", name=name or f"resnet{depth}",
+        grouped_implementation="auto", input_normalization=input_normalization,
+        name=name or f"resnet{depth}",
     )
 
 
@@ -113,6 +116,7 @@ def parallel_resnet(
     classifier_activation="softmax",
     fused=True,
     grouped_implementation="auto",
+    input_normalization=None,
     name=None,
 ):
     """The parallel twin of :func:`resnet`: in each stage the units that keep the shape
@@ -122,7 +126,8 @@ def parallel_resnet(
         bottleneck=bottleneck, input_shape=input_shape, num_classes=num_classes, width=width,
         kernel_size=kernel_size, activation=activation,
         classifier_activation=classifier_activation, fused=fused,
-        grouped_implementation=grouped_implementation, name=name or f"parallel_resnet{depth}",
+        grouped_implementation=grouped_implementation, input_normalization=input_normalization,
+        name=name or f"parallel_resnet{depth}",
     )
 
 
@@ -135,6 +140,7 @@ def plain(
     kernel_size=3,
     activation="relu",
     classifier_activation="softmax",
+    input_normalization=None,
     name=None,
 ):
     """:func:`resnet` without skip connections (the lesion-study baseline)."""
@@ -143,17 +149,18 @@ def plain(
         input_shape=input_shape, num_classes=num_classes, width=width,
         kernel_size=kernel_size, activation=activation,
         classifier_activation=classifier_activation, fused=True,
-        grouped_implementation="auto", name=name or f"plain{depth}",
+        grouped_implementation="auto", input_normalization=input_normalization,
+        name=name or f"plain{depth}",
     )
 
 
 def preresnet(depth=164, *, input_shape=(32, 32, 3), num_classes=10, width=16,
-              classifier_activation="softmax", name=None):
+              classifier_activation="softmax", input_normalization=None, name=None):
     """Pre-activation bottleneck ResNet (He et al. 2016b; ResNet-164): depth 9n+2."""
     return resnet(depth, preactivation=True, bottleneck=True, input_shape=input_shape,
                   num_classes=num_classes, width=width,
                   classifier_activation=classifier_activation,
-                  name=name or f"preresnet{depth}")
+                  input_normalization=input_normalization, name=name or f"preresnet{depth}")
 
 
 _HE = "He et al., Deep Residual Learning for Image Recognition, CVPR 2016"

@@ -35,6 +35,7 @@ def shallow_stack(
     num_classes=10,
     classifier_activation="softmax",
     fused=True,
+    input_normalization=None,
     name=None,
 ):
     """``layers`` single-convolution residual units of ``filters`` channels, sequential or
@@ -46,8 +47,9 @@ def shallow_stack(
     check.activation("activation", activation)
     check.choice("downsample", downsample, DOWNSAMPLE)
     check.choice("head", head, HEADS)
-    inputs = model_input(input_shape, transitions=1 if downsample == "maxpool" else 0)
-    x = conv_stem(inputs, filters, kernel_size, activation=activation, batch_norm=batch_norm)
+    inputs, x = model_input(input_shape, 1 if downsample == "maxpool" else 0,
+                            input_normalization)
+    x = conv_stem(x, filters, kernel_size, activation=activation, batch_norm=batch_norm)
     if downsample == "maxpool":
         x = keras.layers.MaxPooling2D(2, name="downsample")(x)
     unit = dict(kind="single", kernel_size=kernel_size, activation=activation,

@@ -3,20 +3,60 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 
 from zoo import validation as check
 from zoo.layers.branch import bn_layer, conv_layer
 
 
-def model_input(input_shape, transitions, name="input"):
+def model_input(input_shape, transitions, input_normalization=None, name="input"):
     """A Keras input for a channels-last image, checked against the number of stride-2
-    steps the network will take."""
+    steps the network will take. Returns ``(inputs, x)``: ``x`` is the input normalized
+    inside the model when ``input_normalization`` is given (see :func:`normalization_layer`).
+    """
     shape = check.input_shape(
         input_shape,
         min_size=check.min_size_for(transitions),
         reason=f"the network halves the resolution {transitions} time(s)",
     )
-    return keras.Input(shape=shape, name=name)
+    inputs = keras.Input(shape=shape, name=name)
+    if input_normalization is None:
+        return inputs, inputs
+    return inputs, normalization_layer(input_normalization, shape[-1])(inputs)
+
+
+def normalization_layer(spec, channels):
+    """The layer that standardizes raw pixels inside a model, so that users feed 0-255 images.
+
+    ``spec`` is a dataset name (its usual per-channel mean/std, in 0-255 units) or a
+    ``(mean, std)`` pair of per-channel sequences or scalars.
+    """
+    if isinstance(spec, str):
+        from zoo.data import dataset_info  # the catalogue of datasets and their statistics
+
+        info = dataset_info(spec)
+        mean, std = info.mean, info.std
+    elif isinstance(spec, (tuple, list)) and len(spec) == 2:
+        mean, std = spec
+    else:
+        raise ValueError(
+            "input_normalization must be a dataset name or a (mean, std) pair, "
+            f"got {spec!r}"
+        )
+    mean = [float(m) for m in np.broadcast_to(np.asarray(mean, dtype=float), (channels,))]
+    std = [float(s) for s in np.broadcast_to(np.asarray(std, dtype=float), (channels,))]
+    if min(std) <= 0:
+        raise ValueError(f"input_normalization std must be positive, got {std}")
+    return keras.layers.Normalization(mean=mean, variance=[s * s for s in std],
+                                      name=INPUT_NORMALIZATION)
+
+
+INPUT_NORMALIZATION = "input_normalization"
+
+
+def expects_raw_pixels(model) -> bool:
+    """Whether ``model`` normalizes its input itself (built with ``input_normalization``)."""
+    return any(layer.name == INPUT_NORMALIZATION for layer in model.layers)
 
 
 def conv_stem(x, filters, kernel_size=3, *, activate=True, activation="relu", batch_norm=True):

@@ -25,6 +25,7 @@ from zoo import validation as check
 from zoo.data import dataset_info, load
 from zoo.layers import NormPreservingProjection, projected_layers
 from zoo.layers.parallel import has_gpu
+from zoo.models.stem_head import expects_raw_pixels
 from zoo.registry import create_model
 from zoo.train.optimizers import make_optimizer
 from zoo.train.recipes import get_recipe
@@ -123,10 +124,19 @@ def fit(
     info = dataset_info(dataset)
     keras.utils.set_random_seed(seed)
 
+    # Models built here normalize inside themselves (raw 0-255 pixels in), so a saved model
+    # needs no preprocessing code; a built model gets what it expects.
+    if isinstance(model, str):
+        model_kwargs.setdefault("input_normalization", dataset)
+        raw = model_kwargs["input_normalization"] is not None
+    else:
+        raw = expects_raw_pixels(model)
+    normalize = None if raw else "standardize"
     # Data first: a missing dataset should fail before minutes of model building.
     train = load(dataset, "train", data_dir=data_dir, subset=subset, seed=seed,
-                 batch_size=recipe.batch_size)
-    x_test, y_test = load(dataset, "test", data_dir=data_dir, subset=test_subset, seed=seed)
+                 batch_size=recipe.batch_size, normalize=normalize)
+    x_test, y_test = load(dataset, "test", data_dir=data_dir, subset=test_subset, seed=seed,
+                          normalize=normalize)
     n_train = info.sizes["train"] if subset is None else min(subset, info.sizes["train"])
     steps = int(train.cardinality()) if hasattr(train, "cardinality") else None
 
@@ -216,7 +226,8 @@ def evaluate(model, dataset, *, split="test", subset=None, seed=0, data_dir=None
             f"model expects inputs of shape {tuple(model.input_shape[1:])}, but {dataset} "
             f"images are {info.shape}"
         )
-    x, y = load(dataset, split, data_dir=data_dir, subset=subset, seed=seed)
+    x, y = load(dataset, split, data_dir=data_dir, subset=subset, seed=seed,
+                normalize=None if expects_raw_pixels(model) else "standardize")
     model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     loss, accuracy = model.evaluate(x, y, batch_size=batch_size, verbose=0)
     return {"loss": float(loss), "accuracy": float(accuracy), "examples": int(len(y))}

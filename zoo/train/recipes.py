@@ -50,6 +50,9 @@ RECIPES = {
         Recipe("seed000", "Seed-000 grid: Adam (first-order), lr 1e-3, batch 64",
                "adam", 1e-3, 64, 10,
                source="Bermeitinger et al., KDIR 2023 (epochs not published: our choice)"),
+        Recipe("zoo", "residual-zoo's pretrained MNIST-size models: Adam, lr /10 at 50%, 75%",
+               "adam", 2e-3, 128, 4, milestones=(0.5, 0.75),
+               source="residual-zoo (chosen to train on 2 CPU cores in minutes)"),
         Recipe("quick", "A few epochs of Adam for demos, tests and CI", "adam", 2e-3, 128, 3,
                milestones=(0.67,), source="residual-zoo"),
     ]

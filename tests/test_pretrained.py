@@ -1,0 +1,153 @@
+"""The published models: every card is complete and true, every file loads and scores what
+its card says on the real test split, and a tampered file is refused."""
+
+import json
+import shutil
+
+import keras
+import numpy as np
+import pytest
+from conftest import ROOT, backend_available, run_python
+
+import zoo
+from zoo.data import DataError, load
+from zoo.data.formats import sha256
+from zoo.models.complexity import flops
+from zoo.pretrained import PretrainedError, card_markdown, validate_card
+from zoo.pretrained.table import END, START, markdown_table
+
+NAMES = zoo.list_pretrained()
+
+
+def test_the_zoo_has_the_promised_models():
+    for model in ("resnet20", "parallel_resnet20", "dmrnet20", "procresnet22",
+                  "procresnet22_noproj", "plain20", "shallow_sequential", "shallow_parallel"):
+        for dataset in ("mnist", "fashion_mnist"):
+            assert f"{model}.{dataset}" in NAMES
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_card_schema_and_file(name):
+    folder = ROOT / "saved_models" / name
+    card = json.loads((folder / "card.json").read_text())
+    validate_card(card)
+    assert card["name"] == name and card["tag"] == card["dataset"]["name"]
+    assert sha256(folder / "model.keras") == card["file"]["sha256"]
+    assert (folder / "model.keras").stat().st_size == card["file"]["bytes"]
+    assert (folder / "README.md").read_text() == card_markdown(card)  # generated, not edited
+    assert sorted(p.name for p in folder.iterdir()) == ["README.md", "card.json", "model.keras"]
+    assert card["input"]["range"] == [0, 255]
+    info = zoo.data.dataset_info(card["dataset"]["name"])
+    np.testing.assert_allclose(card["input"]["mean"], info.mean, rtol=1e-5)
+    np.testing.assert_allclose(card["input"]["std"], info.std, rtol=1e-5)
+    assert card["dataset"]["test_examples"] == info.sizes["test"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_pretrained_scores_what_its_card_says(name):
+    card = zoo.pretrained_card(name)
+    try:
+        x, y = load(card["dataset"]["name"], "test", normalize=None)
+    except DataError as e:
+        pytest.skip(f"REAL-DATA TEST SKIPPED: {card['dataset']['name']} not found ({e})")
+    model = zoo.load_pretrained(name)
+    # parameters: the loaded file, the card and a fresh build from the card's config agree
+    built = zoo.create_model(card["model"], **card["config"])
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    assert trainable == card["params"]["trainable"] == sum(
+        int(np.prod(w.shape)) for w in built.trainable_weights)
+    assert model.count_params() == card["params"]["total"]
+    assert flops(model) == card["flops"]
+    # raw pixels in, no preprocessing: the card's accuracy within 0.1 percentage point
+    loss, accuracy = model.evaluate(x, y, batch_size=500, verbose=0)
+    assert abs(accuracy - card["metrics"]["test_accuracy"]) <= 0.001
+    assert loss == pytest.approx(card["metrics"]["test_loss"], rel=1e-3)
+
+
+def test_resnet20_mnist_is_properly_trained():
+    assert zoo.pretrained_card("resnet20.mnist")["metrics"]["test_accuracy"] >= 0.993
+
+
+def test_tampered_file_is_refused(tmp_path):
+    shutil.copytree(ROOT / "saved_models" / "resnet20.mnist", tmp_path / "resnet20.mnist")
+    path = tmp_path / "resnet20.mnist" / "model.keras"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(PretrainedError, match="sha256 mismatch .* not loaded"):
+        zoo.load_pretrained("resnet20.mnist", root=tmp_path)
+
+
+def test_lookup_errors_name_the_problem(tmp_path):
+    with pytest.raises(PretrainedError, match="several pretrained versions.*resnet20.mnist"):
+        zoo.load_pretrained("resnet20")
+    with pytest.raises(PretrainedError, match="did you mean 'resnet20.mnist'"):
+        zoo.load_pretrained("resnet20.mnsit")
+    with pytest.raises(ValueError, match="cannot change its architecture; drop width"):
+        zoo.create_model("resnet20", pretrained="mnist", width=8)
+    (tmp_path / "resnet20.mnist").mkdir()
+    (tmp_path / "resnet20.mnist" / "card.json").write_text(
+        (ROOT / "saved_models" / "resnet20.mnist" / "card.json").read_text())
+    with pytest.raises(PretrainedError, match="model.keras is missing"):
+        zoo.load_pretrained("resnet20.mnist", root=tmp_path)
+
+
+def test_card_schema_names_the_bad_field():
+    card = zoo.pretrained_card("resnet20.mnist")
+    broken = json.loads(json.dumps(card))
+    del broken["training"]["seed"]
+    with pytest.raises(PretrainedError, match="training.'seed'|'seed' is missing"):
+        validate_card(broken)
+    broken = json.loads(json.dumps(card))
+    broken["metrics"]["test_accuracy"] = "99%"
+    with pytest.raises(PretrainedError, match="metrics.test_accuracy must be float"):
+        validate_card(broken)
+
+
+def test_create_model_pretrained_equals_load_pretrained(rng):
+    x = rng.integers(0, 256, size=(4, 28, 28, 1)).astype("float32")
+    a = zoo.create_model("resnet20", pretrained="mnist")
+    b = zoo.load_pretrained("resnet20.mnist")
+    np.testing.assert_allclose(a.predict(x, verbose=0), b.predict(x, verbose=0), atol=1e-6)
+
+
+@pytest.mark.skipif(not backend_available("jax"), reason="jax is not installed")
+def test_pretrained_loads_on_jax(tmp_path, rng):
+    x = rng.integers(0, 256, size=(8, 28, 28, 1)).astype("float32")
+    np.save(tmp_path / "x.npy", x)
+    expected = zoo.load_pretrained("dmrnet20.fashion_mnist").predict(x, verbose=0)
+    code = f"""
+import numpy as np, zoo
+m = zoo.load_pretrained("dmrnet20.fashion_mnist")
+np.save({str(tmp_path / "y.npy")!r}, m.predict(np.load({str(tmp_path / "x.npy")!r}), verbose=0))
+"""
+    r = run_python(code, backend="jax")
+    assert r.returncode == 0, r.stderr[-2000:]
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, atol=1e-4)
+
+
+def test_readme_table_is_generated_from_the_cards():
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split(START, 1)[1].split(END, 1)[0]
+    assert table.strip() == markdown_table().strip()
+    assert table.count("\n| `") == len(NAMES)
+
+
+def test_publish_refuses_a_model_without_input_normalization(tmp_path):
+    model = zoo.create_model("shallow_sequential", input_shape=(8, 8, 1), layers=1, filters=4)
+    run = tmp_path / "run"
+    run.mkdir()
+    model.save(run / "model.keras")
+    (run / "config.json").write_text("{}")
+    (run / "results.json").write_text("{}")
+    with pytest.raises(PretrainedError, match="must normalize their own input"):
+        zoo.pretrained.publish(run, to=tmp_path / "out")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_keras_is_untouched_by_flops_counting():
+    model = zoo.create_model("resnet20")
+    before = flops(model)
+    assert flops(model) == before == 81_626_368  # 40.8 M multiply-adds, as He et al. count
+    assert "call" not in vars(model.get_layer("stage1_unit1"))
+    assert isinstance(model, keras.Model)

@@ -1,0 +1,176 @@
+"""KerasTuner grid searches: the grid, resuming after SIGKILL, failures, chief + workers,
+shards and reports -- all with real searches on the embedded digits."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import ROOT
+
+import zoo
+from zoo import tuning
+from zoo.tuning.grids import GRIDS, Grid, select
+from zoo.tuning.hypermodel import build_point, trainable_params
+
+
+def zoo_cli(*args, **popen):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.Popen([sys.executable, "-m", "zoo.cli", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+
+
+def test_seed000_grid_has_exactly_6912_points():
+    grid = GRIDS["seed000"]
+    assert grid.size() == 6912
+    all_points = grid.points("mnist") + grid.points("cifar10")
+    assert len(all_points) == 6912
+    assert len({json.dumps(p, sort_keys=True) for p in all_points}) == 6912
+    frame = pd.DataFrame(grid.points("mnist"))
+    assert frame.nunique().to_dict() == {
+        "dataset": 1, "layout": 2, "layers": 3, "filters": 3, "kernel_size": 3,
+        "activation": 2, "batch_norm": 2, "downsample": 2, "head": 2, "learning_rate": 2,
+        "batch_size": 2}
+
+
+@pytest.mark.parametrize("index", [0, 1234, 3455])
+def test_sequential_and_parallel_points_have_equal_parameters(index):
+    point = {"model": "shallow_stack", **GRIDS["seed000"].points("mnist")[index]}
+    twin = {**point, "layout": "parallel" if point["layout"] == "sequential" else "sequential"}
+    a, b = (build_point(p, (28, 28, 1), 10) for p in (point, twin))
+    assert trainable_params(a) == trainable_params(b) > 0
+
+
+def test_other_family_grids_build():
+    for name, index in (("resnet", 0), ("dmrnet", 5), ("procresnet", 1)):
+        point = {"model": GRIDS[name].model, **GRIDS[name].points("mnist")[index]}
+        model = build_point(point, (28, 28, 1), 10)
+        assert model.output_shape == (None, 10)
+    assert GRIDS["resnet"].size("mnist") == 16 and GRIDS["dmrnet"].size("mnist") == 27
+
+
+def test_sample_and_shards_partition_exactly():
+    sample = select(3456, sample=100, seed=0)
+    assert len(set(sample)) == 100 and sample == select(3456, sample=100, seed=0)
+    shards = [select(3456, sample=100, seed=0, shard=f"{i}/3") for i in (1, 2, 3)]
+    assert sorted(sum(shards, [])) == sorted(sample)
+    with pytest.raises(ValueError, match="shard i/N needs 1 <= i <= N, got '4/3'"):
+        select(10, shard="4/3")
+    with pytest.raises(ValueError, match="shard must look like i/N"):
+        select(10, shard="half")
+
+
+def _trials(folder):
+    return {p.parent.name: json.loads(p.read_text())
+            for p in folder.rglob("trial_*/trial.json")}
+
+
+def test_search_resumes_after_sigkill_without_redoing_trials(tmp_path):
+    args = ["tune", "--grid", "smoke", "--dataset", "digits", "--epochs", "1",
+            "--project-dir", str(tmp_path)]
+    proc = zoo_cli(*args)
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        done = [t for t in _trials(tmp_path).values() if t["status"] == "COMPLETED"]
+        if len(done) >= 1:
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = {k: v for k, v in _trials(tmp_path).items() if v["status"] == "COMPLETED"}
+    assert 1 <= len(before) < 4, "the kill came too late to test anything"
+    out, err = zoo_cli(*args).communicate(timeout=300)
+    assert "4 trials" in out and "4 COMPLETED" in out, err[-2000:]
+    after = _trials(tmp_path)
+    for trial_id, trial in before.items():  # finished trials are kept as they were
+        assert after[trial_id] == trial
+    frame = tuning.results(tmp_path)
+    assert sorted(frame["point"]) == list(range(4)) and set(frame["status"]) == {"COMPLETED"}
+    # the same directory with other settings is refused, not mixed
+    out, err = zoo_cli(*args[:-2], "--seed", "1", "--project-dir", str(tmp_path)).communicate(
+        timeout=120)
+    assert "zoo: error:" in err and "another seed" in err
+
+
+def test_diverging_and_failing_trials_are_recorded_and_the_search_goes_on(tmp_path, monkeypatch):
+    grid = Grid("faulty", "test", "shallow_stack", {
+        "dataset": ("digits",), "kernel_size": (3, 4), "activation": ("linear",),
+        "batch_norm": (False,), "filters": (4,), "layers": (2,),
+        "learning_rate": (1e-3, 1e12), "batch_size": (64,)})
+    monkeypatch.setitem(GRIDS, "faulty", grid)
+    tuning.tune("faulty", "digits", project_dir=tmp_path, epochs=2)
+    frame = tuning.results(tmp_path).set_index("point")
+    assert list(frame.index) == [0, 1, 2, 3]
+    assert frame.loc[0, "status"] == "COMPLETED" and np.isfinite(frame.loc[0, "val_loss"])
+    assert frame.loc[1, "status"] == "FAILED" and "diverged" in frame.loc[1, "message"]
+    for point in (2, 3):  # kernel size 4: the builder's ValueError, kept as the reason
+        assert frame.loc[point, "status"] == "FAILED"
+        assert "kernel_size must be a positive odd integer" in frame.loc[point, "message"]
+
+
+def test_chief_and_two_workers_run_every_point_exactly_once(tmp_path):
+    proc = zoo_cli("tune", "--grid", "smoke", "--dataset", "digits", "--epochs", "1",
+                   "--project-dir", str(tmp_path), "--workers", "2")
+    out, err = proc.communicate(timeout=400)
+    assert proc.returncode == 0, err[-3000:]
+    frame = tuning.results(tmp_path)
+    assert sorted(frame["point"]) == list(range(4))  # each point exactly once
+    assert set(frame["status"]) == {"COMPLETED"}
+    assert set(frame["worker"]) <= {0, 1} and len(frame) == 4  # workers train, chief serves
+    assert {"chief.log", "tuner0.log", "tuner1.log"} <= {p.name for p in (tmp_path / "logs").iterdir()}
+
+
+def test_shards_report_as_one_study(tmp_path):
+    for shard in ("1/2", "2/2"):
+        tuning.tune("smoke", "digits", project_dir=tmp_path, epochs=1, shard=shard, sample=3,
+                    seed=3)
+    frame = tuning.results(tmp_path)
+    assert sorted(frame["point"]) == sorted(select(4, sample=3, seed=3))
+    assert set(frame["search"]) == {"shard-1-of-2", "shard-2-of-2"}
+    out = tuning.write_report(tmp_path, tmp_path / "report")
+    for name in ("trials.csv", "table2.csv", "paired.csv", "summary.json", "report.md",
+                 "plots.png"):
+        assert (out / name).stat().st_size > 0
+    assert len(pd.read_csv(out / "trials.csv")) == 3
+
+
+def test_table2_and_pairs_against_a_hand_computed_frame():
+    rows = []
+    for layout, loss in (("sequential", 0.1), ("parallel", 0.3)):
+        for filters, q in ((16, 0.5), (32, 2.0), (64, 20.0)):
+            rows.append({"dataset": "mnist", "layout": layout, "filters": filters,
+                         "status": "COMPLETED", "loss": loss * filters / 16,
+                         "val_loss": loss + 0.05, "val_accuracy": 0.9, "seconds": 2.0,
+                         "params": 1000 * filters, "q": q, "point": len(rows),
+                         "trial_id": str(len(rows)), "search": ".", "message": ""})
+    frame = pd.DataFrame(rows)
+    t2 = tuning.table2(frame).set_index(["layout", "q_bin"])
+    assert t2.loc[("sequential", "Q<1"), "loss"] == pytest.approx(0.1)
+    assert t2.loc[("parallel", "1-3"), "loss"] == pytest.approx(0.6)
+    assert t2.loc[("parallel", "3-10"), "trials"] == 0
+    assert t2.loc[("sequential", ">=10"), "paper_val_loss"] == pytest.approx(0.13550)
+    pairs = tuning.paired(frame)
+    assert len(pairs) == 3 and np.allclose(pairs["val_loss_diff"], 0.2)
+    summary = tuning.paired_summary(pairs)
+    assert summary["equal_params"] and summary["parallel_lower_val_loss"] == 0.0
+
+
+def test_cli_rejects_bad_arguments_in_one_line(tmp_path, capsys):
+    from zoo.cli import main
+
+    assert main(["tune", "--grid", "nope", "--project-dir", str(tmp_path)]) == 2
+    assert "zoo: error: grid must be one of 'seed000'" in capsys.readouterr().err
+    assert main(["tune", "--grid", "smoke", "--dataset", "digits", "--shard", "0/2",
+                 "--project-dir", str(tmp_path)]) == 2
+    assert "shard i/N needs 1 <= i <= N" in capsys.readouterr().err
+    assert main(["tune-report", str(tmp_path / "empty")]) == 2
+    assert "no trials found" in capsys.readouterr().err
+
+
+def test_tuning_is_exported():
+    assert zoo.tuning.GRIDS is GRIDS

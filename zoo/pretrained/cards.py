@@ -1,0 +1,220 @@
+"""Model cards: publishing a training run as a pretrained model, and the card's schema.
+
+A card records what a user needs to trust and use the file: the builder and its arguments,
+the input contract, the data and its licence, the recipe and seed, the time and hardware of
+training, the versions, and the test metrics -- measured on the published file itself.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import shutil
+from pathlib import Path
+
+import keras
+
+from zoo.data import dataset_info
+from zoo.data.formats import sha256
+from zoo.models.complexity import flops, parameter_counts
+from zoo.models.stem_head import INPUT_NORMALIZATION, expects_raw_pixels
+from zoo.pretrained.hub import CARD_FILE, MODEL_FILE, PretrainedError, pretrained_dir
+from zoo.registry import get_spec
+
+SCHEMA_VERSION = 1
+
+# key -> type of every card field; nested dicts list their own keys
+SCHEMA = {
+    "schema_version": int,
+    "name": str,
+    "model": str,
+    "tag": str,
+    "builder": str,
+    "config": dict,
+    "input": {"shape": list, "dtype": str, "range": list, "layout": str, "mean": list,
+              "std": list, "contract": str},
+    "dataset": {"name": str, "train_examples": int, "test_examples": int, "licence": str},
+    "metrics": {"test_accuracy": float, "test_loss": float, "split": str},
+    "params": {"trainable": int, "total": int},
+    "flops": int,
+    "training": {"recipe": dict, "epochs": int, "seed": int, "train_seconds": float,
+                 "command": str, "hardware": dict},
+    "versions": {"zoo": str, "keras": str, "backend": str, "packages": dict},
+    "file": {"name": str, "sha256": str, "bytes": int},
+    "date": str,
+}
+
+
+def validate_card(card: dict) -> None:
+    """Raise ``PretrainedError`` naming the first field that is missing or of the wrong type."""
+
+    def walk(value, schema, where):
+        for key, kind in schema.items():
+            if key not in value:
+                raise PretrainedError(f"card {where or ''}{key!r} is missing")
+            if isinstance(kind, dict):
+                if not isinstance(value[key], dict):
+                    raise PretrainedError(f"card field {where}{key} must be an object")
+                walk(value[key], kind, f"{where}{key}.")
+            elif not isinstance(value[key], kind) or isinstance(value[key], bool) != (kind is bool):
+                raise PretrainedError(
+                    f"card field {where}{key} must be {kind.__name__}, "
+                    f"got {type(value[key]).__name__}"
+                )
+
+    walk(card, SCHEMA, "")
+    if card["name"] != f"{card['model']}.{card['tag']}":
+        raise PretrainedError(f"card name {card['name']!r} is not model.tag")
+
+
+def _command(config, results):
+    info = dataset_info(config["dataset"])
+    parts = ["zoo train", config["model"], "--dataset", config["dataset"], "--recipe",
+             config["recipe"]["name"], "--epochs", str(results["epochs"]),
+             "--seed", str(config["seed"])]
+    if config["train_examples"] < info.sizes["train"]:
+        parts += ["--subset", str(config["train_examples"])]
+    return " ".join(parts) + " --no-validation"
+
+
+def publish(run_dir, *, to=None, tag=None, batch_size=500) -> Path:
+    """Publish a ``zoo train --out RUN`` folder as ``<to>/<model>.<tag>/`` (tag: the dataset).
+
+    The model is re-saved without optimizer state, loaded back with ``safe_mode=True`` and
+    evaluated on the full test split; the card records that evaluation. The folder appears
+    complete or not at all.
+    """
+    from zoo.data import load  # the evaluation data
+
+    run_dir = Path(run_dir)
+    try:
+        config = json.loads((run_dir / "config.json").read_text())
+        results = json.loads((run_dir / "results.json").read_text())
+    except FileNotFoundError as e:
+        raise PretrainedError(
+            f"{run_dir} is not a finished training run ({e.filename} is missing)") from None
+    model = keras.saving.load_model(run_dir / MODEL_FILE, safe_mode=True, compile=False)
+    if not expects_raw_pixels(model):
+        raise PretrainedError(
+            f"{run_dir}: published models must normalize their own input; train with "
+            "input_normalization (the default of zoo train)"
+        )
+    info = dataset_info(config["dataset"])
+    name = f"{config['model']}.{tag or info.name}"
+    root = pretrained_dir(to)
+    root.mkdir(parents=True, exist_ok=True)
+    staging = root / f".{name}.staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        model.save(staging / MODEL_FILE)  # uncompiled: weights and architecture only
+        published = keras.saving.load_model(staging / MODEL_FILE, safe_mode=True)
+        published.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        x, y = load(info.name, "test", normalize=None)
+        loss, accuracy = published.evaluate(x, y, batch_size=batch_size, verbose=0)
+        norm = published.get_layer(INPUT_NORMALIZATION)
+        spec = get_spec(config["model"])
+        env = config["environment"]
+        card = {
+            "schema_version": SCHEMA_VERSION,
+            "name": name,
+            "model": config["model"],
+            "tag": tag or info.name,
+            "builder": f"{spec.builder.__module__}.{spec.builder.__qualname__}",
+            "config": {**spec.defaults, "input_shape": list(info.shape),
+                       "num_classes": info.num_classes, **config["model_config"]},
+            "input": {
+                "shape": list(info.shape),
+                "dtype": "float32",
+                "range": [0, 255],
+                "layout": "channels_last",
+                "mean": [float(v) for v in keras.ops.convert_to_numpy(norm.mean).reshape(-1)],
+                "std": [float(v) ** 0.5
+                        for v in keras.ops.convert_to_numpy(norm.variance).reshape(-1)],
+                "contract": "raw pixels 0-255 (uint8 values as float), channels last; the model "
+                            "standardizes them itself; output: class probabilities (softmax)",
+            },
+            "dataset": {"name": info.name, "train_examples": int(config["train_examples"]),
+                        "test_examples": int(len(y)), "licence": info.licence},
+            "metrics": {"test_accuracy": round(float(accuracy), 6),
+                        "test_loss": round(float(loss), 6), "split": "test"},
+            "params": parameter_counts(published),
+            "flops": flops(published),
+            "training": {
+                "recipe": config["recipe"],
+                "epochs": int(results["epochs"]),
+                "seed": int(config["seed"]),
+                "train_seconds": float(results["train_seconds"]),
+                "command": _command(config, results),
+                "hardware": {k: env[k] for k in ("processor", "cpus", "devices", "platform")},
+            },
+            "versions": {"zoo": env["zoo"], "keras": env["versions"].get("keras", ""),
+                         "backend": env["backend"], "packages": env["versions"]},
+            "file": {"name": MODEL_FILE, "sha256": sha256(staging / MODEL_FILE),
+                     "bytes": (staging / MODEL_FILE).stat().st_size},
+            "date": datetime.date.today().isoformat(),
+        }
+        validate_card(card)
+        (staging / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
+        (staging / "README.md").write_text(card_markdown(card))
+        target = root / name
+        old = root / f".{name}.old"
+        shutil.rmtree(old, ignore_errors=True)
+        if target.exists():
+            target.rename(old)
+        staging.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def card_markdown(card: dict) -> str:
+    """The card as a human-readable model card (generated; never edit it by hand)."""
+    t, d, m = card["training"], card["dataset"], card["metrics"]
+    hw = t["hardware"]
+    recipe = t["recipe"]
+    lines = [
+        f"# {card['name']}",
+        "",
+        f"`{card['model']}` from residual-zoo trained on **{d['name']}**. "
+        "Generated from `card.json` by `zoo publish`; do not edit.",
+        "",
+        "```python",
+        "import zoo",
+        f"model = zoo.load_pretrained({card['name']!r})  # checks the sha256 first",
+        "probabilities = model.predict(images)  # images: raw 0-255 pixels, "
+        f"shape (N, {', '.join(map(str, card['input']['shape']))})",
+        "```",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| test accuracy | {100 * m['test_accuracy']:.2f}% ({d['test_examples']:,} test images) |",
+        f"| test loss | {m['test_loss']:.4f} |",
+        f"| parameters | {card['params']['trainable']:,} trainable, {card['params']['total']:,} total |",
+        f"| FLOPs per image | {card['flops'] / 1e6:.1f} M |",
+        f"| input | {card['input']['contract']} |",
+        f"| training data | {d['train_examples']:,} {d['name']} training images |",
+        f"| recipe | {recipe['name']}: {recipe.get('description', '')}, {t['epochs']} epoch(s), "
+        f"seed {t['seed']} |",
+        f"| training time | {t['train_seconds']:.0f} s on {hw['cpus']} CPU(s) ({hw['processor']}), "
+        f"{card['versions']['backend']} backend |",
+        f"| versions | zoo {card['versions']['zoo']}, keras {card['versions']['keras']} |",
+        f"| data licence | {d['licence']} |",
+        f"| sha256 | `{card['file']['sha256']}` |",
+        f"| date | {card['date']} |",
+        "",
+        "Reproduce:",
+        "",
+        "```sh",
+        t["command"],
+        "```",
+        "",
+        "Builder: `" + card["builder"] + "` with",
+        "",
+        "```json",
+        json.dumps(card["config"], indent=2),
+        "```",
+        "",
+    ]
+    return "\n".join(lines)

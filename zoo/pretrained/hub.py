@@ -1,0 +1,89 @@
+"""Finding, verifying and loading the published models."""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import json
+import os
+from pathlib import Path
+
+import keras
+
+from zoo.data.formats import sha256
+
+CARD_FILE = "card.json"
+MODEL_FILE = "model.keras"
+
+
+class PretrainedError(ValueError):
+    """A pretrained model that is unknown, incomplete or does not match its card."""
+
+
+def pretrained_dir(root=None) -> Path:
+    """Where the published models live: ``root``, else ``$ZOO_PRETRAINED_DIR``, else the
+    ``saved_models/`` folder of the source checkout this package runs from."""
+    if root is not None:
+        return Path(root)
+    if os.environ.get("ZOO_PRETRAINED_DIR"):
+        return Path(os.environ["ZOO_PRETRAINED_DIR"])
+    return Path(__file__).resolve().parents[2] / "saved_models"
+
+
+def list_pretrained(pattern: str = "*", *, root=None) -> list[str]:
+    """Names (``model.dataset``) of the published models matching a shell-style pattern."""
+    folder = pretrained_dir(root)
+    if not folder.is_dir():
+        return []
+    names = [p.name for p in folder.iterdir() if (p / CARD_FILE).is_file()]
+    return sorted(n for n in names if fnmatch.fnmatchcase(n, pattern))
+
+
+def _resolve(name, root):
+    if not isinstance(name, str):
+        raise PretrainedError(f"a pretrained name is a string like 'resnet20.mnist', got {name!r}")
+    available = list_pretrained(root=root)
+    if name in available:
+        return name
+    tags = [n for n in available if n.split(".", 1)[0] == name]
+    if tags:
+        raise PretrainedError(
+            f"{name!r} has several pretrained versions; pick one of {', '.join(tags)}"
+        )
+    close = difflib.get_close_matches(name, available, n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+    raise PretrainedError(
+        f"no pretrained model {name!r} in {pretrained_dir(root)}{hint} "
+        f"({len(available)} available: zoo.list_pretrained())"
+    )
+
+
+def pretrained_card(name: str, *, root=None) -> dict:
+    """The model card (``card.json``) of a published model."""
+    name = _resolve(name, root)
+    with open(pretrained_dir(root) / name / CARD_FILE) as f:
+        return json.load(f)
+
+
+def load_pretrained(name: str, *, root=None, compile: bool = True) -> keras.Model:
+    """Load a published model after checking its file against the card's sha256.
+
+    The model takes raw pixels (0-255, channels last, float) and returns class
+    probabilities. With ``compile`` it is compiled with the loss and accuracy metric it was
+    trained with (no optimizer state), so ``model.evaluate(x, y)`` works directly.
+    """
+    card = pretrained_card(name, root=root)
+    path = pretrained_dir(root) / card["name"] / MODEL_FILE
+    if not path.is_file():
+        raise PretrainedError(f"{path} is missing; the card {card['name']!r} has no model file")
+    actual = sha256(path)
+    expected = card["file"]["sha256"]
+    if actual != expected:
+        raise PretrainedError(
+            f"sha256 mismatch for {path}: the card says {expected}, the file has {actual}; "
+            "the file is corrupt or was modified, so it was not loaded"
+        )
+    model = keras.saving.load_model(path, safe_mode=True, compile=False)
+    if compile:
+        model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model

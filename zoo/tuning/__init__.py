@@ -1,0 +1,20 @@
+"""KerasTuner grid searches over the zoo's architecture grids (PAPERS §1 and beyond)."""
+
+from zoo.tuning.grids import GRIDS, Grid, get_grid, select
+from zoo.tuning.hypermodel import GridHyperModel, build_point
+from zoo.tuning.report import (
+    paired,
+    paired_summary,
+    plot_loss_vs_q,
+    plot_paired,
+    results,
+    table2,
+    write_report,
+)
+from zoo.tuning.search import launch, make_tuner, search_dir, tune
+
+__all__ = [
+    "GRIDS", "Grid", "GridHyperModel", "build_point", "get_grid", "launch", "make_tuner",
+    "paired", "paired_summary", "plot_loss_vs_q", "plot_paired", "results", "search_dir",
+    "select", "table2", "tune", "write_report",
+]

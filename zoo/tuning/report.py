@@ -1,0 +1,208 @@
+"""Reading searches back: one row per trial, the paper's Table 2, paired comparisons, plots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from zoo.tuning.grids import get_grid
+from zoo.tuning.search import SEARCH_FILE
+
+METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "params", "q", "seconds", "epochs",
+           "worker")
+Q_BINS = (0, 1, 3, 10, np.inf)
+Q_LABELS = ("Q<1", "1-3", "3-10", ">=10")
+
+# Bermeitinger et al., Table 2: mean (train loss, validation loss) by layout and Q bin
+PAPER_TABLE2 = {
+    ("mnist", "sequential"): [(0.00013, 0.05201), (0.01702, 0.12449), (0.03620, 0.11743),
+                              (0.11246, 0.13550)],
+    ("mnist", "parallel"): [(0.00009, 0.07551), (0.02679, 0.11468), (0.05238, 0.11467),
+                            (0.13310, 0.14900)],
+    ("cifar10", "sequential"): [(0.25326, 2.03107), (0.72510, 1.31691), (1.07333, 1.34721),
+                                (1.58608, 1.65354)],
+    ("cifar10", "parallel"): [(0.52658, 1.32386), (0.88701, 1.24884), (1.17085, 1.34227),
+                              (1.63449, 1.68879)],
+}
+
+
+def _last(metric: dict):
+    observations = metric.get("observations") or []
+    return observations[-1]["value"][0] if observations else np.nan
+
+
+def results(project_dir) -> pd.DataFrame:
+    """One row per trial of every search under ``project_dir`` (shards included): the
+    point's settings, status, metrics and KerasTuner's failure message."""
+    rows = []
+    for search_file in sorted(Path(project_dir).rglob(SEARCH_FILE)):
+        folder = search_file.parent
+        settings = json.loads(search_file.read_text())
+        points = get_grid(settings["grid"]).points(settings["dataset"])
+        for trial_file in sorted(folder.glob("trial_*/trial.json")):
+            trial = json.loads(trial_file.read_text())
+            point = trial["hyperparameters"]["values"].get("point")
+            if point is None:
+                continue
+            metrics = trial.get("metrics", {}).get("metrics", {})
+            rows.append({
+                "search": str(folder.relative_to(project_dir)) if folder != Path(project_dir)
+                else ".",
+                "trial_id": trial["trial_id"],
+                "grid": settings["grid"],
+                "point": int(point),
+                **points[int(point)],
+                "status": trial["status"],
+                **{m: _last(metrics[m]) if m in metrics else np.nan for m in METRICS},
+                "message": (trial.get("message") or "").strip().splitlines()[-1:] or [""],
+            })
+    frame = pd.DataFrame(rows)
+    if not frame.empty:
+        frame["message"] = frame["message"].str[0]
+        frame = frame.sort_values(["grid", "dataset", "point", "trial_id"]).reset_index(drop=True)
+    return frame
+
+
+def completed(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[frame["status"] == "COMPLETED"]
+
+
+def table2(frame: pd.DataFrame) -> pd.DataFrame:
+    """Mean train and validation loss by dataset x layout x Q bin, with trial counts and the
+    paper's values beside ours."""
+    done = completed(frame).copy()
+    done["q_bin"] = pd.cut(done["q"], Q_BINS, labels=Q_LABELS, right=False)
+    ours = (done.groupby(["dataset", "layout", "q_bin"], observed=False)
+            .agg(trials=("loss", "size"), loss=("loss", "mean"), val_loss=("val_loss", "mean"))
+            .reset_index())
+    paper = [
+        {"dataset": d, "layout": layout, "q_bin": label, "paper_loss": t, "paper_val_loss": v}
+        for (d, layout), cells in PAPER_TABLE2.items()
+        for label, (t, v) in zip(Q_LABELS, cells)
+    ]
+    out = ours.merge(pd.DataFrame(paper), how="left", on=["dataset", "layout", "q_bin"])
+    return out[out["dataset"].isin(done["dataset"].unique())].reset_index(drop=True)
+
+
+def paired(frame: pd.DataFrame) -> pd.DataFrame:
+    """Sequential vs parallel at identical other settings: one row per pair that both
+    finished, with parallel-minus-sequential differences."""
+    done = completed(frame)
+    axes = [c for c in done.columns if c not in (*METRICS, "search", "trial_id", "point",
+                                                  "status", "message", "layout")]
+    seq = done[done["layout"] == "sequential"]
+    par = done[done["layout"] == "parallel"]
+    pairs = seq.merge(par, on=axes, suffixes=("_seq", "_par"))
+    for m in ("loss", "val_loss", "val_accuracy", "seconds"):
+        pairs[f"{m}_diff"] = pairs[f"{m}_par"] - pairs[f"{m}_seq"]
+    return pairs[axes + [f"{m}_{s}" for m in ("loss", "val_loss", "val_accuracy", "seconds",
+                                               "params") for s in ("seq", "par")]
+                 + [f"{m}_diff" for m in ("loss", "val_loss", "val_accuracy", "seconds")]]
+
+
+def paired_summary(pairs: pd.DataFrame) -> dict:
+    if pairs.empty:
+        return {"pairs": 0}
+    return {
+        "pairs": int(len(pairs)),
+        "equal_params": bool((pairs["params_seq"] == pairs["params_par"]).all()),
+        "mean_train_loss_seq": float(pairs["loss_seq"].mean()),
+        "mean_train_loss_par": float(pairs["loss_par"].mean()),
+        "mean_val_loss_seq": float(pairs["val_loss_seq"].mean()),
+        "mean_val_loss_par": float(pairs["val_loss_par"].mean()),
+        "parallel_lower_val_loss": float((pairs["val_loss_diff"] < 0).mean()),
+        "median_seconds_ratio_par_over_seq": float(
+            (pairs["seconds_par"] / pairs["seconds_seq"]).median()),
+    }
+
+
+def plot_paired(pairs: pd.DataFrame, ax=None):
+    """Validation loss of each parallel net against its sequential twin (log-log)."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.gca()
+    ax.loglog(pairs["val_loss_seq"], pairs["val_loss_par"], "o", alpha=0.6, ms=4)
+    lo = float(np.nanmin(pairs[["val_loss_seq", "val_loss_par"]].to_numpy()))
+    hi = float(np.nanmax(pairs[["val_loss_seq", "val_loss_par"]].to_numpy()))
+    ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="equal")
+    ax.set_xlabel("sequential: validation loss (cross-entropy)")
+    ax.set_ylabel("parallel: validation loss (cross-entropy)")
+    ax.set_title(f"Paired grid points (n = {len(pairs)})")
+    ax.legend()
+    return ax
+
+
+def plot_loss_vs_q(frame: pd.DataFrame, ax=None):
+    """Train and validation loss against the determination ratio Q, by layout."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.gca()
+    done = completed(frame)
+    for layout, marker in (("sequential", "o"), ("parallel", "s")):
+        part = done[done["layout"] == layout]
+        ax.loglog(part["q"], part["val_loss"], marker, alpha=0.5, ms=4,
+                  label=f"{layout}: validation")
+        ax.loglog(part["q"], part["loss"], marker, alpha=0.5, ms=4, mfc="none",
+                  label=f"{layout}: train")
+    for edge in Q_BINS[1:-1]:
+        ax.axvline(edge, color="grey", lw=0.5)
+    ax.set_xlabel("determination ratio Q = examples x outputs / parameters")
+    ax.set_ylabel("loss (cross-entropy)")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    def cell(v):
+        return f"{v:.5f}" if isinstance(v, float) else str(v)
+
+    rows = [" | ".join(map(str, frame.columns)), " | ".join("---" for _ in frame.columns)]
+    rows += [" | ".join(cell(v) for v in row) for row in frame.itertuples(index=False)]
+    return "\n".join(f"| {r} |" for r in rows)
+
+
+def write_report(project_dir, out_dir=None) -> Path:
+    """trials.csv, table2.csv, paired.csv, summary.json, report.md and plots in ``out_dir``
+    (default: the project directory)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out_dir or project_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    frame = results(project_dir)
+    if frame.empty:
+        raise ValueError(f"no trials found under {project_dir}")
+    frame.to_csv(out / "trials.csv", index=False)
+    t2 = table2(frame)
+    t2.to_csv(out / "table2.csv", index=False)
+    pairs = paired(frame)
+    pairs.to_csv(out / "paired.csv", index=False)
+    counts = frame["status"].value_counts().to_dict()
+    summary = {"trials": int(len(frame)), "status": {k: int(v) for k, v in counts.items()},
+               "median_seconds_per_trial": float(completed(frame)["seconds"].median()),
+               "paired": paired_summary(pairs)}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if "layout" in frame and not completed(frame).empty:
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+        plot_loss_vs_q(frame, axes[0])
+        if not pairs.empty:
+            plot_paired(pairs, axes[1])
+        fig.tight_layout()
+        fig.savefig(out / "plots.png", dpi=120)
+        plt.close(fig)
+    lines = [f"# Grid search report: {project_dir}", "",
+             f"{summary['trials']} trials: " + ", ".join(f"{v} {k}" for k, v in counts.items()),
+             "", "## Table 2: mean losses by Q bin (ours vs Bermeitinger et al.)", "",
+             _markdown(t2), "",
+             "## Sequential vs parallel at identical other settings", "",
+             "```json", json.dumps(summary["paired"], indent=2), "```", ""]
+    failed = frame[frame["status"] != "COMPLETED"]
+    if not failed.empty:
+        lines += ["## Failed trials", "", _markdown(failed[["point", "status", "message"]]), ""]
+    (out / "report.md").write_text("\n".join(lines))
+    return out

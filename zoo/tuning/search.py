@@ -1,0 +1,138 @@
+"""Running a grid search: resumable, fault tolerant, distributed or sharded.
+
+A search lives in a project directory: ``search.json`` (what is searched, written once and
+checked on every restart), KerasTuner's ``oracle.json`` and one ``trial_*/trial.json`` per
+point. Re-running the same command continues where it stopped: finished trials are kept,
+the trial that was running is run again. ``--shard i/N`` puts its search in
+``<project>/shard-i-of-N`` so shards can be copied together and reported as one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from zoo.data import dataset_info, load
+from zoo.train.fit import environment, write_atomic
+from zoo.tuning.grids import get_grid, parse_shard, select
+from zoo.tuning.hypermodel import GridHyperModel
+from zoo.tuning.oracle import ResumableGridSearch
+
+SEARCH_FILE = "search.json"
+# settings that define a search: a restart with other values would mix two studies
+_IDENTITY = ("grid", "dataset", "indices", "epochs", "subset", "validation_subset", "seed")
+
+
+def search_dir(project_dir, shard=None) -> Path:
+    project_dir = Path(project_dir)
+    if shard is None:
+        return project_dir
+    i, n = parse_shard(shard) if isinstance(shard, str) else shard
+    return project_dir / f"shard-{i}-of-{n}"
+
+
+def _check_or_write_settings(folder: Path, settings: dict):
+    path = folder / SEARCH_FILE
+    if path.is_file():
+        previous = json.loads(path.read_text())
+        for key in _IDENTITY:
+            if previous.get(key) != settings[key]:
+                shown = "the selected points" if key == "indices" else key
+                raise ValueError(
+                    f"{folder} holds a search with another {shown} "
+                    f"({previous.get(key) if key != 'indices' else len(previous[key])} vs "
+                    f"{settings[key] if key != 'indices' else len(settings[key])}); "
+                    "use another --project-dir or the original settings"
+                )
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, json.dumps(settings, indent=1) + "\n")
+
+
+def make_tuner(grid="seed000", dataset="mnist", *, project_dir, epochs=1, sample=None,
+               seed=0, shard=None, subset=None, validation_subset=None, data_dir=None,
+               max_trials=None):
+    """The KerasTuner ``GridSearch`` (made resumable) for a grid (or its sample/shard) on one dataset."""
+    grid = get_grid(grid)
+    info = dataset_info(dataset)
+    points = [{"model": grid.model, **p} for p in grid.points(dataset)]
+    indices = select(len(points), sample=sample, seed=seed, shard=shard)
+    if not indices:
+        raise ValueError(f"shard {shard} of {len(points)} points selects no point")
+    folder = search_dir(project_dir, shard)
+    settings = {
+        "grid": grid.name, "dataset": info.name, "indices": indices, "epochs": int(epochs),
+        "subset": subset, "validation_subset": validation_subset, "seed": int(seed),
+        "sample": sample, "shard": shard, "grid_axes": {k: list(v) for k, v in grid.axes.items()},
+        "grid_size": grid.size(), "points_for_dataset": len(points),
+        "environment": environment(), "command": " ".join(sys.argv),
+    }
+    # Workers only read the data; the chief (or a single process) owns search.json.
+    if os.environ.get("KERASTUNER_TUNER_ID", "chief") == "chief":
+        _check_or_write_settings(folder, settings)
+    x, y = load(info.name, "train", data_dir=data_dir, subset=subset, seed=seed, normalize=None)
+    xv, yv = load(info.name, "test", data_dir=data_dir, subset=validation_subset, seed=seed,
+                  normalize=None)
+    hypermodel = GridHyperModel(points, indices, (x, y, xv, yv), epochs=epochs, seed=seed)
+    return ResumableGridSearch(
+        hypermodel,
+        objective="val_loss",
+        max_trials=max_trials,
+        seed=seed,
+        directory=str(folder.parent),
+        project_name=folder.name,
+        overwrite=False,  # resuming is the point
+        max_consecutive_failed_trials=len(indices) + 1,  # failures are results, not the end
+    )
+
+
+def tune(grid="seed000", dataset="mnist", *, project_dir, **kwargs):
+    """Run (or resume) a search; returns the project directory holding its trials."""
+    tuner = make_tuner(grid, dataset, project_dir=project_dir, **kwargs)
+    tuner.search()
+    return search_dir(project_dir, kwargs.get("shard"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch(argv: list[str], workers: int, project_dir, *, port=None, python=sys.executable):
+    """Run a search as KerasTuner's chief plus ``workers`` worker processes on this host.
+
+    ``argv`` is the ``zoo tune`` argument list without ``--workers``. Every process runs the
+    same command; the chief (KERASTUNER_TUNER_ID=chief) serves the oracle over gRPC and
+    hands each worker the next point. Logs go to ``<project>/logs/``. Returns the number of
+    processes that failed.
+    """
+    port = port or _free_port()
+    logs = Path(project_dir) / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    base = {**os.environ, "KERASTUNER_ORACLE_IP": "127.0.0.1",
+            "KERASTUNER_ORACLE_PORT": str(port)}
+    procs = []
+    for tuner_id in ["chief"] + [f"tuner{i}" for i in range(workers)]:
+        log = open(logs / f"{tuner_id}.log", "ab")
+        procs.append((tuner_id, log, subprocess.Popen(
+            [python, "-m", "zoo.cli", "tune", *argv],
+            env={**base, "KERASTUNER_TUNER_ID": tuner_id}, stdout=log, stderr=subprocess.STDOUT,
+        )))
+        if tuner_id == "chief":
+            time.sleep(2)  # let the oracle server start before workers dial it
+    failed = 0
+    try:
+        for _, log, p in procs:
+            failed += p.wait() != 0
+            log.close()
+    except KeyboardInterrupt:
+        for _, _, p in procs:
+            p.terminate()
+        raise
+    return failed
