@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint clean notebooks readme
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,11 +16,22 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed
 	$(VENV)/bin/zoo train resnet20 --dataset digits --recipe quick --epochs 5 --seed 0 --out runs/demo
 
+# The notebooks run cell by cell in one kernel each, so xdist keeps a notebook on one worker.
 test: $(VENV)/.installed
 	$(PY) -m pytest -n 2 -rs tests
+	$(PY) -m pytest -n 2 --dist loadfile -rs --nbval notebooks
+
+notebooks: $(VENV)/.installed  # re-run every notebook in full mode and store the outputs
+	cd notebooks && for nb in *.ipynb; do \
+	  TF_CPP_MIN_LOG_LEVEL=3 ../$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
+	    --ExecutePreprocessor.timeout=3600 "$$nb" || exit 1; done
+
+readme: $(VENV)/.installed  # regenerate the README tables from the cards and results
+	$(PY) -m zoo.pretrained.table --update README.md
+	$(PY) -m benchmarks.report --update README.md
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check zoo tests
+	$(VENV)/bin/ruff check zoo tests benchmarks
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -11,7 +11,7 @@ from zoo.data import load
 
 @pytest.fixture(scope="module")
 def digits_test():
-    return load("digits", "test")
+    return load("digits", "test", normalize=None)  # the models normalize raw pixels themselves
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,8 @@ def trained():
     for name in ("resnet20", "plain20"):
         models[name] = zoo.train.fit(name, "digits", epochs=4, seed=0, verbose=0)
     # Veit et al. and Zaeemzadeh et al. study pre-activation nets, whose skips are identities
-    preact = zoo.resnet(20, preactivation=True, input_shape=(8, 8, 1), name="preact20")
+    preact = zoo.resnet(20, preactivation=True, input_shape=(8, 8, 1),
+                        input_normalization="digits", name="preact20")
     models["preact20"] = zoo.train.fit(preact, "digits", epochs=4, seed=0, verbose=0)
     return models
 

@@ -32,7 +32,7 @@ def test_recipe_schedules():
     assert lr is None or lr
     dmr = get_recipe("dmrnet")
     assert (dmr.batch_size, dmr.epochs, dmr.nesterov, dmr.milestones) == (64, 400, True, (0.5, 0.75, 0.875))
-    assert set(RECIPES) == {"he2016", "dmrnet", "procresnet", "seed000", "quick"}
+    assert set(RECIPES) == {"he2016", "dmrnet", "procresnet", "seed000", "zoo", "quick"}
     with pytest.raises(ValueError, match="recipe must be one of .*got 'fast'"):
         get_recipe("fast")
 

@@ -1,5 +1,5 @@
 """Analysis of residual networks: Taylor expansion (§1), merge-and-run paths (§2), the
-ensemble view's path counting (§3)."""
+ensemble view's lesions, paths and gradients (§3), norm preservation (§4)."""
 
 from zoo.analysis.gradients import (
     backward_through_units,
@@ -14,6 +14,7 @@ from zoo.analysis.lesion import (
     reorder_lesions,
     single_unit_lesions,
 )
+from zoo.analysis.norms import block_norm_ratios, compare_norm_preservation, norm_summary
 from zoo.analysis.paths import (
     average_path_length,
     block_path_lengths,
@@ -30,4 +31,5 @@ __all__ = ["backward_through_units", "gradient_by_path_length", "norm_ratios", "
            "average_path_length", "block_path_lengths", "central_range", "enumerate_paths",
            "expansion_by_order", "merge_matrix", "path_length_distribution",
            "residual_product", "truncation_errors", "max_stage_units", "truncate",
-           "truncation_accuracy"]
+           "truncation_accuracy", "block_norm_ratios", "compare_norm_preservation",
+           "norm_summary"]

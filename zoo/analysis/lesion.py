@@ -13,11 +13,23 @@ reordered:
 
 from __future__ import annotations
 
+import logging
+
 import keras
 import numpy as np
 
 from zoo.layers import ResidualUnit
 from zoo.models.units import residual_units
+
+
+class _ExpectedRetracing(logging.Filter):
+    # Lesion and truncation studies build dozens of re-wired models on purpose; TensorFlow
+    # warns about "retracing" from the fifth on. Here that warning is noise.
+    def filter(self, record):
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+logging.getLogger("tensorflow").addFilter(_ExpectedRetracing())
 
 
 class UnitPath(keras.layers.Layer):

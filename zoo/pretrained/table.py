@@ -31,12 +31,12 @@ def markdown_table(root=None) -> str:
     return "\n".join(rows) + "\n"
 
 
-def replace_between_markers(text: str, table: str) -> str:
-    if START not in text or END not in text:
-        raise ValueError(f"the markers {START!r} and {END!r} are missing")
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{START}\n{table}{END}{tail}"
+def replace_between_markers(text: str, table: str, start=START, end=END) -> str:
+    if start not in text or end not in text:
+        raise ValueError(f"the markers {start!r} and {end!r} are missing")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{table}{end}{tail}"
 
 
 def main(argv=None):

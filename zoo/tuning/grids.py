@@ -73,7 +73,7 @@ GRIDS = {
                 "dataset": ("mnist", "fashion_mnist", "digits"),
                 "layout": ("sequential", "parallel"),
                 "layers": (1, 2),
-                "filters": (4,),
+                "filters": (8,),
                 "kernel_size": (3,),
                 "activation": ("relu",),
                 "learning_rate": (3e-3,),

@@ -91,10 +91,11 @@ def make_tuner(grid="seed000", dataset="mnist", *, project_dir, epochs=1, sample
     )
 
 
-def tune(grid="seed000", dataset="mnist", *, project_dir, **kwargs):
-    """Run (or resume) a search; returns the project directory holding its trials."""
+def tune(grid="seed000", dataset="mnist", *, project_dir, verbose=1, **kwargs):
+    """Run (or resume) a search; returns the project directory holding its trials.
+    ``verbose=0`` silences KerasTuner's per-trial progress."""
     tuner = make_tuner(grid, dataset, project_dir=project_dir, **kwargs)
-    tuner.search()
+    tuner.search(verbose=verbose)
     return search_dir(project_dir, kwargs.get("shard"))
 
 
