@@ -12,6 +12,8 @@ import os
 
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 os.environ.setdefault("ZOO_NOTEBOOK_TEST", "1")
+if os.environ.get("ZOO_DATA_DIR"):  # kernels run in notebooks/: a relative path would break
+    os.environ["ZOO_DATA_DIR"] = os.path.abspath(os.environ["ZOO_DATA_DIR"])
 
 import pytest  # noqa: E402
 
