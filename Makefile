@@ -18,7 +18,7 @@ demo: $(VENV)/.installed
 
 # The notebooks run cell by cell in one kernel each, so xdist keeps a notebook on one worker.
 test: $(VENV)/.installed
-	$(PY) -m pytest -n 2 -rs tests
+	$(PY) -m pytest -n 2 --dist loadgroup -rs tests
 	$(PY) -m pytest -n 2 --dist loadfile -rs --nbval notebooks
 
 notebooks: $(VENV)/.installed  # re-run every notebook in full mode and store the outputs

@@ -45,11 +45,15 @@ def markdown(results=RESULTS) -> str:
         out.append("")
         ratios = path.with_name(path.stem + "_ratios.csv")
         if ratios.is_file():
-            out += ["| ratio (same run) | backend | value | target |", "|---|---|---:|---:|"]
+            out += ["| ratio (same run) | backend | value | range over rounds | target |",
+                    "|---|---|---:|---:|---:|"]
             for r in _read(ratios):
+                spread = (f"{float(r['low']):.2f}–{float(r['high']):.2f}"
+                          if r.get("low") else "—")
                 out.append(f"| {r['ratio']} | {r['backend']} | {float(r['value']):.2f} | "
-                           f"{r['target'] or '—'} |")
-            out.append("")
+                           f"{spread} | {r['target'] or '—'} |")
+            out += ["", "Ratios with a range were measured with both models in one process, "
+                    "timed in alternating rounds; the others divide two rows of the table.", ""]
         race = path.with_name(path.stem + "_race.csv")
         if race.is_file():
             out += ["| MNIST race | epochs | train images | s/epoch | test accuracy |",

@@ -9,7 +9,9 @@ compilation), then takes the median of ``--repeats`` timings of ``--steps`` step
 Besides zoo names, ``handwritten_resnet20`` is a minimal ResNet-20 written here in plain
 Keras (the overhead reference) and ``NAME@unfused`` builds a parallel model with one layer
 per branch. The ratios asked of the zoo are printed after the table and written next to
-the CSV (``*_ratios.csv``). ``--accuracy-epochs`` adds the sequential-vs-parallel race:
+the CSV (``*_ratios.csv``); the targeted ones (zoo vs hand-written, fused vs per-branch)
+are re-measured with both models in one process, timed in alternating rounds, because
+separate processes minutes apart differ by more than the effect. ``--accuracy-epochs`` adds the sequential-vs-parallel race:
 time per epoch and test accuracy after equal epochs on MNIST.
 """
 
@@ -170,6 +172,35 @@ def measure(name, batch, input_shape, precision, steps, repeats, warmup):
     }
 
 
+def paired_ratio(name_a, name_b, batch, input_shape, precision, steps, repeats, warmup):
+    """Training throughput of ``name_a`` over ``name_b``, both built in this process and timed
+    in alternating rounds (A, B, A, B, ...), so drift in the machine's load hits both alike.
+    Returns the median of the per-round ratios and their range."""
+    import keras
+    import numpy as np
+
+    if precision == "mixed_bfloat16":
+        keras.config.set_dtype_policy("mixed_bfloat16")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(batch, *input_shape)).astype("float32")
+    y = rng.integers(0, 10, size=(batch,))
+    steps_of = []
+    for name in (name_a, name_b):
+        model = build(name, input_shape)
+        model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
+                      loss="sparse_categorical_crossentropy")
+        for _ in range(warmup):
+            model.train_on_batch(x, y)
+        steps_of.append(lambda m=model: m.train_on_batch(x, y))
+    per_round = []
+    for _ in range(repeats):
+        t_a = _median_time(steps_of[0], steps, 1)
+        t_b = _median_time(steps_of[1], steps, 1)
+        per_round.append(t_b / t_a)
+    return {"value": round(statistics.median(per_round), 3), "low": round(min(per_round), 3),
+            "high": round(max(per_round), 3), "rounds": repeats}
+
+
 def accuracy_race(epochs, subset, batch):
     """Sequential vs parallel ResNet-20 on MNIST: seconds per epoch and test accuracy after
     the same epochs, same seed, same data."""
@@ -198,8 +229,21 @@ def _spawn(backend, args_list):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def ratios(rows):
-    """The side-by-side ratios of issue targets, from rows of one run."""
+# (what, numerator, denominator, target): the zoo's targets, measured as interleaved pairs
+PAIRS = (
+    ("zoo / hand-written ResNet-20 (training)", "resnet20", "handwritten_resnet20", 1.0),
+    ("fused / per-branch parallel_resnet20 (training)", "parallel_resnet20",
+     "parallel_resnet20@unfused", 1.0),
+    ("fused / per-branch parallel_resnet56 (training)", "parallel_resnet56",
+     "parallel_resnet56@unfused", 1.0),
+)
+
+
+def ratios(rows, paired=None):
+    """The side-by-side ratios of issue targets, from rows of one run. ``paired`` maps
+    (backend, what) to an interleaved measurement from :func:`paired_ratio`, which then
+    replaces the ratio of the two separate rows (kept as ``separate``)."""
+    paired = paired or {}
     def get(model, backend, precision="float32"):
         for r in rows:
             if (r["model"], r["backend"], r["precision"]) == (model, backend, precision):
@@ -210,25 +254,25 @@ def ratios(rows):
     backends = sorted({r["backend"] for r in rows})
     for b in backends:
         for what, num, den, target in (
-            ("zoo / hand-written ResNet-20 (training)", "resnet20", "handwritten_resnet20", 1.0),
-            ("fused / per-branch parallel_resnet20 (training)", "parallel_resnet20",
-             "parallel_resnet20@unfused", 1.0),
-            ("fused / per-branch parallel_resnet56 (training)", "parallel_resnet56",
-             "parallel_resnet56@unfused", 1.0),
+            *PAIRS,
             ("parallel / sequential ResNet-20 (training)", "parallel_resnet20", "resnet20", None),
         ):
             a, c = get(num, b), get(den, b)
             if a and c:
-                out.append({"backend": b, "ratio": what, "value": round(
-                    a["train_images_per_s"] / c["train_images_per_s"], 3), "target": target})
+                separate = round(a["train_images_per_s"] / c["train_images_per_s"], 3)
+                pair = paired.get((b, what), {})
+                out.append({"backend": b, "ratio": what, "value": pair.get("value", separate),
+                            "low": pair.get("low", ""), "high": pair.get("high", ""),
+                            "separate": separate, "target": target})
     for model in sorted({r["model"] for r in rows}):
         tf_row = get(model, "tensorflow")
         for b in ("jax", "torch"):
             other = get(model, b)
             if tf_row and other:
+                value = round(other["train_images_per_s"] / tf_row["train_images_per_s"], 3)
                 out.append({"backend": f"{b} vs tensorflow", "ratio": f"{model} training",
-                            "value": round(other["train_images_per_s"]
-                                           / tf_row["train_images_per_s"], 3), "target": None})
+                            "value": value, "low": "", "high": "", "separate": value,
+                            "target": None})
     return out
 
 
@@ -254,13 +298,22 @@ def main(argv=None):
                    help="also race resnet20 vs parallel_resnet20 on MNIST for this many epochs")
     p.add_argument("--accuracy-subset", type=int, default=5000)
     p.add_argument("--out", help="CSV file (ratios go to <out stem>_ratios.csv)")
+    p.add_argument("--pair-rounds", type=int, default=7,
+                   help="alternating rounds for each targeted ratio (0: ratios of the table only)")
     p.add_argument("--one", help=argparse.SUPPRESS)  # internal: measure one model here
+    p.add_argument("--pair", help=argparse.SUPPRESS)  # internal: interleave two models here
     args = p.parse_args(argv)
     shape = tuple(int(v) for v in args.input.split(","))
     if args.one:
         model, precision = args.one.split("|")
         row = measure(model, args.batch, shape, precision, args.steps, args.repeats, args.warmup)
         print(json.dumps(row))
+        return 0
+    if args.pair:
+        pair, precision = args.pair.split("|")
+        a, b = pair.split(",")
+        print(json.dumps(paired_ratio(a, b, args.batch, shape, precision, args.steps,
+                                      args.pair_rounds, args.warmup)))
         return 0
 
     rows = []
@@ -277,9 +330,21 @@ def main(argv=None):
     _print_table(rows, ["model", "backend", "precision", "params", "gflops_per_image",
                         "train_images_per_s", "infer_images_per_s", "train_step_ms",
                         "peak_memory_mb"])
-    found = ratios(rows)
+    paired = {}
+    models = args.models.split(",")
+    for backend in args.backends.split(","):
+        for what, num, den, _ in PAIRS:
+            if num in models and den in models and args.pair_rounds:
+                print(f"pairing {num} with {den} on {backend} ...", file=sys.stderr)
+                found = _spawn(backend, ["--pair", f"{num},{den}|float32", "--batch",
+                                         str(args.batch), "--input", args.input, "--steps",
+                                         str(args.steps), "--pair-rounds", str(args.pair_rounds),
+                                         "--warmup", str(args.warmup)])
+                if found:
+                    paired[(backend, what)] = found
+    found = ratios(rows, paired)
     print()
-    _print_table(found, ["backend", "ratio", "value", "target"])
+    _print_table(found, ["backend", "ratio", "value", "low", "high", "separate", "target"])
     race = accuracy_race(args.accuracy_epochs, args.accuracy_subset, args.batch) \
         if args.accuracy_epochs else []
     if race:

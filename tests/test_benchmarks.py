@@ -40,6 +40,21 @@ def test_ratios_are_computed_from_rows_of_one_run():
     assert found[("tensorflow", "fused / per-branch parallel_resnet20 (training)")] == 2.0
     assert found[("tensorflow", "parallel / sequential ResNet-20 (training)")] == 1.5
     assert found[("jax vs tensorflow", "resnet20 training")] == 0.5
+    # an interleaved measurement replaces the ratio of separate rows, which is kept beside it
+    what = "zoo / hand-written ResNet-20 (training)"
+    paired = {("tensorflow", what): {"value": 1.02, "low": 0.99, "high": 1.05, "rounds": 3}}
+    row = next(r for r in throughput.ratios(rows, paired)
+               if (r["backend"], r["ratio"]) == ("tensorflow", what))
+    assert (row["value"], row["low"], row["high"], row["separate"]) == (1.02, 0.99, 1.05, 1.111)
+
+
+def test_paired_ratio_of_the_same_network_is_near_one():
+    r = throughput.paired_ratio("resnet20", "handwritten_resnet20", batch=4,
+                                input_shape=(16, 16, 3), precision="float32", steps=2,
+                                repeats=3, warmup=1)
+    assert r["rounds"] == 3 and r["low"] <= r["value"] <= r["high"]
+    # the same network both sides: anything far from 1 would mean the timing is broken
+    assert 0.3 < r["value"] < 3
 
 
 def test_readme_performance_section_is_generated_from_the_results():

@@ -1,5 +1,6 @@
 """The `zoo` command, driven as a user would: as a subprocess."""
 
+import json
 import os
 import re
 import subprocess
@@ -29,6 +30,15 @@ def test_list_and_info():
 def test_help_everywhere(command):
     r = zoo_cli(*command, "--help")
     assert r.returncode == 0 and "usage: zoo" in r.stdout
+
+
+def test_train_help_lists_every_recipe():
+    from zoo.cli import _parser
+    from zoo.train.recipes import RECIPES
+
+    train = _parser()._subparsers._group_actions[0].choices["train"]
+    recipe = next(a for a in train._actions if a.dest == "recipe")
+    assert recipe.help.split(", ") == list(RECIPES)
 
 
 @pytest.mark.parametrize(
@@ -70,11 +80,14 @@ MNIST = Path(os.environ.get("ZOO_DATA_DIR") or "/nonexistent") / "mnist"
 @pytest.mark.real_data
 @pytest.mark.skipif(not MNIST.is_dir(), reason="REAL-DATA TEST SKIPPED: set ZOO_DATA_DIR to a folder with mnist/")
 def test_resnet20_trains_on_real_mnist(tmp_path):
-    # Real data through the CLI: 4,000 training images (seeded), 2 epochs of the quick recipe,
-    # evaluated on all 10,000 test images. (The pretrained models' re-evaluation in
-    # test_pretrained.py covers the fully trained side.)
+    # Real data through the CLI: 3,000 training images (seeded), 2 epochs of the quick recipe,
+    # 2,000 test images (measured: 0.9495). The pretrained models' re-evaluation in
+    # test_pretrained.py covers the fully trained side on all 10,000.
     r = zoo_cli("train", "resnet20", "--dataset", "mnist", "--recipe", "quick", "--subset",
-                "4000", "--epochs", "2", "--no-validation", "--out", str(tmp_path))
+                "3000", "--epochs", "2", "--test-subset", "2000", "--no-validation",
+                "--out", str(tmp_path))
     assert r.returncode == 0, r.stderr[-2000:]
     accuracy = float(re.search(r"test accuracy (\d\.\d+)", r.stdout).group(1))
-    assert accuracy >= 0.93
+    assert accuracy >= 0.92
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert (config["train_examples"], config["test_examples"]) == (3000, 2000)

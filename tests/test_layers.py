@@ -226,6 +226,15 @@ def test_projection_of_1x1_kernel_is_exactly_norm_preserving(cin, cout, rng):
     np.testing.assert_allclose(s, np.sqrt(cout / cin), atol=1e-9)
 
 
+@pytest.mark.parametrize("n", [5, 6])  # odd and even n: the half-spectrum path differs
+def test_full_projection_is_exactly_norm_preserving(n, rng):
+    kernel = rng.normal(size=(3, 3, 2, 4))
+    full = project_kernel(kernel, n, crop=False)
+    np.testing.assert_allclose(explicit_singular_values(full, n), np.sqrt(4 / 2), atol=1e-9)
+    clipped = clip_kernel(kernel, n, 0.5, crop=False)
+    assert explicit_singular_values(clipped, n).max() <= 0.5 + 1e-9
+
+
 def test_projection_of_3x3_kernel(rng):
     kernel = rng.normal(size=(3, 3, 2, 4))
     target = np.sqrt(4 / 2)

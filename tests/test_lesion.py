@@ -14,6 +14,11 @@ def digits_test():
     return load("digits", "test", normalize=None)  # the models normalize raw pixels themselves
 
 
+# Tests on the trained models share one worker (`pytest -n 2 --dist loadgroup`), so the
+# models are trained once rather than once per xdist worker.
+on_trained_models = pytest.mark.xdist_group("trained-digits")
+
+
 @pytest.fixture(scope="module")
 def trained():
     models = {}
@@ -26,6 +31,7 @@ def trained():
     return models
 
 
+@on_trained_models
 def test_lesion_without_changes_is_the_model(trained, digits_test):
     model = trained["resnet20"].model
     x = digits_test[0][:32]
@@ -36,6 +42,7 @@ def test_lesion_without_changes_is_the_model(trained, digits_test):
     assert same.get_layer("stage1_unit1") is model.get_layer("stage1_unit1")
 
 
+@on_trained_models
 def test_deleting_units_resnet_vs_plain(trained, digits_test):
     x, y = digits_test
     res, plain = trained["resnet20"], trained["plain20"]
@@ -52,6 +59,7 @@ def test_deleting_units_resnet_vs_plain(trained, digits_test):
     assert np.median(res_acc) - np.median(plain_acc) > 0.5
 
 
+@on_trained_models
 def test_random_and_reorder_lesions(trained, digits_test):
     x, y = digits_test
     model = trained["resnet20"].model
@@ -63,6 +71,7 @@ def test_random_and_reorder_lesions(trained, digits_test):
     assert rows[1]["kendall_tau"] < 1 or rows[1]["accuracy"] == rows[0]["accuracy"]
 
 
+@on_trained_models
 def test_lesion_rejects_impossible_edits(trained):
     model = trained["resnet20"].model
     with pytest.raises(ValueError, match="transitions cannot be reordered"):
@@ -88,6 +97,7 @@ from zoo.analysis import backward_through_units, gradient_by_path_length, norm_r
 from zoo.analysis.gradients import _loss_grad, vjp  # noqa: E402
 
 
+@on_trained_models
 def test_unit_by_unit_backward_equals_autodiff(trained, digits_test):
     model = trained["resnet20"].model
     x, y = digits_test[0][:32], digits_test[1][:32]
@@ -101,6 +111,7 @@ def test_unit_by_unit_backward_equals_autodiff(trained, digits_test):
                                keras.ops.convert_to_numpy(grads_in[1]), atol=1e-7)
 
 
+@on_trained_models
 def test_gradient_norm_decreases_with_path_length(trained, digits_test):
     x, y = digits_test[0][:64], digits_test[1][:64]
     result = gradient_by_path_length(trained["preact20"].model, x, y, samples=4, seed=0)
@@ -113,6 +124,7 @@ def test_gradient_norm_decreases_with_path_length(trained, digits_test):
     assert 0 <= lo <= hi <= 7
 
 
+@on_trained_models
 def test_norm_ratios_telescope_along_the_chain(trained, digits_test):
     # Consecutive units are adjacent, so per example the ratios multiply to
     # ||dE/dx_first|| / ||dE/dx_last||. (On these 9-unit nets identity units show ratios of
@@ -130,6 +142,7 @@ def test_norm_ratios_telescope_along_the_chain(trained, digits_test):
     np.testing.assert_allclose([r["ratio"] for r in rows], per_unit.mean(axis=1), rtol=1e-5)
 
 
+@on_trained_models
 def test_path_sampling_rejects_plain_networks(trained, digits_test):
     with pytest.raises(ValueError, match="needs skip connections"):
         gradient_by_path_length(trained["plain20"].model, *digits_test)

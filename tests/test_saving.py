@@ -41,8 +41,9 @@ def test_build_train_save_reload(name, tmp_path, rng):
     )
 
 
-CROSS = ["resnet20", "parallel_resnet20", "dmrnet20", "procresnet22", "shallow_parallel",
-         "preresnet164"]
+# one of each unit kind (post-activation, fused parallel, merge-and-run, pre-activation
+# bottleneck with norm-preserving transitions, shallow stack)
+CROSS = ["resnet20", "parallel_resnet20", "dmrnet20", "procresnet22", "shallow_parallel"]
 
 
 @pytest.mark.parametrize("backend", ["jax", "torch"])

@@ -50,11 +50,23 @@ def operator_singular_values(kernel, n):
     return np.linalg.svd(transfer_matrices(kernel, n), compute_uv=False).ravel()
 
 
+def _apply_to_singular_values(matrices, transform):
+    u, s, vh = np.linalg.svd(matrices, full_matrices=False)
+    return (u * transform(s)[..., None, :]) @ vh
+
+
 def _spectral_step(kernel, n, transform, crop):
     k = kernel.shape[0]
-    u, s, vh = np.linalg.svd(transfer_matrices(kernel, n), full_matrices=False)
-    spectrum = (u * transform(s)[..., None, :]) @ vh
-    full = np.real(np.fft.ifft2(spectrum, axes=(0, 1)))
+    if k == 1 and crop:
+        # A 1x1 kernel's transfer matrix is the same at every frequency: one real SVD is exact
+        # (the transition convolutions are 1x1, so this is the common case during training).
+        return _apply_to_singular_values(kernel, transform)
+    padded = np.zeros((n, n, *kernel.shape[2:]))
+    padded[:k, :k] = kernel
+    # The kernel is real, so A(-u, -v) = conj(A(u, v)); the SVD transform commutes with
+    # conjugation, so half the frequencies (rfft2) determine the result.
+    half = np.fft.rfft2(padded, axes=(0, 1))
+    full = np.fft.irfft2(_apply_to_singular_values(half, transform), s=(n, n), axes=(0, 1))
     return full[:k, :k] if crop else full
 
 
