@@ -25,7 +25,7 @@ dmrnet20            fashion_mnist  1 20000
 procresnet22        fashion_mnist  1 20000
 procresnet22_noproj fashion_mnist  1 20000
 resnet20            fashion_mnist  1 30000
-resnet20            mnist          2 0
+resnet20            mnist          5 0
 "
 
 echo "$MODELS" | while read -r name dataset epochs subset; do

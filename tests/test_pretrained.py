@@ -65,8 +65,9 @@ def test_pretrained_scores_what_its_card_says(name):
 
 
 def test_resnet20_mnist_is_properly_trained():
-    # The aim is 99.3%; two epochs on 2 CPU cores reached 99.23% (see the card).
-    assert zoo.pretrained_card("resnet20.mnist")["metrics"]["test_accuracy"] >= 0.992
+    # "Properly trained": the aim is MNIST >= 99.3% (5 epochs on 2 CPU cores reached 99.54%);
+    # test_pretrained_scores_what_its_card_says checks the card against the file.
+    assert zoo.pretrained_card("resnet20.mnist")["metrics"]["test_accuracy"] >= 0.993
 
 
 def test_tampered_file_is_refused(tmp_path):

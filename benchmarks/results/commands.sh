@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The exact commands behind the files in benchmarks/results/ (run from the repository root).
+set -euo pipefail
+# throughput_cpu*.csv: the CPU machine (2 cores, TensorFlow/JAX/PyTorch CPU wheels), MNIST
+# under $ZOO_DATA_DIR for the race.
+python -m benchmarks.throughput \
+  --models resnet20,handwritten_resnet20,parallel_resnet20,parallel_resnet20@unfused,dmrnet20 \
+  --backends tensorflow,jax,torch --batch 128 --input 32,32,3 --steps 5 --repeats 3 --warmup 3 \
+  --pair-rounds 7 --accuracy-epochs 1 --accuracy-subset 4000 \
+  --out benchmarks/results/throughput_cpu.csv
