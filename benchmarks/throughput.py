@@ -125,25 +125,39 @@ def _median_time(fn, steps, repeats):
     return statistics.median(samples)
 
 
+def _batch(batch, input_shape, precision):
+    """Set the precision policy and return one fixed random batch (x, y)."""
+    import keras
+    import numpy as np
+
+    if precision == "mixed_bfloat16":
+        keras.config.set_dtype_policy("mixed_bfloat16")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(batch, *input_shape)).astype("float32")
+    return x, rng.integers(0, 10, size=(batch,))
+
+
+def _compiled(name, input_shape):
+    import keras
+
+    model = build(name, input_shape)
+    model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
+                  loss="sparse_categorical_crossentropy")
+    return model
+
+
 def measure(name, batch, input_shape, precision, steps, repeats, warmup):
     import importlib.metadata as md
 
     import keras
-    import numpy as np
 
     import zoo
     from zoo.models.complexity import flops, parameter_counts
 
-    if precision == "mixed_bfloat16":
-        keras.config.set_dtype_policy("mixed_bfloat16")
-    model = build(name, input_shape)
+    x, y = _batch(batch, input_shape, precision)
+    model = _compiled(name, input_shape)
     params = parameter_counts(model)["trainable"]
     gflops = flops(model) / 1e9
-    model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
-                  loss="sparse_categorical_crossentropy")
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(batch, *input_shape)).astype("float32")
-    y = rng.integers(0, 10, size=(batch,))
     for _ in range(warmup):
         model.train_on_batch(x, y)  # returns host values: every step is synchronized
         model.predict_on_batch(x)
@@ -176,19 +190,10 @@ def paired_ratio(name_a, name_b, batch, input_shape, precision, steps, repeats, 
     """Training throughput of ``name_a`` over ``name_b``, both built in this process and timed
     in alternating rounds (A, B, A, B, ...), so drift in the machine's load hits both alike.
     Returns the median of the per-round ratios and their range."""
-    import keras
-    import numpy as np
-
-    if precision == "mixed_bfloat16":
-        keras.config.set_dtype_policy("mixed_bfloat16")
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(batch, *input_shape)).astype("float32")
-    y = rng.integers(0, 10, size=(batch,))
+    x, y = _batch(batch, input_shape, precision)
     steps_of = []
     for name in (name_a, name_b):
-        model = build(name, input_shape)
-        model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
-                      loss="sparse_categorical_crossentropy")
+        model = _compiled(name, input_shape)
         for _ in range(warmup):
             model.train_on_batch(x, y)
         steps_of.append(lambda m=model: m.train_on_batch(x, y))
@@ -316,15 +321,15 @@ def main(argv=None):
                                       args.pair_rounds, args.warmup)))
         return 0
 
+    common = ["--batch", str(args.batch), "--input", args.input, "--steps", str(args.steps),
+              "--warmup", str(args.warmup)]
     rows = []
     for backend in args.backends.split(","):
         for precision in args.precision.split(","):
             for model in args.models.split(","):
                 print(f"measuring {model} on {backend} ({precision}) ...", file=sys.stderr)
-                row = _spawn(backend, ["--one", f"{model}|{precision}", "--batch",
-                                       str(args.batch), "--input", args.input, "--steps",
-                                       str(args.steps), "--repeats", str(args.repeats),
-                                       "--warmup", str(args.warmup)])
+                row = _spawn(backend, ["--one", f"{model}|{precision}", *common,
+                                       "--repeats", str(args.repeats)])
                 if row:
                     rows.append(row)
     _print_table(rows, ["model", "backend", "precision", "params", "gflops_per_image",
@@ -336,10 +341,8 @@ def main(argv=None):
         for what, num, den, _ in PAIRS:
             if num in models and den in models and args.pair_rounds:
                 print(f"pairing {num} with {den} on {backend} ...", file=sys.stderr)
-                found = _spawn(backend, ["--pair", f"{num},{den}|float32", "--batch",
-                                         str(args.batch), "--input", args.input, "--steps",
-                                         str(args.steps), "--pair-rounds", str(args.pair_rounds),
-                                         "--warmup", str(args.warmup)])
+                found = _spawn(backend, ["--pair", f"{num},{den}|float32", *common,
+                                         "--pair-rounds", str(args.pair_rounds)])
                 if found:
                     paired[(backend, what)] = found
     found = ratios(rows, paired)

@@ -39,10 +39,14 @@ def _check_kernel(kernel, n):
 def transfer_matrices(kernel, n):
     """The ``(n, n, c_in, c_out)`` complex transfer matrices of the periodic convolution."""
     kernel, n = _check_kernel(kernel, n)
+    return np.fft.fft2(_zero_padded(kernel, n), axes=(0, 1))
+
+
+def _zero_padded(kernel, n):
     k = kernel.shape[0]
     padded = np.zeros((n, n, *kernel.shape[2:]))
     padded[:k, :k] = kernel
-    return np.fft.fft2(padded, axes=(0, 1))
+    return padded
 
 
 def operator_singular_values(kernel, n):
@@ -61,11 +65,9 @@ def _spectral_step(kernel, n, transform, crop):
         # A 1x1 kernel's transfer matrix is the same at every frequency: one real SVD is exact
         # (the transition convolutions are 1x1, so this is the common case during training).
         return _apply_to_singular_values(kernel, transform)
-    padded = np.zeros((n, n, *kernel.shape[2:]))
-    padded[:k, :k] = kernel
     # The kernel is real, so A(-u, -v) = conj(A(u, v)); the SVD transform commutes with
     # conjugation, so half the frequencies (rfft2) determine the result.
-    half = np.fft.rfft2(padded, axes=(0, 1))
+    half = np.fft.rfft2(_zero_padded(kernel, n), axes=(0, 1))
     full = np.fft.irfft2(_apply_to_singular_values(half, transform), s=(n, n), axes=(0, 1))
     return full[:k, :k] if crop else full
 
