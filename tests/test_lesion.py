@@ -15,11 +15,12 @@ def digits_test():
 
 
 # Tests on the trained models share one worker (`pytest -n 2 --dist loadgroup`), so the
-# models are trained once rather than once per xdist worker.
+# models are trained once rather than once per xdist worker. Session scope: xdist may send
+# that worker other modules' tests in between, which would tear down a module fixture.
 on_trained_models = pytest.mark.xdist_group("trained-digits")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def trained():
     models = {}
     for name in ("resnet20", "plain20"):
@@ -29,6 +30,15 @@ def trained():
                         input_normalization="digits", name="preact20")
     models["preact20"] = zoo.train.fit(preact, "digits", epochs=4, seed=0, verbose=0)
     return models
+
+
+@on_trained_models
+def test_xdist_groups_tests_on_one_worker(request):
+    # Under `--dist loadgroup` a grouped test's id carries its group; without it the trained
+    # models above are silently built once per worker (it happened with pytest 9.2).
+    if getattr(request.config.option, "dist", "no") == "loadgroup" or getattr(
+            request.config.option, "loadgroup", False):
+        assert request.node.nodeid.endswith("@trained-digits"), request.node.nodeid
 
 
 @on_trained_models

@@ -16,6 +16,7 @@ import keras_tuner
 import numpy as np
 
 import zoo
+from zoo.train import build_training_state
 from zoo.tuning.grids import BUILDER_AXES
 
 
@@ -68,6 +69,7 @@ class GridHyperModel(keras_tuner.HyperModel):
         model = build_point(point, self.x.shape[1:], self.num_classes)
         model.compile(optimizer=keras.optimizers.Adam(point["learning_rate"]),
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        build_training_state(model)
         return model
 
     def fit(self, hp, model, *args, **kwargs):
