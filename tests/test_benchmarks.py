@@ -62,3 +62,57 @@ def test_readme_performance_section_is_generated_from_the_results():
     section = readme.split(report.START, 1)[1].split(report.END, 1)[0]
     assert section.strip() == report.markdown().strip()
     assert "| resnet20 |" in section
+
+
+def test_flop_rate_against_a_known_chip():
+    row = {"gflops_per_image": 0.082, "train_images_per_s": 50_000, "precision": "mixed_bfloat16",
+           "device": "gpu:NVIDIA H100 80GB HBM3"}
+    rate = throughput.flop_rate(row)
+    assert rate["train_tflops"] == pytest.approx(3 * 0.082 * 50_000 / 1000)  # 12.3 TFLOP/s
+    assert rate["peak_tflops"] == 989.4
+    assert rate["peak_share"] == pytest.approx(12.3 / 989.4, abs=1e-4)
+    pcie = throughput.flop_rate({**row, "device": "gpu:NVIDIA H100 PCIe", "precision": "float32"})
+    assert pcie["peak_tflops"] == 378.0
+    cpu = throughput.flop_rate({**row, "device": "cpu:AMD EPYC"})
+    assert cpu["peak_share"] == "" and cpu["train_tflops"] > 0
+
+
+def test_fused_target_is_higher_on_a_gpu():
+    rows = [{"model": m, "backend": "jax", "precision": "float32", "device": "gpu:NVIDIA H100",
+             "train_images_per_s": v}
+            for m, v in (("parallel_resnet20", 300.0), ("parallel_resnet20@unfused", 250.0))]
+    (row,) = [r for r in throughput.ratios(rows) if r["ratio"].startswith("fused")]
+    assert (row["value"], row["target"]) == (1.2, 1.5)
+
+
+def test_trials_benchmark_times_a_real_search(tmp_path):
+    from benchmarks import trials
+
+    wall, frame = trials.run_search(1, grid="smoke", dataset="digits", epochs=1, sample=2,
+                                    seed=0, subset=300, validation_subset=100,
+                                    project_dir=tmp_path / "search")
+    row = trials.row(1, wall, frame, {"grid": "smoke"}, {"backend": "tensorflow"})
+    assert (row["trials"], row["completed"]) == (2, 2)
+    assert row["amortized_s_per_trial"] == pytest.approx(wall / 2, abs=1e-3)
+    assert 0 < row["median_fit_s"] < wall / 2  # a trial's fit is part of its share of the wall
+    assert set(trials.FIELDS) - set(row) == {"dataset", "epochs", "subset", "sample", "seed",
+                                              "device", "keras", "zoo", "cpus", "date"}
+    with pytest.raises(ValueError, match="concurrency must be >= 1, got 0"):
+        trials.run_search(0, grid="smoke", dataset="digits", epochs=1, sample=2, seed=0,
+                          subset=None, validation_subset=None, project_dir=tmp_path / "x")
+
+
+def test_gpu_script_calls_real_flags():
+    import importlib
+    import re
+    import shlex
+    import subprocess
+
+    script = ROOT / "benchmarks" / "gpu.sh"
+    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+    text = script.read_text().replace("\\\n", " ")
+    calls = re.findall(r"python3 -m benchmarks\.(\w+) ([^|\n]*)", text)
+    assert {name for name, _ in calls} == {"throughput", "trials"} and len(calls) == 3
+    for name, args in calls:
+        parser = importlib.import_module(f"benchmarks.{name}")._parser()
+        parser.parse_args(shlex.split(args.replace('"$out"', "/tmp/out").replace("2>&1", "")))

@@ -8,3 +8,9 @@ python -m benchmarks.throughput \
   --backends tensorflow,jax,torch --batch 128 --input 32,32,3 --steps 5 --repeats 3 --warmup 3 \
   --pair-rounds 7 --accuracy-epochs 1 --accuracy-subset 4000 \
   --out benchmarks/results/throughput_cpu.csv
+# trials_cpu.csv: seed-000 tuner trials on the same machine, TensorFlow backend; 8 sampled
+# points, 1 epoch on 500 MNIST training images (CPU budget), 1 search vs chief + 2 workers.
+python -m benchmarks.trials --grid seed000 --dataset mnist --epochs 1 --sample 8 \
+  --subset 500 --validation-subset 500 --concurrency 1,2 --work-dir /tmp/zoo-trials-cpu \
+  --out benchmarks/results/trials_cpu.csv
+# GPU: benchmarks/gpu.sh (one device call per stage; see its header).

@@ -118,6 +118,10 @@ def launch(argv: list[str], workers: int, project_dir, *, port=None, python=sys.
     logs.mkdir(parents=True, exist_ok=True)
     base = {**os.environ, "KERASTUNER_ORACLE_IP": "127.0.0.1",
             "KERASTUNER_ORACLE_PORT": str(port)}
+    # Several workers may share one GPU: by default JAX takes 75% of its memory up front and
+    # TensorFlow all of it, so the second worker would run out. Take memory as needed.
+    base.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    base.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
     procs = []
     for tuner_id in ["chief"] + [f"tuner{i}" for i in range(workers)]:
         log = open(logs / f"{tuner_id}.log", "ab")
