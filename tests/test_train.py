@@ -93,3 +93,20 @@ def test_mixed_precision_and_tensorboard(tmp_path):
     assert keras.config.dtype_policy().name == before  # the global policy is restored
     assert np.isfinite(r.test_loss) and r.test_accuracy > 0.5  # chance: 0.1
     assert any((tmp_path / "tensorboard").rglob("*tfevents*"))
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="a TensorFlow tracing matter")
+def test_first_fit_traces_the_train_step_once(rng):
+    # Keras creates optimizer and metric variables inside the first trace, and TensorFlow
+    # traces a function that created variables again; build_training_state avoids that.
+    model = zoo.create_model("shallow_sequential", input_shape=(8, 8, 1), layers=2, filters=4)
+    model.compile(optimizer=L2SGD(l2=1e-4, learning_rate=0.1, momentum=0.9),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    zoo.train.build_training_state(model)
+    traces = []
+    step = model.train_step
+    model.train_step = lambda data: traces.append(1) or step(data)
+    x = rng.normal(size=(64, 8, 8, 1)).astype("float32")
+    model.fit(x, np.arange(64) % 10, batch_size=32, epochs=2, verbose=0)
+    assert len(traces) == 1
+    assert model.optimizer.built

@@ -103,7 +103,10 @@ def build_training_state(model: keras.Model) -> None:
         return
     x = keras.KerasTensor((None, *model.input_shape[1:]), dtype="float32")
     y = keras.KerasTensor((None,), dtype="int32")
-    model._symbolic_build(data_batch=(x, y, None))
+    try:
+        model._symbolic_build(data_batch=(x, y, None))
+    except TypeError:  # a Keras whose private signature changed: fit() builds them itself
+        pass
 
 
 def fit(
