@@ -38,8 +38,8 @@ def markdown(results=RESULTS) -> str:
                 "| model | backend | precision | params | GFLOPs/image | train img/s | "
                 "infer img/s | train step ms | peak MB | train TFLOP/s | of peak |",
                 "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-        for r in rows:
-            rate = flop_rate(r)
+        rates = [flop_rate(r) for r in rows]
+        for r, rate in zip(rows, rates):
             share = f"{100 * rate['peak_share']:.1f}%" if rate["peak_share"] != "" else "—"
             out.append(f"| {r['model']} | {r['backend']} | {r['precision']} | "
                        f"{int(r['params']):,} | {float(r['gflops_per_image']):.3f} | "
@@ -48,7 +48,7 @@ def markdown(results=RESULTS) -> str:
                        f"{float(r['peak_memory_mb']):,.0f} ({r['memory_kind']}) | "
                        f"{rate['train_tflops']:.3g} | {share} |")
         out.append("")
-        if any(flop_rate(r)["peak_share"] != "" for r in rows):
+        if any(rate["peak_share"] != "" for rate in rates):
             out += ["Train TFLOP/s = 3 x forward FLOPs x images/s; the peak is the chip's "
                     "dense tensor-core peak for the precision (TF32 for float32).", ""]
         trials = path.with_name(path.stem.replace("throughput", "trials") + ".csv")

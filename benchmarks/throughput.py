@@ -285,9 +285,9 @@ def ratios(rows, paired=None):
             ("parallel / sequential ResNet-20 (training)", "parallel_resnet20", "resnet20", None),
         ):
             a, c = get(num, b), get(den, b)
-            if a and c and what.startswith("fused") and str(a.get("device", "")).startswith("gpu"):
-                target = 1.5  # on a GPU the fusion must pay off, not just break even
             if a and c:
+                if what.startswith("fused") and str(a.get("device", "")).startswith("gpu"):
+                    target = 1.5  # on a GPU the fusion must pay off, not just break even
                 separate = round(a["train_images_per_s"] / c["train_images_per_s"], 3)
                 pair = paired.get((b, what), {})
                 out.append({"backend": b, "ratio": what, "value": pair.get("value", separate),

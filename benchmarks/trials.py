@@ -33,6 +33,8 @@ FIELDS = ["grid", "dataset", "epochs", "subset", "sample", "seed", "concurrency"
 
 
 def _device_name(backend):
+    # Asked in a child process: a JAX parent that touched the GPU would hold 75% of its
+    # memory for the whole benchmark, leaving too little for the searches it starts.
     code = ("import sys; sys.path.insert(0, '.'); from benchmarks.throughput import _device; "
             "print(_device()[1])")
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}

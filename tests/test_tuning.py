@@ -95,7 +95,8 @@ def test_search_resumes_after_sigkill_without_redoing_trials(tmp_path, capsys):
     from zoo.cli import main
 
     assert main([*args[:-2], "--seed", "1", "--project-dir", str(tmp_path)]) == 2
-    assert "another seed" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "zoo: error:" in err and "another seed" in err
 
 
 def test_diverging_and_failing_trials_are_recorded_and_the_search_goes_on(tmp_path, monkeypatch):
