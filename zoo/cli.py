@@ -72,6 +72,17 @@ def _parser():
     s.add_argument("--workers", type=int, default=0,
                    help="run as KerasTuner chief + N workers on this host")
 
+    s = sub.add_parser("reproduce", help="run or resume a paper reproduction study")
+    s.add_argument("study", nargs="?", help="a study name (zoo reproduce --list)")
+    s.add_argument("--list", action="store_true", help="list the studies and their budgets")
+    s.add_argument("--budget", choices=["smoke", "cpu", "gpu"], default="smoke",
+                   help="smoke: CI-sized; cpu: a few hours on 2 cores; gpu: one H100 (JAX)")
+    s.add_argument("--out", help="results folder (default: results/STUDY/BUDGET)")
+    s.add_argument("--report-only", action="store_true",
+                   help="rewrite the report from the results already there; train nothing")
+    s.add_argument("--time-limit", type=float, metavar="SECONDS",
+                   help="start no new trial after this long (run in stages; rerun to resume)")
+
     s = sub.add_parser("tune-report", help="tables, CSV and plots from a search directory")
     s.add_argument("project_dir")
     s.add_argument("--out", help="folder for the report (default: the project directory)")
@@ -129,6 +140,22 @@ def _run(args, argv=None):
             print(f"run folder: {result.run_dir}")
     elif args.command == "tune":
         _tune(args, argv if argv is not None else sys.argv[1:])
+    elif args.command == "reproduce":
+        from zoo import studies
+
+        if args.list:
+            for study in studies.list_studies():
+                print(f"{study['name']}: {study['title']}\n  claim: {study['claim']}")
+                for budget, text in study["budgets"].items():
+                    print(f"  --budget {budget:5s}  {text}")
+            return
+        if not args.study:
+            raise ValueError("name a study (zoo reproduce --list shows them)")
+        summary = studies.reproduce(args.study, args.budget, out=args.out,
+                                    report_only=args.report_only, time_limit=args.time_limit,
+                                    argv=argv if argv is not None else sys.argv[1:])
+        for line in summary.get("conclusion", []):
+            print(line)
     elif args.command == "tune-report":
         from zoo.tuning import write_report
 

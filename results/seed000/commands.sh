@@ -7,3 +7,4 @@ cd "$(dirname "$0")/../.."
 zoo tune --grid seed000 --dataset mnist --epochs 1 --sample 100 --seed 0 \
   --subset 500 --validation-subset 500 --project-dir runs/seed000/mnist-cpu-sample100
 zoo tune-report runs/seed000/mnist-cpu-sample100 --out results/seed000/mnist-cpu-sample100
+zoo reproduce seed000 --budget cpu

@@ -69,3 +69,38 @@ for _layout in LAYOUTS:
     register_model(f"shallow_{_layout}", shallow_stack, family="shallow", paper=_PAPER,
                    layout=_layout,
                    description=f"Seed-000 grid network, {_layout} layout (4 units, 32 filters).")
+
+
+def _stack_shapes(layers, filters, kernel_size, downsample, head, input_shape):
+    h, w, c = input_shape
+    if downsample == "maxpool":
+        h, w = h // 2, w // 2
+    features = filters if head == "gap" else h * w * filters
+    return h, w, c, features
+
+
+def shallow_stack_params(*, layers, filters, kernel_size, batch_norm, downsample, head,
+                         input_shape, num_classes=10, **_) -> int:
+    """Trainable parameters of :func:`shallow_stack`, without building it.
+
+    Planning a study over the 1,728 settings of a dataset needs every count up front;
+    building the models takes minutes, this takes microseconds. Both layouts have the same
+    count. ``tests/test_models.py`` checks it against built models.
+    """
+    _, _, c, features = _stack_shapes(layers, filters, kernel_size, downsample, head,
+                                      input_shape)
+    bias_or_bn = 2 * filters if batch_norm else filters  # BN's gamma+beta replace the bias
+    stem = kernel_size * kernel_size * c * filters + bias_or_bn
+    unit = kernel_size * kernel_size * filters * filters + bias_or_bn
+    return stem + layers * unit + features * num_classes + num_classes
+
+
+def shallow_stack_flops(*, layers, filters, kernel_size, downsample, head, input_shape,
+                        num_classes=10, **_) -> int:
+    """Forward FLOPs per image of :func:`shallow_stack` (2 x multiply-adds of convolutions
+    and the dense layer, as :func:`zoo.models.complexity.flops` measures them)."""
+    h, w, c, features = _stack_shapes(layers, filters, kernel_size, downsample, head,
+                                      input_shape)
+    k2 = kernel_size * kernel_size
+    stem = k2 * c * filters * input_shape[0] * input_shape[1]
+    return 2 * (stem + layers * k2 * filters * filters * h * w + features * num_classes)

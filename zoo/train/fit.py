@@ -13,7 +13,6 @@ import json
 import os
 import platform
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ import keras
 
 import zoo
 from zoo import validation as check
+from zoo.atomic import write_atomic  # noqa: F401  (re-exported: older code imports it here)
 from zoo.data import dataset_info, load
 from zoo.layers import NormPreservingProjection, projected_layers
 from zoo.layers.parallel import has_gpu
@@ -66,18 +66,6 @@ def environment() -> dict:
         "devices": devices,
         "versions": versions,
     }
-
-
-def write_atomic(path: Path, text: str) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_model_atomic(model: keras.Model, path: Path) -> None:

@@ -44,26 +44,52 @@ def worker_number() -> int:
     return int(tuner_id[5:]) if tuner_id.startswith("tuner") and tuner_id[5:].isdigit() else -1
 
 
+class _EpochTimes(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.times = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.times.append(time.perf_counter() - self._start)
+
+
+def diverged(loss, num_classes) -> bool:
+    """A trained net whose loss is not finite, or no better than guessing uniformly
+    (cross-entropy >= ln C), has diverged: its numbers say nothing about its layout."""
+    return not np.isfinite(loss) or loss >= math.log(num_classes)
+
+
 class GridHyperModel(keras_tuner.HyperModel):
     """Trains grid point ``hp["point"]`` with Adam at the point's learning rate and batch size.
 
-    Each trial reports train/validation loss and accuracy (last epoch), trainable
-    parameters, the determination ratio Q = training examples x outputs / parameters, wall
-    seconds, epochs and the worker that ran it. A loss that turns NaN or infinite fails the
-    trial (KerasTuner records it as FAILED and the search goes on).
+    After training, one evaluation pass over the training examples and one over the
+    validation examples give the reported losses and accuracies: the trained network's,
+    not Keras's running mean over the last epoch (which mixes in the weights of every step
+    of it). Each trial also reports trainable parameters, the determination ratio
+    Q = training examples x outputs / parameters, wall seconds (building, tracing, training
+    and evaluation), the seconds of steady training steps (the median epoch after the first,
+    times epochs), the running training loss of the last two epochs (has it flattened?),
+    epochs and the worker that ran it. A trial whose loss is not finite fails (KerasTuner
+    records it as FAILED and the search goes on); with ``fail_at_chance`` so does one whose
+    final training loss is not below ln(classes), as a study counts divergence.
     """
 
-    def __init__(self, points, indices, data, *, epochs, seed=0):
+    def __init__(self, points, indices, data, *, epochs, seed=0, eval_batch_size=1024,
+                 fail_at_chance=False):
         super().__init__(name="grid")
         self.points, self.indices = points, list(indices)
         self.x, self.y, self.x_val, self.y_val = data
         self.epochs, self.seed = epochs, seed
+        self.eval_batch_size, self.fail_at_chance = eval_batch_size, fail_at_chance
         self.num_classes = int(max(self.y.max(), self.y_val.max())) + 1
 
     def point(self, hp) -> dict:
         return self.points[hp.Choice("point", self.indices, ordered=False)]
 
     def build(self, hp):
+        self._start = time.perf_counter()
         point = self.point(hp)
         keras.utils.set_random_seed(self.seed + hp["point"])  # the same point, the same run
         model = build_point(point, self.x.shape[1:], self.num_classes)
@@ -74,27 +100,43 @@ class GridHyperModel(keras_tuner.HyperModel):
 
     def fit(self, hp, model, *args, **kwargs):
         point = self.point(hp)
-        start = time.perf_counter()
-        history = model.fit(self.x, self.y, batch_size=point["batch_size"], epochs=self.epochs,
-                            validation_data=(self.x_val, self.y_val),
-                            shuffle=True, verbose=0)
+        start = getattr(self, "_start", time.perf_counter())
+        epoch_times = _EpochTimes()
         # KerasTuner's own callbacks (kwargs["callbacks"]) only checkpoint weights, which a
         # grid study never reloads: leaving them out keeps a 3,456-trial project small.
-        seconds = time.perf_counter() - start
-        h = {k: v[-1] for k, v in history.history.items()}
-        if not all(np.isfinite(h[k]) for k in ("loss", "val_loss")):
+        history = model.fit(self.x, self.y, batch_size=point["batch_size"], epochs=self.epochs,
+                            shuffle=True, verbose=0, callbacks=[epoch_times])
+        curve = [float(v) for v in history.history["loss"]]
+        if not np.isfinite(curve[-1]):
             raise keras_tuner.errors.FailedTrialError(
-                f"point {hp['point']} diverged: loss {h['loss']}, val_loss {h['val_loss']}"
-            )
+                f"point {hp['point']} diverged: training loss {curve[-1]} after "
+                f"{len(curve)} epochs")
+        loss, accuracy = model.evaluate(self.x, self.y, batch_size=self.eval_batch_size,
+                                        verbose=0)
+        val_loss, val_accuracy = model.evaluate(self.x_val, self.y_val,
+                                                batch_size=self.eval_batch_size, verbose=0)
+        if not (np.isfinite(loss) and np.isfinite(val_loss)) or (
+                self.fail_at_chance and diverged(loss, self.num_classes)):
+            raise keras_tuner.errors.FailedTrialError(
+                f"point {hp['point']} diverged: training loss {loss:.4g} (chance is "
+                f"{math.log(self.num_classes):.4g}), validation loss {val_loss:.4g}")
+        seconds = time.perf_counter() - start
+        steady = epoch_times.times[1:] or epoch_times.times
         params = trainable_params(model)
+        previous = curve[-2] if len(curve) > 1 else np.nan
         return {
-            "loss": float(h["loss"]),
-            "accuracy": float(h["accuracy"]),
-            "val_loss": float(h["val_loss"]),
-            "val_accuracy": float(h["val_accuracy"]),
+            "loss": float(loss),
+            "accuracy": float(accuracy),
+            "val_loss": float(val_loss),
+            "val_accuracy": float(val_accuracy),
             "params": params,
             "q": len(self.y) * self.num_classes / params,
             "seconds": seconds,
-            "epochs": len(history.history["loss"]),
+            "train_seconds": float(np.median(steady)) * len(curve),
+            "running_loss_last": curve[-1],
+            "running_loss_previous": float(previous),
+            # relative improvement of the running training loss over the last epoch
+            "last_epoch_improvement": float((previous - curve[-1]) / previous),
+            "epochs": len(curve),
             "worker": worker_number(),
         }

@@ -1,4 +1,4 @@
-"""``keras_tuner.GridSearch`` that survives a restart.
+"""``keras_tuner.GridSearch`` that survives a restart, an interruption and a full disk.
 
 KerasTuner 1.4.8's GridSearchOracle keeps two pieces of bookkeeping -- the trials in grid
 order and the queue of trials whose successor is still to be proposed -- only in memory. A
@@ -6,14 +6,27 @@ search reloaded with ``overwrite=False`` therefore dies with ``KeyError: '<trial
 ``LinkedList.next`` after its first new trial (keras-team/keras-tuner#1055, open). This
 subclass saves both with the oracle's state and rebuilds them on reload; a state file
 written without them is rebuilt from the trials themselves.
+
+KerasTuner writes its JSON files in place, so a process killed (or a disk filled) mid-write
+leaves a truncated ``oracle.json`` or ``trial.json`` behind and the project cannot be
+reloaded. Here every one of them is written atomically, and a corrupt one that is found
+anyway is named in one line with how to recover.
 """
 
 from __future__ import annotations
 
 import functools
+import os
+import time
 
 import keras_tuner
 from keras_tuner.src.tuners.gridsearch import LinkedList
+
+from zoo.atomic import read_json, write_json
+
+
+class StopSearch(Exception):
+    """Raised after a finished trial when the search's time limit has passed."""
 
 
 class ResumableGridSearchOracle(keras_tuner.oracles.GridSearchOracle):
@@ -44,16 +57,68 @@ class ResumableGridSearchOracle(keras_tuner.oracles.GridSearchOracle):
             self._ordered_ids.insert(trial_id)
         self._populate_next = queue
 
+    def save(self):
+        write_json(self._get_oracle_fname(), self.get_state(), indent=None)
+
+    def _save_trial(self, trial):
+        path = os.path.join(self._get_trial_dir(trial.trial_id), "trial.json")
+        write_json(path, trial.get_state(), indent=None)
+
+    def reload(self):
+        # Read every file once ourselves first, so a corrupt one is named, not a JSON traceback.
+        read_json(self._get_oracle_fname())
+        for name in sorted(os.listdir(self._project_dir)):
+            path = os.path.join(self._project_dir, name, "trial.json")
+            if name.startswith("trial_") and os.path.isfile(path):
+                read_json(path)
+        super().reload()
+
 
 class ResumableGridSearch(keras_tuner.GridSearch):
-    """``keras_tuner.GridSearch`` with :class:`ResumableGridSearchOracle`."""
+    """``keras_tuner.GridSearch`` with :class:`ResumableGridSearchOracle`.
+
+    ``on_trial`` (optional) is called with each trial as it ends, after it is saved;
+    ``time_limit`` (seconds) stops the search with :class:`StopSearch` after the first trial
+    that ends past it, so that a search can run in stages of bounded length and resume.
+    """
 
     def __init__(self, hypermodel=None, objective=None, max_trials=None, seed=None,
-                 max_retries_per_trial=0, max_consecutive_failed_trials=3, **kwargs):
+                 max_retries_per_trial=0, max_consecutive_failed_trials=3, on_trial=None,
+                 time_limit=None, **kwargs):
         self.seed = seed
+        self.on_trial, self.time_limit = on_trial, time_limit
+        self._started = time.monotonic()
         oracle = ResumableGridSearchOracle(
             objective=objective, max_trials=max_trials, seed=seed,
             max_retries_per_trial=max_retries_per_trial,
             max_consecutive_failed_trials=max_consecutive_failed_trials,
         )
         keras_tuner.Tuner.__init__(self, oracle, hypermodel, **kwargs)
+
+    def search(self, *args, **kwargs):
+        # KerasTuner prints the traceback of every failed trial; a diverged net is a result
+        # here, not an error, and its message is kept in its trial.json all the same.
+        from keras_tuner.src import config
+
+        debug, config.DEBUG = config.DEBUG, False
+        try:
+            return super().search(*args, **kwargs)
+        finally:
+            config.DEBUG = debug
+
+    def save(self):
+        if not self._is_worker():
+            self.oracle.save()
+        write_json(self._get_tuner_fname(), self.get_state(), indent=None)
+
+    def reload(self):
+        if os.path.isfile(self._get_tuner_fname()):
+            read_json(self._get_tuner_fname())
+        super().reload()
+
+    def on_trial_end(self, trial):
+        super().on_trial_end(trial)
+        if self.on_trial is not None:
+            self.on_trial(trial)
+        if self.time_limit is not None and time.monotonic() - self._started > self.time_limit:
+            raise StopSearch(f"time limit of {self.time_limit:.0f} s reached")

@@ -8,11 +8,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from zoo.atomic import read_json
 from zoo.tuning.grids import get_grid
 from zoo.tuning.search import SEARCH_FILE
 
-METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "params", "q", "seconds", "epochs",
-           "worker")
+METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "params", "q", "seconds",
+           "train_seconds", "running_loss_last", "running_loss_previous",
+           "last_epoch_improvement", "epochs", "worker")
 Q_BINS = (0, 1, 3, 10, np.inf)
 Q_LABELS = ("Q<1", "1-3", "3-10", ">=10")
 
@@ -40,10 +42,10 @@ def results(project_dir) -> pd.DataFrame:
     rows = []
     for search_file in sorted(Path(project_dir).rglob(SEARCH_FILE)):
         folder = search_file.parent
-        settings = json.loads(search_file.read_text())
+        settings = read_json(search_file)
         points = get_grid(settings["grid"]).points(settings["dataset"])
         for trial_file in sorted(folder.glob("trial_*/trial.json")):
-            trial = json.loads(trial_file.read_text())
+            trial = read_json(trial_file)
             point = trial["hyperparameters"]["values"].get("point")
             if point is None:
                 continue
@@ -158,9 +160,12 @@ def plot_loss_vs_q(frame: pd.DataFrame, ax=None):
     return ax
 
 
-def _markdown(frame: pd.DataFrame) -> str:
+def markdown_table(frame: pd.DataFrame, float_format="{:.5f}") -> str:
+    """A pandas frame as a Markdown table (no extra dependency); NaN prints empty."""
     def cell(v):
-        return f"{v:.5f}" if isinstance(v, float) else str(v)
+        if isinstance(v, (float, np.floating)):
+            return float_format.format(v) if np.isfinite(v) else ""
+        return str(v)
 
     rows = [" | ".join(map(str, frame.columns)), " | ".join("---" for _ in frame.columns)]
     rows += [" | ".join(cell(v) for v in row) for row in frame.itertuples(index=False)]
@@ -201,11 +206,11 @@ def write_report(project_dir, out_dir=None) -> Path:
     lines = [f"# Grid search report: {project_dir}", "",
              f"{summary['trials']} trials: " + ", ".join(f"{v} {k}" for k, v in counts.items()),
              "", "## Table 2: mean losses by Q bin (ours vs Bermeitinger et al.)", "",
-             _markdown(t2), "",
+             markdown_table(t2), "",
              "## Sequential vs parallel at identical other settings", "",
              "```json", json.dumps(summary["paired"], indent=2), "```", ""]
     failed = frame[frame["status"] != "COMPLETED"]
     if not failed.empty:
-        lines += ["## Failed trials", "", _markdown(failed[["point", "status", "message"]]), ""]
+        lines += ["## Failed trials", "", markdown_table(failed[["point", "status", "message"]]), ""]
     (out / "report.md").write_text("\n".join(lines))
     return out

@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 from zoo.data import dataset_info, load
-from zoo.train.fit import environment, write_atomic
+from zoo.atomic import read_json, write_atomic
+from zoo.train.fit import environment
 from zoo.tuning.grids import get_grid, parse_shard, select
 from zoo.tuning.hypermodel import GridHyperModel
 from zoo.tuning.oracle import ResumableGridSearch
@@ -39,7 +40,7 @@ def search_dir(project_dir, shard=None) -> Path:
 def _check_or_write_settings(folder: Path, settings: dict):
     path = folder / SEARCH_FILE
     if path.is_file():
-        previous = json.loads(path.read_text())
+        previous = read_json(path)
         for key in _IDENTITY:
             if previous.get(key) != settings[key]:
                 shown = "the selected points" if key == "indices" else key
@@ -56,12 +57,21 @@ def _check_or_write_settings(folder: Path, settings: dict):
 
 def make_tuner(grid="seed000", dataset="mnist", *, project_dir, epochs=1, sample=None,
                seed=0, shard=None, subset=None, validation_subset=None, data_dir=None,
-               max_trials=None):
-    """The KerasTuner ``GridSearch`` (made resumable) for a grid (or its sample/shard) on one dataset."""
+               max_trials=None, indices=None, on_trial=None, time_limit=None,
+               fail_at_chance=False):
+    """The KerasTuner ``GridSearch`` (made resumable) for a grid (or its sample/shard) on one
+    dataset. ``indices`` names the points explicitly instead (a study's plan); ``on_trial``
+    and ``time_limit`` go to :class:`ResumableGridSearch`, ``fail_at_chance`` to the
+    hypermodel."""
     grid = get_grid(grid)
     info = dataset_info(dataset)
     points = [{"model": grid.model, **p} for p in grid.points(dataset)]
-    indices = select(len(points), sample=sample, seed=seed, shard=shard)
+    if indices is None:
+        indices = select(len(points), sample=sample, seed=seed, shard=shard)
+    else:
+        indices = [int(i) for i in indices]
+        if not all(0 <= i < len(points) for i in indices) or len(set(indices)) != len(indices):
+            raise ValueError(f"indices must be distinct points of 0..{len(points) - 1}")
     if not indices:
         raise ValueError(f"shard {shard} of {len(points)} points selects no point")
     folder = search_dir(project_dir, shard)
@@ -78,7 +88,8 @@ def make_tuner(grid="seed000", dataset="mnist", *, project_dir, epochs=1, sample
     x, y = load(info.name, "train", data_dir=data_dir, subset=subset, seed=seed, normalize=None)
     xv, yv = load(info.name, "test", data_dir=data_dir, subset=validation_subset, seed=seed,
                   normalize=None)
-    hypermodel = GridHyperModel(points, indices, (x, y, xv, yv), epochs=epochs, seed=seed)
+    hypermodel = GridHyperModel(points, indices, (x, y, xv, yv), epochs=epochs, seed=seed,
+                                fail_at_chance=fail_at_chance)
     return ResumableGridSearch(
         hypermodel,
         objective="val_loss",
@@ -88,6 +99,8 @@ def make_tuner(grid="seed000", dataset="mnist", *, project_dir, epochs=1, sample
         project_name=folder.name,
         overwrite=False,  # resuming is the point
         max_consecutive_failed_trials=len(indices) + 1,  # failures are results, not the end
+        on_trial=on_trial,
+        time_limit=time_limit,
     )
 
 

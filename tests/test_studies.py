@@ -1,0 +1,209 @@
+"""Paper reproductions (`zoo reproduce`): the seed000 study's plan (pairing, stratification,
+Q), its statistics, its smoke budget end to end and its resumption after SIGKILL."""
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import ROOT
+
+import zoo
+from zoo.models.complexity import flops
+from zoo.studies import seed000
+from zoo.studies.stats import paired_difference, verdict
+from zoo.tuning.grids import GRIDS
+from zoo.tuning.hypermodel import build_point, trainable_params
+
+CPU = seed000.BUDGETS["cpu"]
+
+
+@pytest.fixture(scope="module")
+def mnist_plan():
+    return seed000.plan("mnist", CPU)
+
+
+def test_every_setting_is_one_pair_differing_only_in_layout(mnist_plan):
+    points = GRIDS["seed000"].points("mnist")
+    assert len(mnist_plan) == 1728 and mnist_plan["pair"].is_unique
+    used = set(mnist_plan["point_seq"]) | set(mnist_plan["point_par"])
+    assert used == set(range(3456))  # every point in exactly one pair
+    for row in mnist_plan.sample(50, random_state=0).itertuples():
+        a, b = dict(points[row.point_seq]), dict(points[row.point_par])
+        assert (a.pop("layout"), b.pop("layout")) == ("sequential", "parallel")
+        assert a == b
+
+
+def test_parameters_flops_and_q_match_built_models(mnist_plan):
+    """The plan counts analytically; a built model is the independent reference."""
+    for row in mnist_plan.sample(12, random_state=1).itertuples():
+        for point in (row.point_seq, row.point_par):
+            model = build_point({"model": "shallow_stack",
+                                 **GRIDS["seed000"].points("mnist")[point]}, (28, 28, 1), 10)
+            assert trainable_params(model) == row.params
+            assert flops(model) == row.flops
+        q = 10_000 * 10 / row.params
+        assert row.q == pytest.approx(q)
+        expected = "Q<1" if q < 1 else "1-3" if q < 3 else "3-10" if q < 10 else ">=10"
+        assert row.q_bin == expected
+
+
+def test_stratification_ranks_and_cost_cap(mnist_plan):
+    for label in seed000.Q_LABELS:
+        members = mnist_plan[mnist_plan["q_bin"] == label]
+        eligible = members[members["eligible"]]
+        assert sorted(eligible["rank"]) == list(range(len(eligible)))  # a permutation
+        assert (members.loc[~members["eligible"], "rank"] == -1).all()
+        assert (eligible["flops"] <= CPU.max_forward_flops).all()
+        assert len(eligible) >= CPU.pairs_per_bin  # every bin can be filled
+    again = seed000.plan("mnist", CPU)
+    assert again["rank"].equals(mnist_plan["rank"])  # seeded: the same draw every time
+
+
+def test_next_round_replaces_failed_pairs_and_stops_when_full(mnist_plan):
+    first = seed000.next_round(mnist_plan, {}, CPU)
+    assert len(first) == 4 * CPU.pairs_per_bin
+    by_pair = mnist_plan.set_index("pair")
+    assert sorted(by_pair.loc[first].groupby("q_bin").size()) == [CPU.pairs_per_bin] * 4
+    status = {}
+    for pair in first:
+        status[by_pair.loc[pair, "point_seq"]] = "COMPLETED"
+        status[by_pair.loc[pair, "point_par"]] = "COMPLETED"
+    failed = [p for p in first if by_pair.loc[p, "q_bin"] == "3-10"][:3]
+    for pair in failed:
+        status[by_pair.loc[pair, "point_par"]] = "FAILED"
+    second = seed000.next_round(mnist_plan, status, CPU)
+    assert len(second) == 3 and set(second).isdisjoint(first)
+    assert set(by_pair.loc[second, "q_bin"]) == {"3-10"}
+    ranks = by_pair.loc[second, "rank"]
+    assert sorted(ranks) == [CPU.pairs_per_bin, CPU.pairs_per_bin + 1, CPU.pairs_per_bin + 2]
+    for pair in second:
+        status[by_pair.loc[pair, "point_seq"]] = status[by_pair.loc[pair, "point_par"]] = \
+            "COMPLETED"
+    assert seed000.next_round(mnist_plan, status, CPU) == []
+
+
+def test_paired_statistics_against_exact_values_and_scipy():
+    from scipy import stats
+
+    a = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0])
+    b = a - np.arange(1, 9) / 10  # b lower in every pair, distinct differences
+    s = paired_difference(a, b, seed=0)
+    # exact two-sided signed-rank p with all 8 differences of one sign: 2 / 2^8
+    assert s["wilcoxon_p"] == pytest.approx(2 / 256)
+    assert s["mean_diff"] == pytest.approx(-0.45) and s["median_diff"] == pytest.approx(-0.45)
+    assert s["share_b_lower"] == 1.0
+    assert s["ci_low"] < -0.45 < s["ci_high"] < 0
+    assert verdict(s) == "b lower"
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=30), rng.normal(size=30)
+    s = paired_difference(x, y, seed=1)
+    assert s["wilcoxon_p"] == pytest.approx(stats.wilcoxon(y - x).pvalue)
+    ci = stats.bootstrap(((y - x),), np.mean, n_resamples=9999, method="BCa",
+                         random_state=np.random.default_rng(1)).confidence_interval
+    assert (s["ci_low"], s["ci_high"]) == pytest.approx((ci.low, ci.high))
+    assert verdict(paired_difference([1.0], [2.0])) == "undecided"
+    with pytest.raises(ValueError, match="equally long"):
+        paired_difference([1, 2], [1, 2, 3])
+
+
+def test_report_tables_on_a_hand_made_study(tmp_path, monkeypatch):
+    """table2, pairs and statistics from a frame whose answers are known."""
+    rows = []
+    for pair, label in enumerate(["Q<1"] * 3 + [">=10"] * 3):
+        for layout, loss in (("sequential", 0.2), ("parallel", 0.1)):
+            rows.append({"dataset": "mnist", "layout": layout, "pair": pair, "q_bin": label,
+                         "q": 0.5 if label == "Q<1" else 20.0, "params": 1000,
+                         "status": "COMPLETED", "loss": loss, "val_loss": loss + pair / 100,
+                         "accuracy": 0.9, "val_accuracy": 0.9, "seconds": 10.0,
+                         "train_seconds": 9.0 if layout == "sequential" else 4.5,
+                         "last_epoch_improvement": 0.01})
+    rows.append({**rows[-1], "pair": 6, "status": "FAILED", "layout": "parallel"})
+    frame = pd.DataFrame(rows)
+    t2 = seed000.table2(frame).set_index(["layout", "q_bin"])
+    assert t2.loc[("sequential", "Q<1"), "val_loss_mean"] == pytest.approx(0.21)
+    assert t2.loc[("parallel", ">=10"), "failed"] == 1
+    assert t2.loc[("parallel", ">=10"), "trials"] == 4
+    assert t2.loc[("parallel", "Q<1"), "paper_val_loss"] == pytest.approx(0.07551)
+    pairs = seed000.pairs_of(frame)
+    assert len(pairs) == 6 and np.allclose(pairs["val_loss_par"] - pairs["val_loss_seq"], -0.1)
+    stats = seed000.paired_statistics(pairs).set_index("q_bin")
+    assert stats.loc["all", "pairs"] == 6 and stats.loc["all", "val_loss_share_b_lower"] == 1
+    assert stats.loc["all", "time_ratio_median"] == pytest.approx(0.5)
+    assert "parallel lower" in seed000.conclusion(stats.reset_index())[0]
+
+
+def _cli(*args):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.Popen([sys.executable, "-m", "zoo.cli", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _trial_files(folder):
+    return {str(p.relative_to(folder)): json.loads(p.read_text())
+            for p in folder.rglob("trial_*/trial.json")}
+
+
+def test_smoke_budget_end_to_end_and_resume_after_sigkill(tmp_path):
+    out = tmp_path / "seed000" / "smoke"
+    args = ["reproduce", "seed000", "--budget", "smoke", "--out", str(out)]
+    proc = _cli(*args)
+    deadline = time.time() + 180
+    while time.time() < deadline and proc.poll() is None:
+        if any(t["status"] in ("COMPLETED", "FAILED") for t in _trial_files(out).values()):
+            break
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = {k: v for k, v in _trial_files(out).items() if v["status"] != "RUNNING"}
+    assert 1 <= len(before) < 4, "the kill came too late to test anything"
+
+    result = _cli(*args)
+    stdout, stderr = result.communicate(timeout=300)
+    assert result.returncode == 0, stderr[-3000:]
+    after = _trial_files(out)
+    for name, trial in before.items():  # finished trials are kept, not run again
+        assert after[name] == trial
+    frame = pd.read_csv(out / "trials.csv")
+    assert frame["point"].is_unique  # no point trained twice
+    for column in ("dataset", "layout", "pair", "status", "params", "train_examples", "q",
+                   "q_bin", "loss", "val_loss", "accuracy", "val_accuracy", "seconds",
+                   "epochs"):
+        assert column in frame.columns
+    done = frame[frame["status"] == "COMPLETED"]
+    complete = done.groupby("pair")["layout"].nunique()
+    assert (complete == 2).sum() == 2  # the budget's two pairs
+    assert (done["train_examples"] == 500).all() and (done["epochs"] == 4).all()
+    assert np.allclose(done["q"], 500 * 10 / done["params"])
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["complete_pairs"] == {"digits/Q<1": 2}
+    assert summary["conclusion"] and "digits, 2 pairs" in stdout
+    for name in ("table2.csv", "paired.csv", "stats.csv", "flattening.csv", "exclusions.csv",
+                 "trial_cost.csv", "report.md", "plots.png"):
+        assert (out / name).stat().st_size > 0
+    commands = (out.parent / "commands.sh").read_text().splitlines()
+    assert commands.count("zoo " + " ".join(args)) == 1  # recorded once, though run twice
+
+
+def test_reproduce_lists_studies_and_rejects_bad_input(capsys):
+    from zoo.cli import main
+
+    assert main(["reproduce", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert "seed000" in out and "--budget cpu" in out and "8 pairs in each of 4 Q bins" in out
+    assert main(["reproduce", "nope"]) == 2
+    assert "study must be one of 'seed000'" in capsys.readouterr().err
+    assert main(["reproduce", "seed000", "--time-limit", "-5"]) == 2
+    assert "time limit must be a positive" in capsys.readouterr().err
+
+
+def test_q_bins_cover_the_paper_table():
+    assert seed000.Q_LABELS == ("Q<1", "1-3", "3-10", ">=10")
+    assert math.isinf(seed000.Q_BINS[-1])
+    assert zoo.studies.get_study("seed000") is seed000

@@ -1,0 +1,64 @@
+"""Writing files so that an interruption (SIGKILL, a full disk) never leaves a half-written one.
+
+Every write goes to a temporary file in the same folder, is flushed to disk, and is renamed
+over the target: a reader sees the old file or the new one, never a mix. The new file gets
+the permissions an ordinary ``open(path, "w")`` would give it (0666 less the umask), not
+``mkstemp``'s 0600.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_atomic(path, data) -> None:
+    """Write ``data`` (str or bytes) to ``path`` atomically."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb" if isinstance(data, bytes) else "w") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _finite(obj):
+    """``obj`` with every non-finite float replaced by None: JSON has no NaN or Infinity."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def write_json(path, obj, *, indent=2) -> None:
+    """Write ``obj`` as strict JSON (non-finite floats become null), atomically."""
+    text = json.dumps(_finite(obj), indent=indent, allow_nan=False)
+    write_atomic(path, text + "\n")
+
+
+def read_json(path):
+    """Read a JSON file; a truncated or corrupt one raises one ValueError naming the file."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path} is truncated or corrupt ({e.__class__.__name__}: {e}); "
+                         "delete it to start that part again") from None

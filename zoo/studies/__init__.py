@@ -1,0 +1,16 @@
+"""Paper reproductions as data: ``zoo reproduce NAME --budget smoke|cpu|gpu``.
+
+A study is one module: a declarative description (what to train, on which data, for how long,
+how many seeds or pairs, per budget) with a ``run`` that the runner calls and a ``report``
+that turns its results folder into tables, statistics, plots and a generated conclusion.
+Every study resumes where it stopped. Results go to ``results/<study>/<budget>/``, the exact
+commands to ``results/<study>/commands.sh``.
+
+| study | paper |
+|---|---|
+| seed000 | Bermeitinger et al., *Make Deep Networks Shallow Again* (sequential vs parallel) |
+"""
+
+from zoo.studies.runner import STUDIES, get_study, list_studies, reproduce
+
+__all__ = ["STUDIES", "get_study", "list_studies", "reproduce"]

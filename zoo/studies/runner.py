@@ -1,0 +1,78 @@
+"""The one runner behind every study: budgets, results folders, commands, progress, resume."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from zoo.atomic import write_atomic
+
+# name -> module; imported on demand so that `zoo reproduce --list` stays light
+STUDIES = {"seed000": "zoo.studies.seed000"}
+BUDGETS = ("smoke", "cpu", "gpu")
+
+
+def get_study(name):
+    if name not in STUDIES:
+        raise ValueError(f"study must be one of {', '.join(map(repr, STUDIES))}, got {name!r}")
+    return importlib.import_module(STUDIES[name])
+
+
+def list_studies() -> list[dict]:
+    """Name, title, claim and budgets of every study."""
+    out = []
+    for name in STUDIES:
+        study = get_study(name)
+        out.append({"name": name, "title": study.TITLE, "claim": study.CLAIM,
+                    "budgets": {b: study.BUDGETS[b].describe() for b in BUDGETS}})
+    return out
+
+
+def default_out(name, budget) -> Path:
+    return Path("results") / name / budget
+
+
+def record_command(out: Path, argv) -> None:
+    """Append the exact command to ``<out>/../commands.sh`` (once)."""
+    line = "zoo " + " ".join(shlex.quote(a) for a in argv)
+    path = out.parent / "commands.sh"
+    lines = path.read_text().splitlines() if path.is_file() else [
+        "#!/usr/bin/env bash", "# The exact commands behind this folder's results (each resumes).",
+        "set -euo pipefail"]
+    if line not in lines:
+        write_atomic(path, "\n".join(lines + [line]) + "\n")
+
+
+def reproduce(name, budget, *, out=None, report_only=False, time_limit=None, argv=None,
+              stream=None) -> dict:
+    """Run (or resume) study ``name`` at ``budget``, then write its report.
+
+    ``time_limit`` (seconds) stops starting new work after that long, so a long study can run
+    in stages (the GPU budget's device calls are 10 minutes each); rerun to continue.
+    Returns the report's summary.
+    """
+    study = get_study(name)
+    if budget not in BUDGETS:
+        raise ValueError(f"budget must be one of {', '.join(BUDGETS)}, got {budget!r}")
+    if time_limit is not None and not time_limit > 0:
+        raise ValueError(f"time limit must be a positive number of seconds, got {time_limit}")
+    out = Path(out) if out is not None else default_out(name, budget)
+    out.mkdir(parents=True, exist_ok=True)
+    stream = stream or sys.stderr
+    if argv is not None:
+        record_command(out, argv)
+    if not report_only:
+        start = time.monotonic()
+        finished = study.run(study.BUDGETS[budget], out, time_limit=time_limit, stream=stream)
+        with open(out / "sessions.jsonl", "a") as f:  # one line per invocation: what it cost
+            f.write(json.dumps({"started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                                "wall_seconds": round(time.monotonic() - start, 1),
+                                "finished": bool(finished)}) + "\n")
+        if not finished:
+            print(f"stopped at the time limit; run the same command again to continue",
+                  file=stream)
+    return study.report(out, budget=budget)
