@@ -39,10 +39,63 @@ def test_list_and_info(capsys):
 
 
 @pytest.mark.parametrize("command", [[], ["train"], ["evaluate"], ["list"], ["info"],
-                                     ["pretrained"], ["publish"], ["tune"], ["tune-report"]])
+                                     ["pretrained"], ["publish"], ["tune"], ["tune-report"],
+                                     ["reproduce"]])
 def test_help_everywhere(command, capsys):
     code, out, _ = run_main(capsys, *command, "--help")
     assert code == 0 and "usage: zoo" in out
+    if command and command[0] in ("train", "tune", "reproduce"):  # one worked example each
+        assert f"example:\n  zoo {command[0]} " in out
+
+
+def test_cli_choices_match_the_code():
+    from zoo import cli
+    from zoo.data import DATASETS
+    from zoo.studies.runner import BUDGETS
+    from zoo.tuning.grids import GRIDS
+
+    assert set(cli.DATASETS) == set(DATASETS)
+    assert cli.GRIDS == tuple(GRIDS) and cli.BUDGETS == BUDGETS
+
+
+LIGHT = ["--help"], ["list"], ["info", "resnet20"], ["pretrained"], ["reproduce", "--list"], \
+    ["info", "resnet21"], ["train", "resnet20", "--dataset", "digits", "--lr", "nan"]
+
+
+def test_catalogue_commands_and_argument_errors_never_import_keras():
+    """In a fresh process, as a user runs them: no Keras, no TensorFlow, nothing on stderr
+    from them (benchmarks/cli_startup.py times the same commands)."""
+    code = ("import sys, runpy; sys.argv = ['zoo'] + sys.argv[1:]\n"
+            "from zoo.cli import main\n"
+            "try:\n    status = main()\nexcept SystemExit as e:\n    status = e.code\n"
+            "heavy = sorted({'keras', 'tensorflow', 'jax', 'torch'} & set(sys.modules))\n"
+            "print('HEAVY', heavy, status)")
+    for args in LIGHT:
+        r = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True,
+                           text=True, timeout=120)
+        assert r.stdout.strip().splitlines()[-1].startswith("HEAVY []"), (args, r.stdout[-300:])
+        assert "I0000" not in r.stderr and "absl" not in r.stderr, (args, r.stderr)
+
+
+def test_training_commands_hide_tensorflow_start_up_lines(capsys):
+    code, out, err = run_main(capsys, "evaluate", "missing.keras", "--dataset", "digits")
+    assert code == 2 and err.startswith("zoo: error:")
+    r = zoo_cli("evaluate", "nothing-here.keras", "--dataset", "digits",
+                env={"TF_CPP_MIN_LOG_LEVEL": "0"})
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [
+        "zoo: error: model must be a keras.Model or an existing .keras file, got "
+        "'nothing-here.keras'"]
+
+
+def test_zoo_attributes_are_lazy_and_reachable():
+    code = ("import sys, zoo; before = 'keras' in sys.modules\n"
+            "mods = [zoo.tuning, zoo.analysis, zoo.pretrained, zoo.data, zoo.train, zoo.studies]\n"
+            "print(before, all(m.__name__.startswith('zoo.') for m in mods),"
+            " callable(zoo.tuning.tune), callable(zoo.resnet))")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                       env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, timeout=120)
+    assert r.stdout.split() == ["False", "True", "True", "True"], r.stderr[-2000:]
 
 
 def test_train_help_lists_every_recipe():
@@ -58,9 +111,9 @@ def test_train_help_lists_every_recipe():
     "args,message",
     [
         (["info", "resnet21"], "zoo: error: unknown model name 'resnet21'"),
-        (["train", "resnet20", "--dataset", "imagenet"], "zoo: error: dataset must be one of"),
+        (["train", "resnet20", "--dataset", "imagenet"], "invalid choice: 'imagenet'"),
         (["train", "resnet20", "--dataset", "digits", "--recipe", "slow"], "zoo: error: recipe must be one of"),
-        (["train", "resnet20", "--dataset", "digits", "--epochs", "0"], "zoo: error: epochs must be a positive integer, got 0"),
+        (["train", "resnet20", "--dataset", "digits", "--epochs", "0"], "argument --epochs: expected a positive integer, got 0"),
         (["evaluate", "missing.keras", "--dataset", "digits"], "zoo: error: model must be a keras.Model or an existing .keras file"),
         (["list", "vgg*"], "zoo: error: no model matches 'vgg*'"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
@@ -97,10 +150,10 @@ def test_train_then_evaluate(tmp_path, capsys):
                               "digits")
     assert code == 0, err[-2000:]
     assert float(re.search(r"test accuracy (\d\.\d+)", out).group(1)) == pytest.approx(accuracy, abs=1e-4)
-    # a user who only imports zoo, in a fresh process, can load the trained model (its
-    # optimizer included)
+    # a user of plain Keras, in a fresh process, can load the trained model (its optimizer
+    # included) once zoo is imported after Keras (or zoo.train touched: see zoo/__init__.py)
     path = str(tmp_path / "model.keras")
-    code = (f"import zoo, keras; m = keras.saving.load_model({path!r}, safe_mode=True); "
+    code = (f"import keras, zoo; m = keras.saving.load_model({path!r}, safe_mode=True); "
             "print(type(m.optimizer).__name__)")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.split()[-1] == "L2Adam", r.stderr[-2000:]

@@ -186,3 +186,18 @@ print(cb.applied, s.min(), s.max())
     applied, smin, smax = proc.stdout.split()[-3:]
     assert int(applied) == 2
     np.testing.assert_allclose([float(smin), float(smax)], np.sqrt(2), atol=1e-5)
+
+
+def test_catalogue_matches_the_registry():
+    """zoo/catalog.json (what `zoo list` and `zoo info` show without Keras) is the live
+    registry; regenerate it with `python -m zoo.registry` after registering a model."""
+    from zoo.registry import catalog, list_models, model_info
+
+    committed = catalog()
+    assert list(committed) == list_models()
+    for name, entry in committed.items():
+        assert {k: v for k, v in entry.items() if k != "params"} == \
+            json.loads(json.dumps(model_info(name)))
+        if entry["params"]["total"] < 600_000:  # the big ones: test_reference_parameter_counts
+            model = zoo.create_model(name)
+            assert entry["params"]["total"] == model.count_params()

@@ -165,8 +165,10 @@ def test_table2_and_pairs_against_a_hand_computed_frame():
 def test_cli_rejects_bad_arguments_in_one_line(tmp_path, capsys):
     from zoo.cli import main
 
-    assert main(["tune", "--grid", "nope", "--project-dir", str(tmp_path)]) == 2
-    assert "zoo: error: grid must be one of 'seed000'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:  # argparse: before anything is imported
+        main(["tune", "--grid", "nope", "--project-dir", str(tmp_path)])
+    assert exit_.value.code == 2
+    assert "argument --grid: invalid choice: 'nope'" in capsys.readouterr().err
     assert main(["tune", "--grid", "smoke", "--dataset", "digits", "--shard", "0/2",
                  "--project-dir", str(tmp_path)]) == 2
     assert "shard i/N needs 1 <= i <= N" in capsys.readouterr().err

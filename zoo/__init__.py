@@ -1,41 +1,60 @@
 """residual-zoo: sequential, parallel, merge-and-run and norm-preserving residual networks
-as plain Keras 3 models."""
+as plain Keras 3 models.
+
+``import zoo`` is light (no Keras, no TensorFlow): the sub-packages and builders load on first
+use (PEP 562), so ``zoo --help`` and the catalogue commands start in well under a second.
+The first builder, loader or sub-package that needs Keras imports ``zoo.models``,
+``zoo.layers`` and ``zoo.train`` together, which registers every serializable zoo layer and
+optimizer. To load a zoo ``.keras`` file with plain ``keras.saving.load_model``, touch any of
+them first (``import zoo.train``); ``zoo.load_pretrained`` and ``zoo.train.evaluate`` do it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
 
 __version__ = "0.1.0"
 
-# models registers every named variant; train registers the optimizers saved in .keras files
-from zoo import data, layers, models, train  # noqa: E402
-from zoo.models import (  # noqa: E402
-    dmrnet,
-    parallel_resnet,
-    plain,
-    preresnet,
-    procresnet,
-    residual_units,
-    resnet,
-    shallow_stack,
-)
-from zoo.pretrained import list_pretrained, load_pretrained, pretrained_card  # noqa: E402
-from zoo.registry import create_model, list_models, model_info  # noqa: E402
+_SUBMODULES = ("analysis", "atomic", "data", "layers", "models", "pretrained", "progress",
+               "registry", "studies", "train", "tuning", "validation")
+_ATTRIBUTES = {
+    **{name: "zoo.models" for name in ("dmrnet", "parallel_resnet", "plain", "preresnet",
+                                       "procresnet", "residual_units", "resnet",
+                                       "shallow_stack")},
+    **{name: "zoo.registry" for name in ("create_model", "list_models", "model_info")},
+    **{name: "zoo.pretrained" for name in ("list_pretrained", "load_pretrained",
+                                           "pretrained_card")},
+}
+# sub-packages whose import needs Keras; loading one loads them all (see the docstring)
+_KERAS_PARTS = ("zoo.layers", "zoo.models", "zoo.train")
 
-__all__ = [
-    "__version__",
-    "create_model",
-    "data",
-    "dmrnet",
-    "layers",
-    "list_models",
-    "list_pretrained",
-    "load_pretrained",
-    "model_info",
-    "models",
-    "parallel_resnet",
-    "plain",
-    "preresnet",
-    "pretrained_card",
-    "procresnet",
-    "residual_units",
-    "resnet",
-    "shallow_stack",
-    "train",
-]
+
+def _load_keras_parts():
+    for name in _KERAS_PARTS:
+        importlib.import_module(name)
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        module = importlib.import_module(f"zoo.{name}")
+        if f"zoo.{name}" in _KERAS_PARTS or name in ("analysis", "tuning"):
+            _load_keras_parts()
+        return module
+    if name in _ATTRIBUTES:
+        if _ATTRIBUTES[name] != "zoo.pretrained":
+            _load_keras_parts()
+        value = getattr(importlib.import_module(_ATTRIBUTES[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'zoo' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_SUBMODULES) | set(_ATTRIBUTES))
+
+
+__all__ = ["__version__", *sorted(_ATTRIBUTES), *_SUBMODULES]
+
+if "keras" in sys.modules:  # Keras is paid for already: register the zoo's objects now
+    _load_keras_parts()

@@ -1,40 +1,92 @@
-"""The ``zoo`` command line: list, info, train, evaluate, pretrained, publish.
+"""The ``zoo`` command line: list, info, train, evaluate, pretrained, publish, tune, reproduce.
 
-User errors (unknown names, bad arguments, missing data) print one line on stderr and exit
-with status 2; they never show a traceback.
+User errors (unknown names, bad arguments, missing data, unwritable folders) print one line on
+stderr and exit with status 2; they never show a traceback.
+
+Fast and quiet: ``zoo --help``, ``zoo list``, ``zoo info``, ``zoo pretrained`` and argument
+errors never import Keras or TensorFlow (``import zoo`` is lazy; the catalogue and the cards
+are JSON). Commands that need Keras import it with TensorFlow's C++/absl start-up lines
+captured; they are shown only if the import fails, or always with ``--verbose``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
+import tempfile
+
+# typed here so that `zoo --help` need not import Keras; tests check them against the code
+RECIPES = ("he2016", "dmrnet", "procresnet", "seed000", "zoo", "quick")
+DATASETS = ("mnist", "fashion_mnist", "cifar10", "cifar100", "svhn_cropped", "digits")
+GRIDS = ("seed000", "smoke", "resnet", "dmrnet", "procresnet")
+BUDGETS = ("smoke", "cpu", "gpu")
+
+EXAMPLES = {
+    "train": """example:
+  zoo train resnet20 --dataset mnist --recipe zoo --epochs 4 --seed 0 --out runs/r20
+  (writes runs/r20/: config.json, metrics.csv, model.keras, results.json)""",
+    "tune": """example:
+  zoo tune --grid seed000 --dataset mnist --sample 20 --epochs 2 --subset 5000 \\
+      --project-dir runs/seed000-sample
+  (run it again to resume; zoo tune-report runs/seed000-sample writes the tables)""",
+    "reproduce": """example:
+  zoo reproduce --list
+  zoo reproduce seed000 --budget smoke --out /tmp/seed000-smoke   # under a minute
+  zoo reproduce seed000 --budget cpu      # hours; results/seed000/cpu/, resumes if rerun""",
+}
+
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
+    return value
+
+
+def _sub(sub, name, help):
+    return sub.add_parser(name, help=help, epilog=EXAMPLES.get(name),
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
 def _parser():
     p = argparse.ArgumentParser(prog="zoo", description="residual-zoo: residual network model zoo")
+    p.add_argument("--verbose", action="store_true",
+                   help="show TensorFlow's own log lines (hidden by default)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    s = sub.add_parser("list", help="list registered models")
+    s = _sub(sub, "list", "list registered models")
     s.add_argument("pattern", nargs="?", default="*", help="shell-style pattern, e.g. 'resnet*'")
 
-    s = sub.add_parser("info", help="describe a registered model")
+    s = _sub(sub, "info", "describe a registered model")
     s.add_argument("name")
 
-    s = sub.add_parser("train", help="train a model on a dataset with a recipe")
+    s = _sub(sub, "train", "train a model on a dataset with a recipe")
     s.add_argument("name", help="a registered model name (zoo list)")
-    s.add_argument("--dataset", required=True,
-                   help="mnist, fashion_mnist, cifar10, cifar100, svhn_cropped or digits")
-    # typed here so `zoo --help` need not import Keras; test_cli checks it lists every recipe
-    s.add_argument("--recipe", default="quick",
-                   help="he2016, dmrnet, procresnet, seed000, zoo, quick")
-    s.add_argument("--epochs", type=int, help="override the recipe's epochs")
-    s.add_argument("--batch-size", type=int, help="override the recipe's batch size")
-    s.add_argument("--lr", type=float, help="override the recipe's learning rate")
+    s.add_argument("--dataset", required=True, choices=DATASETS, metavar="DATASET",
+                   help=", ".join(DATASETS))
+    s.add_argument("--recipe", default="quick", help=", ".join(RECIPES))
+    s.add_argument("--epochs", type=positive_int, help="override the recipe's epochs")
+    s.add_argument("--batch-size", type=positive_int, help="override the recipe's batch size")
+    s.add_argument("--lr", type=positive_float, help="override the recipe's learning rate")
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--subset", type=int, help="train on this many examples (seeded sample)")
-    s.add_argument("--test-subset", type=int, help="evaluate on this many test examples")
+    s.add_argument("--subset", type=positive_int, help="train on this many examples (seeded sample)")
+    s.add_argument("--test-subset", type=positive_int, help="evaluate on this many test examples")
     s.add_argument("--data-dir", help="folder with local datasets (default: $ZOO_DATA_DIR)")
     s.add_argument("--out", help="run folder for config, metrics, model and results")
     s.add_argument("--mixed-precision", action="store_true")
@@ -42,51 +94,132 @@ def _parser():
     s.add_argument("--no-validation", action="store_true",
                    help="skip the per-epoch test-split metrics (the final evaluation still runs)")
 
-    s = sub.add_parser("evaluate", help="evaluate a saved or pretrained model on a dataset")
+    s = _sub(sub, "evaluate", "evaluate a saved or pretrained model on a dataset")
     s.add_argument("model", help="a .keras file or a pretrained name (zoo pretrained)")
-    s.add_argument("--dataset", help="default: a pretrained model's own dataset")
+    s.add_argument("--dataset", choices=DATASETS, metavar="DATASET",
+                   help="default: a pretrained model's own dataset")
     s.add_argument("--split", default="test", choices=["train", "test"])
-    s.add_argument("--subset", type=int)
+    s.add_argument("--subset", type=positive_int)
     s.add_argument("--data-dir")
 
-    s = sub.add_parser("pretrained", help="list the published pretrained models")
+    s = _sub(sub, "pretrained", "list the published pretrained models")
     s.add_argument("pattern", nargs="?", default="*", help="shell-style pattern, e.g. '*.mnist'")
 
-    s = sub.add_parser("publish", help="publish a training run as a pretrained model")
+    s = _sub(sub, "publish", "publish a training run as a pretrained model")
     s.add_argument("run", help="a run folder written by zoo train --out")
     s.add_argument("--to", help="pretrained folder (default: saved_models/ or $ZOO_PRETRAINED_DIR)")
     s.add_argument("--tag", help="tag after the model name (default: the dataset)")
 
-    s = sub.add_parser("tune", help="run or resume a KerasTuner grid search")
-    s.add_argument("--grid", default="seed000", help="seed000, smoke, resnet, dmrnet, procresnet")
-    s.add_argument("--dataset", default="mnist")
-    s.add_argument("--epochs", type=int, default=1)
+    s = _sub(sub, "tune", "run or resume a KerasTuner grid search")
+    s.add_argument("--grid", default="seed000", choices=GRIDS, metavar="GRID",
+                   help=", ".join(GRIDS))
+    s.add_argument("--dataset", default="mnist", choices=DATASETS, metavar="DATASET")
+    s.add_argument("--epochs", type=positive_int, default=1)
     s.add_argument("--project-dir", required=True, help="where trials are written (and resumed)")
-    s.add_argument("--sample", type=int, help="a seeded random sample of this many points")
+    s.add_argument("--sample", type=positive_int, help="a seeded random sample of this many points")
     s.add_argument("--seed", type=int, default=0, help="for the sample, data subsets and init")
     s.add_argument("--shard", help="i/N: run every N-th selected point, starting at the i-th")
-    s.add_argument("--subset", type=int, help="train on this many examples per trial")
-    s.add_argument("--validation-subset", type=int, help="validate on this many test examples")
-    s.add_argument("--max-trials", type=int, help="stop after this many trials")
+    s.add_argument("--subset", type=positive_int, help="train on this many examples per trial")
+    s.add_argument("--validation-subset", type=positive_int,
+                   help="validate on this many test examples")
+    s.add_argument("--max-trials", type=positive_int, help="stop after this many trials")
     s.add_argument("--data-dir")
     s.add_argument("--workers", type=int, default=0,
                    help="run as KerasTuner chief + N workers on this host")
 
-    s = sub.add_parser("reproduce", help="run or resume a paper reproduction study")
+    s = _sub(sub, "tune-report", "tables, CSV and plots from a search directory")
+    s.add_argument("project_dir")
+    s.add_argument("--out", help="folder for the report (default: the project directory)")
+
+    s = _sub(sub, "reproduce", "run or resume a paper reproduction study")
     s.add_argument("study", nargs="?", help="a study name (zoo reproduce --list)")
     s.add_argument("--list", action="store_true", help="list the studies and their budgets")
-    s.add_argument("--budget", choices=["smoke", "cpu", "gpu"], default="smoke",
+    s.add_argument("--budget", choices=BUDGETS, default="smoke",
                    help="smoke: CI-sized; cpu: a few hours on 2 cores; gpu: one H100 (JAX)")
     s.add_argument("--out", help="results folder (default: results/STUDY/BUDGET)")
     s.add_argument("--report-only", action="store_true",
                    help="rewrite the report from the results already there; train nothing")
-    s.add_argument("--time-limit", type=float, metavar="SECONDS",
+    s.add_argument("--time-limit", type=positive_float, metavar="SECONDS",
                    help="start no new trial after this long (run in stages; rerun to resume)")
-
-    s = sub.add_parser("tune-report", help="tables, CSV and plots from a search directory")
-    s.add_argument("project_dir")
-    s.add_argument("--out", help="folder for the report (default: the project directory)")
     return p
+
+
+def import_keras_quietly(verbose=False):
+    """Import Keras (and its backend) with the C++/absl start-up lines kept off the terminal.
+
+    TensorFlow 2.21 writes some of them from C++ even with TF_CPP_MIN_LOG_LEVEL=3, so the
+    process's stderr file descriptor itself is pointed at a temporary file during the
+    import; its content is replayed if the import fails, and dropped otherwise.
+    """
+    if verbose or "keras" in sys.modules:
+        import keras
+
+        return keras
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import keras
+
+            keras.ops.convert_to_tensor([0.0])  # device set-up logs here on TensorFlow
+            import logging
+
+            logging.getLogger("tensorflow").setLevel(logging.ERROR)
+            return keras
+        except BaseException:
+            os.dup2(saved, 2)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _list(args):
+    import fnmatch
+
+    from zoo.registry import catalog
+
+    names = sorted(n for n in catalog() if fnmatch.fnmatchcase(n, args.pattern))
+    if not names:
+        raise ValueError(f"no model matches {args.pattern!r}")
+    for name in names:
+        print(f"{name:24s} {catalog()[name]['description']}")
+
+
+def _info(args):
+    from zoo.registry import catalog, unknown_name
+
+    models = catalog()
+    if args.name not in models:
+        raise unknown_name(args.name, list(models))
+    info = dict(models[args.name])
+    info["trainable_params"] = info["params"]["trainable"]
+    info["params"] = info["params"]["total"]
+    print(json.dumps(info, indent=2))
+
+
+def _pretrained(args):
+    from zoo.pretrained import PretrainedError, list_pretrained, pretrained_card
+
+    names = list_pretrained(args.pattern)
+    if not names:
+        raise ValueError(f"no pretrained model matches {args.pattern!r}")
+    broken = 0
+    for name in names:
+        try:
+            card = pretrained_card(name)
+        except PretrainedError as e:  # one bad card is named; the others still list
+            print(f"zoo: warning: {e}", file=sys.stderr)
+            broken += 1
+            continue
+        print(f"{name:34s} {100 * card['metrics']['test_accuracy']:6.2f}%  "
+              f"{card['params']['trainable']:>10,} params")
+    if broken == len(names):
+        raise ValueError(f"every matching card is malformed ({broken})")
 
 
 def _tune(args, argv):
@@ -106,27 +239,44 @@ def _tune(args, argv):
             args.grid, args.dataset, project_dir=args.project_dir, epochs=args.epochs,
             sample=args.sample, seed=args.seed, shard=args.shard, subset=args.subset,
             validation_subset=args.validation_subset, data_dir=args.data_dir,
-            max_trials=args.max_trials)
+            max_trials=args.max_trials, verbose=0, progress=True)
     frame = tuning.results(folder)
     if not frame.empty:
         print(f"{len(frame)} trials in {folder}: " + ", ".join(
             f"{v} {k}" for k, v in frame["status"].value_counts().items()))
 
 
-def _run(args, argv=None):
+def _reproduce(args, argv):
+    from zoo import studies
+
+    if args.list:
+        for study in studies.list_studies():
+            print(f"{study['name']}: {study['title']}\n  claim: {study['claim']}")
+            for budget, text in study["budgets"].items():
+                print(f"  --budget {budget:5s}  {text}")
+        return
+    if not args.study:
+        raise ValueError("name a study (zoo reproduce --list shows them)")
+    summary = studies.reproduce(args.study, args.budget, out=args.out,
+                                report_only=args.report_only, time_limit=args.time_limit,
+                                argv=argv)
+    for line in summary.get("conclusion", []):
+        print(line)
+
+
+def _run(args, argv):
+    if args.command == "list":
+        return _list(args)
+    if args.command == "info":
+        return _info(args)
+    if args.command == "pretrained":
+        return _pretrained(args)
+    if args.command == "reproduce" and args.list:  # the study descriptions need no Keras
+        return _reproduce(args, argv)
+    import_keras_quietly(args.verbose)
     import zoo
 
-    if args.command == "list":
-        names = zoo.list_models(args.pattern)
-        if not names:
-            raise ValueError(f"no model matches {args.pattern!r}")
-        for name in names:
-            print(f"{name:24s} {zoo.model_info(name)['description']}")
-    elif args.command == "info":
-        info = zoo.model_info(args.name)
-        info["params"] = int(zoo.create_model(args.name).count_params())
-        print(json.dumps(info, indent=2))
-    elif args.command == "train":
+    if args.command == "train":
         from zoo.train import fit
 
         result = fit(args.name, args.dataset, recipe=args.recipe, epochs=args.epochs,
@@ -139,35 +289,13 @@ def _run(args, argv=None):
         if result.run_dir:
             print(f"run folder: {result.run_dir}")
     elif args.command == "tune":
-        _tune(args, argv if argv is not None else sys.argv[1:])
-    elif args.command == "reproduce":
-        from zoo import studies
-
-        if args.list:
-            for study in studies.list_studies():
-                print(f"{study['name']}: {study['title']}\n  claim: {study['claim']}")
-                for budget, text in study["budgets"].items():
-                    print(f"  --budget {budget:5s}  {text}")
-            return
-        if not args.study:
-            raise ValueError("name a study (zoo reproduce --list shows them)")
-        summary = studies.reproduce(args.study, args.budget, out=args.out,
-                                    report_only=args.report_only, time_limit=args.time_limit,
-                                    argv=argv if argv is not None else sys.argv[1:])
-        for line in summary.get("conclusion", []):
-            print(line)
+        _tune(args, argv)
     elif args.command == "tune-report":
         from zoo.tuning import write_report
 
         print(f"report written to {write_report(args.project_dir, args.out)}")
-    elif args.command == "pretrained":
-        names = zoo.list_pretrained(args.pattern)
-        if not names:
-            raise ValueError(f"no pretrained model matches {args.pattern!r}")
-        for name in names:
-            card = zoo.pretrained_card(name)
-            print(f"{name:34s} {100 * card['metrics']['test_accuracy']:6.2f}%  "
-                  f"{card['params']['trainable']:>10,} params")
+    elif args.command == "reproduce":
+        _reproduce(args, argv)
     elif args.command == "publish":
         from zoo.pretrained import publish
 
@@ -179,6 +307,9 @@ def _run(args, argv=None):
         if not model.endswith(".keras") and not os.path.exists(model):
             card = zoo.pretrained_card(model)
             model, dataset = zoo.load_pretrained(model), dataset or card["dataset"]["name"]
+            if dataset != card["dataset"]["name"]:
+                print(f"zoo: warning: {args.model} was trained on {card['dataset']['name']}, "
+                      f"evaluating it on {dataset}", file=sys.stderr)
         if dataset is None:
             raise ValueError("--dataset is required for a .keras file")
         r = evaluate(model, dataset, split=args.split, subset=args.subset,
@@ -188,14 +319,18 @@ def _run(args, argv=None):
 
 
 def main(argv=None):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     from zoo.data import DataError
 
     try:
         _run(args, argv)
-    except (ValueError, DataError, FileNotFoundError) as e:
-        message = str(e).strip().splitlines()
+    except (ValueError, DataError, OSError) as e:
+        # OSError: a missing, unreadable or unwritable file or folder the user named
+        text = str(e).strip() or e.__class__.__name__
+        if isinstance(e, OSError) and e.filename and str(e.filename) not in text:
+            text = f"{text}: {e.filename}"
+        message = text.splitlines()
         print(f"zoo: error: {message[0]}", file=sys.stderr)
         for line in message[1:]:
             print(f"  {line}", file=sys.stderr)

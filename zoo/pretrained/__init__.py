@@ -8,7 +8,6 @@ it was trained and what it scores, measured on the published file) and ``README.
 card as text). The sha256 in the card is checked before anything is deserialized.
 """
 
-from zoo.pretrained.cards import card_markdown, publish, validate_card
 from zoo.pretrained.hub import (
     CARD_FILE,
     MODEL_FILE,
@@ -17,7 +16,19 @@ from zoo.pretrained.hub import (
     load_pretrained,
     pretrained_card,
     pretrained_dir,
+    read_card,
 )
+
+_CARDS = ("card_markdown", "publish", "validate_card")  # need Keras: loaded on first use
+
+
+def __getattr__(name):
+    if name in _CARDS:
+        from zoo.pretrained import cards
+
+        return getattr(cards, name)
+    raise AttributeError(f"module 'zoo.pretrained' has no attribute {name!r}")
+
 
 __all__ = [
     "CARD_FILE",
@@ -29,5 +40,6 @@ __all__ = [
     "pretrained_card",
     "pretrained_dir",
     "publish",
+    "read_card",
     "validate_card",
 ]

@@ -8,8 +8,6 @@ import json
 import os
 from pathlib import Path
 
-import keras
-
 from zoo.data.formats import sha256
 
 CARD_FILE = "card.json"
@@ -58,14 +56,35 @@ def _resolve(name, root):
     )
 
 
+# what loading and listing need from a card: (path of keys, type)
+REQUIRED = ((("name",), str), (("file", "sha256"), str), (("dataset", "name"), str),
+            (("metrics", "test_accuracy"), (int, float)), (("params", "trainable"), int))
+
+
+def read_card(path) -> dict:
+    """A card file, checked for the fields loading and listing need; a malformed one raises
+    one :class:`PretrainedError` naming the file and the problem."""
+    path = Path(path)
+    try:
+        card = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise PretrainedError(f"{path}: not a readable JSON model card ({e})") from None
+    for keys, kind in REQUIRED:
+        value = card
+        for key in keys:
+            value = value.get(key) if isinstance(value, dict) else None
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise PretrainedError(f"{path}: the card has no valid '{'.'.join(keys)}'")
+    return card
+
+
 def pretrained_card(name: str, *, root=None) -> dict:
     """The model card (``card.json``) of a published model."""
     name = _resolve(name, root)
-    with open(pretrained_dir(root) / name / CARD_FILE) as f:
-        return json.load(f)
+    return read_card(pretrained_dir(root) / name / CARD_FILE)
 
 
-def load_pretrained(name: str, *, root=None, compile: bool = True) -> keras.Model:
+def load_pretrained(name: str, *, root=None, compile: bool = True):
     """Load a published model after checking its file against the card's sha256.
 
     The model takes raw pixels (0-255, channels last, float) and returns class
@@ -83,6 +102,10 @@ def load_pretrained(name: str, *, root=None, compile: bool = True) -> keras.Mode
             f"sha256 mismatch for {path}: the card says {expected}, the file has {actual}; "
             "the file is corrupt or was modified, so it was not loaded"
         )
+    import keras
+
+    import zoo.train  # noqa: F401  (registers the zoo's layers before deserializing)
+
     model = keras.saving.load_model(path, safe_mode=True, compile=False)
     if compile:
         model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])

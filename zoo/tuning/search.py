@@ -104,12 +104,31 @@ def make_tuner(grid="seed000", dataset="mnist", *, project_dir, epochs=1, sample
     )
 
 
-def tune(grid="seed000", dataset="mnist", *, project_dir, verbose=1, **kwargs):
+def tune(grid="seed000", dataset="mnist", *, project_dir, verbose=1, progress=False,
+         **kwargs):
     """Run (or resume) a search; returns the project directory holding its trials.
-    ``verbose=0`` silences KerasTuner's per-trial progress."""
+    ``verbose=0`` silences KerasTuner's per-trial progress; ``progress`` prints trials done /
+    total, failed, elapsed and ETA instead (see :class:`zoo.progress.Progress`)."""
     tuner = make_tuner(grid, dataset, project_dir=project_dir, **kwargs)
-    tuner.search(verbose=verbose)
-    return search_dir(project_dir, kwargs.get("shard"))
+    folder = search_dir(project_dir, kwargs.get("shard"))
+    if progress:
+        from zoo.progress import Progress
+
+        states = [t.status for t in tuner.oracle.trials.values()]
+        finished = [s for s in states if s != "RUNNING"]
+        total = len(tuner.hypermodel.indices)
+        if kwargs.get("max_trials"):
+            total = min(total, kwargs["max_trials"])
+        bar = Progress(total, done=len(finished), failed=finished.count("FAILED"))
+        tuner.on_trial = lambda trial: bar.update(
+            failed=trial.status == "FAILED",
+            detail=f"point {trial.hyperparameters.values.get('point')} {trial.status.lower()}")
+    try:
+        tuner.search(verbose=verbose)
+    finally:
+        if progress:
+            bar.close()
+    return folder
 
 
 def _free_port() -> int:
