@@ -93,6 +93,11 @@ def _parser():
     s.add_argument("--tensorboard", action="store_true", help="write TensorBoard logs to --out")
     s.add_argument("--no-validation", action="store_true",
                    help="skip the per-epoch test-split metrics (the final evaluation still runs)")
+    again = s.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true",
+                       help="continue the run in --out from its last finished epoch")
+    again.add_argument("--overwrite", action="store_true",
+                       help="replace the run in --out")
 
     s = _sub(sub, "evaluate", "evaluate a saved or pretrained model on a dataset")
     s.add_argument("model", help="a .keras file or a pretrained name (zoo pretrained)")
@@ -283,7 +288,8 @@ def _run(args, argv):
                      batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed,
                      subset=args.subset, test_subset=args.test_subset, data_dir=args.data_dir,
                      out_dir=args.out, mixed_precision=args.mixed_precision,
-                     tensorboard=args.tensorboard, validate=not args.no_validation)
+                     tensorboard=args.tensorboard, validate=not args.no_validation,
+                     resume=args.resume, overwrite=args.overwrite)
         print(f"test accuracy {result.test_accuracy:.4f}  test loss {result.test_loss:.4f}  "
               f"({result.seconds:.1f} s)")
         if result.run_dir:

@@ -229,7 +229,7 @@ def load_raw(name, split="train", *, data_dir=None, download=None):
             found = _from_directory(info, root, split)
             if found:
                 (x, y), source = found
-                return x, y, source
+                return (*check_arrays(x, y, info, source), source)
     for folder in info.system_dirs:
         looked.append(folder)
         if Path(folder).is_dir():
@@ -249,6 +249,38 @@ def load_raw(name, split="train", *, data_dir=None, download=None):
         f"{info.folders[0]}/ in the original release format (or {info.folders[0]}/{split}.npz "
         "with arrays x, y), or go online so tensorflow-datasets can download it."
     )
+
+
+def check_arrays(x, y, info, source):
+    """Images and labels read from a user's files, checked against the raw-pixel contract
+    (integers 0-255, NHWC of the dataset's shape) and the label range; each problem is one
+    :class:`DataError` naming the source."""
+    x, y = np.asarray(x), np.asarray(y)
+    if len(x) == 0:
+        raise DataError(f"{source}: holds no examples")
+    if x.ndim == 3 and info.shape[-1] == 1:
+        x = x[..., None]
+    if tuple(x.shape[1:]) != tuple(info.shape):
+        raise DataError(f"{source}: images have shape {tuple(x.shape[1:])}, {info.name} "
+                        f"images are {tuple(info.shape)} (height, width, channels)")
+    if not np.issubdtype(x.dtype, np.integer):
+        if not np.issubdtype(x.dtype, np.floating) or not np.all(np.isfinite(x)):
+            raise DataError(f"{source}: images must be numbers 0-255, got dtype {x.dtype}")
+        if x.max() <= 1.0:
+            raise DataError(f"{source}: images look scaled to [0, 1]; the zoo reads raw "
+                            "0-255 pixels (multiply by 255 and store them as uint8)")
+        if np.any(x != np.round(x)):
+            raise DataError(f"{source}: float images must hold whole 0-255 pixel values")
+    if x.min() < 0 or x.max() > 255:
+        raise DataError(f"{source}: pixel values must lie in 0-255, found {x.min()}..{x.max()}")
+    if y.ndim != 1 or len(y) != len(x):
+        raise DataError(f"{source}: expected {len(x)} labels in a 1-D array, got shape {y.shape}")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise DataError(f"{source}: labels must be integers, got dtype {y.dtype}")
+    if y.min() < 0 or y.max() >= info.num_classes:
+        raise DataError(f"{source}: labels must lie in 0..{info.num_classes - 1} for "
+                        f"{info.name}, found {y.min()}..{y.max()}")
+    return x.astype(np.uint8), y.astype(np.int64)
 
 
 def normalize_images(x, info, normalize="standardize"):

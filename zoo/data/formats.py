@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import pickle
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -68,13 +69,41 @@ def read_idx(path) -> np.ndarray:
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
 
 
+class _ArraysOnly(pickle.Unpickler):
+    """Unpickles dicts, lists, strings, numbers and NumPy arrays, and nothing else.
+
+    A pickle can name any importable callable (``os.system`` through ``__reduce__``) and
+    runs it on load. The CIFAR batches hold only a dict of arrays, lists and strings, so
+    every global a legitimate batch needs is NumPy's array reconstruction; any other one is
+    refused before it is looked up.
+    """
+
+    ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+        ("numpy", "ndarray"), ("numpy", "dtype"),
+        ("_codecs", "encode"),  # how Python 2 pickles spell byte strings
+    }
+
+    def find_class(self, module, name):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(
+                f"refused to load {module}.{name}: a dataset pickle may hold only arrays, "
+                "lists, dicts, strings and numbers")
+        return super().find_class(module, name)
+
+
 def read_cifar_batch(path, label_key: str) -> tuple[np.ndarray, np.ndarray]:
     """Read one batch of the CIFAR "python version" (a pickled dict with ``data`` as
-    N x 3072 uint8 rows, channel-major 3 x 32 x 32). Returns NHWC images and labels."""
+    N x 3072 uint8 rows, channel-major 3 x 32 x 32). Returns NHWC images and labels.
+
+    The pickle is read by :class:`_ArraysOnly`, so a tampered file cannot run code."""
     path = Path(path)
     try:
         with open(path, "rb") as f:
-            batch = pickle.load(f, encoding="bytes")
+            batch = _ArraysOnly(f, encoding="bytes").load()
+        if not isinstance(batch, dict):
+            raise ValueError(f"the pickle holds a {type(batch).__name__}, not a dict")
     except (OSError, EOFError, pickle.UnpicklingError, ValueError) as e:
         raise DataError(f"{path}: cannot read CIFAR batch ({e}); the file is corrupt or truncated") from e
     batch = {k.decode() if isinstance(k, bytes) else k: v for k, v in batch.items()}
@@ -95,7 +124,7 @@ def read_npz(path) -> tuple[np.ndarray, np.ndarray]:
             x, y = f["x"], f["y"]
     except KeyError as e:
         raise DataError(f"{path}: an npz dataset needs arrays 'x' and 'y' ({e})") from e
-    except (OSError, ValueError, zlib.error, EOFError) as e:
+    except (OSError, ValueError, zlib.error, EOFError, zipfile.BadZipFile) as e:
         raise DataError(f"{path}: cannot read npz ({e}); the file is corrupt or truncated") from e
     if len(x) != len(y):
         raise DataError(f"{path}: {len(x)} images but {len(y)} labels")

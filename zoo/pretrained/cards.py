@@ -77,6 +77,31 @@ def _command(config, results):
     return " ".join(parts) + " --no-validation"
 
 
+def _check_run(run_dir, config, results, model):
+    """The model file must be what the run's config says was trained: the same registered
+    builder and arguments give the same layers and parameter count; and the run finished."""
+    import math
+
+    from zoo.registry import create_model
+
+    missing = [k for k in ("model", "model_config", "dataset") if k not in config]
+    if missing:
+        raise PretrainedError(f"{run_dir}/config.json lacks {', '.join(missing)}")
+    info = dataset_info(config["dataset"])
+    expected = create_model(config["model"], input_shape=info.shape,
+                            num_classes=info.num_classes, **config["model_config"])
+    found = (model.count_params(), [type(layer).__name__ for layer in model.layers])
+    wanted = (expected.count_params(), [type(layer).__name__ for layer in expected.layers])
+    if found != wanted or config.get("params", found[0]) != found[0]:
+        raise PretrainedError(
+            f"{run_dir}: {MODEL_FILE} ({found[0]:,} parameters, {len(found[1])} layers) is not "
+            f"the {config['model']} its config.json describes ({wanted[0]:,} parameters, "
+            f"{len(wanted[1])} layers); the folder mixes two runs, so it was not published")
+    if not all(isinstance(results.get(k), (int, float)) and math.isfinite(results[k])
+               for k in ("test_loss", "test_accuracy")):
+        raise PretrainedError(f"{run_dir}: results.json has no finite test loss and accuracy")
+
+
 def publish(run_dir, *, to=None, tag=None, batch_size=500) -> Path:
     """Publish a ``zoo train --out RUN`` folder as ``<to>/<model>.<tag>/`` (tag: the dataset).
 
@@ -99,6 +124,7 @@ def publish(run_dir, *, to=None, tag=None, batch_size=500) -> Path:
             f"{run_dir}: published models must normalize their own input; train with "
             "input_normalization (the default of zoo train)"
         )
+    _check_run(run_dir, config, results, model)
     info = dataset_info(config["dataset"])
     name = f"{config['model']}.{tag or info.name}"
     root = pretrained_dir(to)

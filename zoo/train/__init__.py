@@ -1,8 +1,16 @@
 """Training: named recipes, the papers' weight decay, and ``fit``/``evaluate``."""
 
-from zoo.train.fit import RunResult, build_training_state, environment, evaluate, fit
+from zoo.train.fit import (
+    RunResult,
+    TrainingDiverged,
+    build_training_state,
+    environment,
+    evaluate,
+    fit,
+)
 from zoo.train.optimizers import L2SGD, L2Adam, make_optimizer
 from zoo.train.recipes import RECIPES, Recipe, get_recipe
 
-__all__ = ["L2SGD", "RECIPES", "L2Adam", "Recipe", "RunResult", "build_training_state",
-           "environment", "evaluate", "fit", "get_recipe", "make_optimizer"]
+__all__ = ["L2SGD", "RECIPES", "L2Adam", "Recipe", "RunResult", "TrainingDiverged",
+           "build_training_state", "environment", "evaluate", "fit", "get_recipe",
+           "make_optimizer"]

@@ -10,7 +10,9 @@ file behind.
 from __future__ import annotations
 
 import json
+import math
 import os
+import shutil
 import platform
 import sys
 import time
@@ -21,7 +23,7 @@ import keras
 
 import zoo
 from zoo import validation as check
-from zoo.atomic import write_atomic  # noqa: F401  (re-exported: older code imports it here)
+from zoo.atomic import read_json, write_atomic, write_json  # noqa: F401 (write_atomic: re-exported)
 from zoo.data import dataset_info, load
 from zoo.layers import NormPreservingProjection, projected_layers
 from zoo.layers.parallel import has_gpu
@@ -97,6 +99,40 @@ def build_training_state(model: keras.Model) -> None:
         pass
 
 
+CHECKPOINT_DIR = "checkpoint"
+RUN_FILES = ("config.json", "metrics.csv", "model.keras", "results.json", CHECKPOINT_DIR,
+             "tensorboard")
+
+
+class TrainingDiverged(ValueError):
+    """The training loss became NaN or infinite."""
+
+
+def _prepare_run_dir(run_dir: Path, config: dict, *, resume: bool, overwrite: bool):
+    """Refuse to mix two runs in one folder: an existing run is continued (``resume``, same
+    settings), replaced (``overwrite``), or left alone with one clear error."""
+    existing = [p.name for p in run_dir.iterdir()] if run_dir.is_dir() else []
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ValueError(f"--out {run_dir} is a file, not a folder")
+    if existing and not (resume or overwrite):
+        raise ValueError(f"{run_dir} already holds a run ({', '.join(sorted(existing)[:4])}); "
+                         "pass --resume to continue it or --overwrite to replace it")
+    if resume and (run_dir / "config.json").is_file():
+        old = read_json(run_dir / "config.json")
+        keys = ("model", "model_config", "dataset", "train_examples", "recipe", "seed",
+                "mixed_precision")
+        changed = [k for k in keys if json.loads(json.dumps(old.get(k))) !=
+                   json.loads(json.dumps(config[k]))]
+        if changed:
+            raise ValueError(f"{run_dir} holds a run with other {', '.join(changed)}; resume "
+                             "it with its own settings, or pass --overwrite")
+    if overwrite:
+        for name in RUN_FILES:
+            path = run_dir / name
+            shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+
 def fit(
     model,
     dataset,
@@ -114,6 +150,8 @@ def fit(
     tensorboard=False,
     validate=True,
     verbose="auto",
+    resume=False,
+    overwrite=False,
     **model_kwargs,
 ) -> RunResult:
     """Train ``model`` (a registered name or a built ``keras.Model``) on ``dataset``.
@@ -122,7 +160,18 @@ def fit(
     override builder arguments). Returns the trained model, its history and the test-split
     metrics; with ``out_dir`` also writes a run folder. ``mixed_precision`` (float16 compute
     on GPU, bfloat16 on CPU) needs a name, since the policy applies when layers are built.
+
+    A run folder is checkpointed after every epoch (Keras ``BackupAndRestore``), so a run that
+    was killed, or failed to save its model (a full disk), continues with ``resume=True``
+    from its last finished epoch. A folder that already holds a run is refused unless
+    ``resume`` (same settings) or ``overwrite`` says what to do with it. A loss that turns
+    NaN stops training (``TerminateOnNaN``) and raises; nothing is saved as if it were fine.
     """
+    for key in ("input_shape", "num_classes"):
+        if key in model_kwargs:
+            raise ValueError(f"{key}= comes from the dataset ({dataset}); drop it from fit()")
+    if resume and overwrite:
+        raise ValueError("resume and overwrite exclude each other")
     recipe = get_recipe(recipe).with_overrides(
         epochs=epochs, batch_size=batch_size, learning_rate=learning_rate
     )
@@ -176,7 +225,6 @@ def fit(
     run_dir = None
     if out_dir is not None:
         run_dir = Path(out_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
         config = {
             "model": model_name,
             "model_config": model_kwargs,
@@ -189,10 +237,15 @@ def fit(
             "mixed_precision": bool(mixed_precision),
             "environment": environment(),
         }
-        write_atomic(run_dir / "config.json", json.dumps(config, indent=2) + "\n")
-        callbacks.append(keras.callbacks.CSVLogger(str(run_dir / "metrics.csv")))
+        _prepare_run_dir(run_dir, config, resume=resume, overwrite=overwrite)
+        write_json(run_dir / "config.json", config)
+        # every epoch: weights, optimizer and epoch, so that --resume continues exactly
+        callbacks.append(keras.callbacks.BackupAndRestore(str(run_dir / CHECKPOINT_DIR),
+                                                          delete_checkpoint=False))
+        callbacks.append(keras.callbacks.CSVLogger(str(run_dir / "metrics.csv"), append=resume))
         if tensorboard:
             callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard")))
+    callbacks.append(keras.callbacks.TerminateOnNaN())
     if verbose == "auto":
         verbose = 1 if sys.stdout.isatty() else 2
 
@@ -204,6 +257,11 @@ def fit(
                         validation_data=(x_test, y_test) if validate else None,
                         callbacks=callbacks, verbose=verbose)
     seconds = time.perf_counter() - start
+    losses = history.history.get("loss", [])
+    if losses and not math.isfinite(losses[-1]):
+        raise TrainingDiverged(
+            f"training diverged: the loss became {losses[-1]} in epoch {len(losses)} "
+            f"(learning rate {recipe.learning_rate:g}); nothing was saved as a result")
     test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
     result = RunResult(model, history.history, float(test_loss), float(test_accuracy),
                        seconds, run_dir)
@@ -216,7 +274,8 @@ def fit(
             "epochs": recipe.epochs,
             "projections_applied": projection.applied if projection else 0,
         }
-        write_atomic(run_dir / "results.json", json.dumps(summary, indent=2) + "\n")
+        write_json(run_dir / "results.json", summary)
+        shutil.rmtree(run_dir / CHECKPOINT_DIR, ignore_errors=True)  # the run is complete
     return result
 
 

@@ -1,0 +1,195 @@
+"""Faults and bad input (issue: reliability and security): tampered and truncated files,
+wrong arrays, malformed cards, interrupted and failed writes. Each case fails without its fix."""
+
+import json
+import os
+import pickle
+import stat
+
+import numpy as np
+import pytest
+
+from zoo.atomic import read_json, write_atomic, write_json
+from zoo.data import DataError, load, read_cifar_batch, read_npz
+
+
+# --- data files -------------------------------------------------------------------------
+
+class _Payload:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_cifar_pickle_cannot_run_code(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(pickle.dumps({b"data": _Payload(marker), b"labels": [1]}))
+    with pytest.raises(DataError, match="refused to load posix.system"):
+        read_cifar_batch(path, "labels")
+    assert not marker.exists()
+
+
+def test_a_genuine_cifar_batch_still_reads(tmp_path):
+    path = tmp_path / "data_batch_1"
+    data = np.arange(2 * 3072, dtype=np.uint8).reshape(2, 3072)
+    path.write_bytes(pickle.dumps({b"data": data, b"labels": [3, 7], b"batch_label": b"b1"},
+                                  protocol=2))
+    x, y = read_cifar_batch(path, "labels")
+    assert x.shape == (2, 32, 32, 3) and list(y) == [3, 7]
+    assert x[0, 0, 0, 1] == data[0, 1024]  # channel-major rows -> NHWC
+
+
+def _npz(tmp_path, x, y, name="fashion-mnist"):
+    folder = tmp_path / name
+    folder.mkdir(exist_ok=True)
+    np.savez(folder / "train.npz", x=x, y=y)
+    return folder / "train.npz"
+
+
+def test_truncated_npz_is_one_data_error(tmp_path):
+    path = _npz(tmp_path, np.zeros((4, 28, 28), np.uint8), np.zeros(4, np.int64))
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(DataError, match="cannot read npz"):
+        read_npz(path)
+
+
+@pytest.mark.parametrize("x,y,message", [
+    (np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64), "holds no examples"),
+    (np.full((4, 28, 28), 0.5, np.float32), np.zeros(4, np.int64), "look scaled to \\[0, 1\\]"),
+    (np.zeros((4, 28, 28), np.uint8), np.array([0.0, 1.0, 2.0, 3.0]), "labels must be integers"),
+    (np.zeros((4, 28, 28), np.uint8), np.array([0, 1, 2, 10]), "labels must lie in 0..9"),
+    (np.zeros((4, 28, 28), np.uint8), np.array([0, -1, 2, 3]), "labels must lie in 0..9"),
+    (np.zeros((4, 32, 32), np.uint8), np.zeros(4, np.int64), "images have shape \\(32, 32, 1\\)"),
+    (np.full((4, 28, 28), 300, np.int32), np.zeros(4, np.int64), "must lie in 0-255"),
+])
+def test_bad_arrays_are_one_clear_line(tmp_path, x, y, message):
+    _npz(tmp_path, x, y)
+    with pytest.raises(DataError, match=message):
+        load("fashion_mnist", "train", data_dir=tmp_path, download=False)
+
+
+def test_good_npz_loads_as_uint8(tmp_path):
+    _npz(tmp_path, np.full((4, 28, 28), 255.0, np.float32), np.array([0, 1, 2, 9]))
+    x, y = load("fashion_mnist", "train", data_dir=tmp_path, normalize=None, download=False)
+    assert x.shape == (4, 28, 28, 1) and x.max() == 255 and list(y) == [0, 1, 2, 9]
+
+
+# --- writes -------------------------------------------------------------------------------
+
+def test_atomic_writes_follow_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        write_atomic(tmp_path / "a.txt", "x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o644
+
+
+def test_json_never_holds_nan(tmp_path):
+    write_json(tmp_path / "r.json", {"loss": float("nan"), "ok": [1.0, float("inf")]})
+    text = (tmp_path / "r.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text) == {"loss": None, "ok": [1.0, None]}
+
+
+def test_an_interrupted_write_leaves_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "state.json"
+    write_json(path, {"v": 1})
+
+    def full_disk(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        write_json(path, {"v": 2})
+    assert read_json(path) == {"v": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]  # no temporary left
+
+
+def test_a_truncated_json_is_named(tmp_path):
+    path = tmp_path / "oracle.json"
+    path.write_text('{"ongoing_trials": {')
+    with pytest.raises(ValueError, match="oracle.json is truncated or corrupt"):
+        read_json(path)
+
+
+# --- training runs ------------------------------------------------------------------------
+
+def _fit(tmp_path, **kwargs):
+    from zoo.train import fit
+
+    return fit("shallow_sequential", "digits", recipe="quick", out_dir=tmp_path / "run",
+               layers=2, filters=8, verbose=0, **kwargs)
+
+
+def test_an_existing_run_folder_is_not_overwritten_silently(tmp_path):
+    _fit(tmp_path, epochs=1)
+    before = (tmp_path / "run" / "config.json").read_text()
+    with pytest.raises(ValueError, match="already holds a run.*--resume.*--overwrite"):
+        _fit(tmp_path, epochs=1)
+    assert (tmp_path / "run" / "config.json").read_text() == before
+    with pytest.raises(ValueError, match="holds a run with other model_config"):
+        _fit(tmp_path, epochs=1, resume=True, kernel_size=5)
+    _fit(tmp_path, epochs=1, overwrite=True)
+    assert len((tmp_path / "run" / "metrics.csv").read_text().splitlines()) == 2
+
+
+def test_a_full_disk_at_save_time_loses_no_training(tmp_path, monkeypatch):
+    import sys
+
+    fit_module = sys.modules["zoo.train.fit"]  # the module; zoo.train.fit is the function
+
+    real_save = fit_module.save_model_atomic
+
+    def full_disk(model, path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(fit_module, "save_model_atomic", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        _fit(tmp_path, epochs=3)
+    run = tmp_path / "run"
+    assert (run / "checkpoint").is_dir() and not (run / "results.json").exists()
+    monkeypatch.setattr(fit_module, "save_model_atomic", real_save)
+    result = _fit(tmp_path, epochs=3, resume=True)
+    assert result.history == {} or len(result.history.get("loss", [])) == 0  # nothing retrained
+    rows = (run / "metrics.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["0", "1", "2"]
+    assert (run / "model.keras").is_file() and not (run / "checkpoint").exists()
+    # the same numbers as a run that was never interrupted (weights restored exactly)
+    reference = _fit(tmp_path / "reference", epochs=3)
+    assert json.loads((run / "results.json").read_text())["test_accuracy"] == \
+        pytest.approx(reference.test_accuracy, abs=1e-6)
+
+
+def test_a_diverging_run_stops_and_saves_nothing(tmp_path):
+    from zoo.train import TrainingDiverged
+
+    with pytest.raises(TrainingDiverged, match="training diverged: the loss became nan"):
+        _fit(tmp_path, epochs=2, learning_rate=1e30)
+    assert not (tmp_path / "run" / "model.keras").exists()
+    assert not (tmp_path / "run" / "results.json").exists()
+
+
+def test_fit_rejects_shape_arguments_in_one_line():
+    from zoo.train import fit
+
+    with pytest.raises(ValueError, match="input_shape= comes from the dataset"):
+        fit("resnet20", "digits", input_shape=(8, 8, 1))
+
+
+def test_publish_refuses_a_folder_that_mixes_two_runs(tmp_path):
+    """A run killed midway once left a new config beside an old model, and publish
+    certified the wrong model; now the model must be what the config describes."""
+    from zoo.pretrained import PretrainedError, publish
+
+    _fit(tmp_path, epochs=1)
+    run = tmp_path / "run"
+    config = json.loads((run / "config.json").read_text())
+    config["model_config"]["layers"] = 4  # what a second, unfinished run would have written
+    (run / "config.json").write_text(json.dumps(config))
+    with pytest.raises(PretrainedError, match="mixes two runs"):
+        publish(run, to=tmp_path / "zoo")
+    assert not (tmp_path / "zoo").exists() or not any((tmp_path / "zoo").iterdir())
