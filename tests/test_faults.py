@@ -4,10 +4,16 @@ wrong arrays, malformed cards, interrupted and failed writes. Each case fails wi
 import json
 import os
 import pickle
+import signal
 import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ROOT
 
 from zoo.atomic import read_json, write_atomic, write_json
 from zoo.data import DataError, load, read_cifar_batch, read_npz
@@ -193,3 +199,55 @@ def test_publish_refuses_a_folder_that_mixes_two_runs(tmp_path):
     with pytest.raises(PretrainedError, match="mixes two runs"):
         publish(run, to=tmp_path / "zoo")
     assert not (tmp_path / "zoo").exists() or not any((tmp_path / "zoo").iterdir())
+
+
+# --- searches -----------------------------------------------------------------------------
+
+def _children(pid):
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/status")
+    return not (status.exists() and "zombie" in status.read_text())
+
+
+def test_killing_a_distributed_search_leaves_no_orphans_and_no_double_chief(tmp_path):
+    args = [sys.executable, "-m", "zoo.cli", "tune", "--grid", "smoke", "--dataset", "digits",
+            "--epochs", "1", "--project-dir", str(tmp_path), "--workers", "2"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    parent = subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and len(_children(parent.pid)) < 3:
+        time.sleep(0.2)
+    children = _children(parent.pid)
+    assert len(children) == 3, "chief and two workers should be running"
+    second = subprocess.run(args[:-2], env=env, cwd=ROOT, capture_output=True, text=True,
+                            timeout=120)
+    assert second.returncode == 2
+    assert f"being searched by process {parent.pid}" in second.stderr
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.time() + 30
+    while time.time() < deadline and any(_alive(c) for c in children):
+        time.sleep(0.2)
+    assert not any(_alive(c) for c in children), "tuner processes outlived their parent"
+
+
+def test_a_corrupt_trial_file_is_named_with_how_to_recover(tmp_path, capsys):
+    from zoo import tuning
+    from zoo.cli import main
+
+    tuning.tune("smoke", "digits", project_dir=tmp_path, epochs=1, max_trials=1, verbose=0)
+    trial = next(tmp_path.rglob("trial_*/trial.json"))
+    trial.write_text(trial.read_text()[:40])  # what a full disk used to leave behind
+    code = main(["tune", "--grid", "smoke", "--dataset", "digits", "--epochs", "1",
+                 "--project-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and f"{trial} is truncated or corrupt" in err and "delete it" in err

@@ -233,6 +233,7 @@ def _tune(args, argv):
     if args.workers:
         if args.workers < 0:
             raise ValueError(f"--workers must be >= 0, got {args.workers}")
+        tuning.check_search(args.grid, args.dataset, shard=args.shard, data_dir=args.data_dir)
         rest = [a for i, a in enumerate(argv) if a != "--workers" and not a.startswith("--workers=")
                 and (i == 0 or argv[i - 1] != "--workers")]
         failed = tuning.launch(rest[1:], args.workers, args.project_dir)
@@ -244,7 +245,8 @@ def _tune(args, argv):
             args.grid, args.dataset, project_dir=args.project_dir, epochs=args.epochs,
             sample=args.sample, seed=args.seed, shard=args.shard, subset=args.subset,
             validation_subset=args.validation_subset, data_dir=args.data_dir,
-            max_trials=args.max_trials, verbose=0, progress=True)
+            max_trials=args.max_trials, verbose=0,
+            progress="KERASTUNER_TUNER_ID" not in os.environ)  # workers have no oracle here
     frame = tuning.results(folder)
     if not frame.empty:
         print(f"{len(frame)} trials in {folder}: " + ", ".join(

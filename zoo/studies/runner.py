@@ -66,13 +66,17 @@ def reproduce(name, budget, *, out=None, report_only=False, time_limit=None, arg
     if argv is not None:
         record_command(out, argv)
     if not report_only:
+        from zoo.tuning.search import ProjectLock
+
         start = time.monotonic()
-        finished = study.run(study.BUDGETS[budget], out, time_limit=time_limit, stream=stream)
+        with ProjectLock(out):  # one runner per results folder
+            finished = study.run(study.BUDGETS[budget], out, time_limit=time_limit,
+                                 stream=stream)
         with open(out / "sessions.jsonl", "a") as f:  # one line per invocation: what it cost
             f.write(json.dumps({"started": time.strftime("%Y-%m-%dT%H:%M:%S"),
                                 "wall_seconds": round(time.monotonic() - start, 1),
                                 "finished": bool(finished)}) + "\n")
         if not finished:
-            print(f"stopped at the time limit; run the same command again to continue",
+            print("stopped at the time limit; run the same command again to continue",
                   file=stream)
     return study.report(out, budget=budget)

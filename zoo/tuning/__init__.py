@@ -11,10 +11,11 @@ from zoo.tuning.report import (
     table2,
     write_report,
 )
-from zoo.tuning.search import launch, make_tuner, search_dir, tune
+from zoo.tuning.search import ProjectLock, check_search, launch, make_tuner, search_dir, tune
 
 __all__ = [
-    "GRIDS", "Grid", "GridHyperModel", "build_point", "get_grid", "launch", "make_tuner",
+    "GRIDS", "Grid", "GridHyperModel", "ProjectLock", "build_point", "check_search",
+    "get_grid", "launch", "make_tuner",
     "paired", "paired_summary", "plot_loss_vs_q", "plot_paired", "results", "search_dir",
     "select", "table2", "tune", "write_report",
 ]

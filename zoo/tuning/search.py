@@ -9,6 +9,7 @@ the trial that was running is run again. ``--shard i/N`` puts its search in
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -27,6 +28,51 @@ from zoo.tuning.oracle import ResumableGridSearch
 SEARCH_FILE = "search.json"
 # settings that define a search: a restart with other values would mix two studies
 _IDENTITY = ("grid", "dataset", "indices", "epochs", "subset", "validation_subset", "seed")
+
+
+LOCK_FILE = ".lock"
+
+
+class ProjectLock:
+    """``<folder>/.lock`` holding the owner's pid, for as long as a search (or a chief)
+    runs in the folder: a second search on a live project is refused instead of training
+    the same points twice. A lock left by a dead process is taken over."""
+
+    def __init__(self, folder):
+        self.path = Path(folder) / LOCK_FILE
+
+    @staticmethod
+    def _alive(pid) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                try:
+                    pid = int(self.path.read_text().strip() or 0)
+                except (OSError, ValueError):
+                    pid = 0
+                if pid and pid != os.getpid() and self._alive(pid):
+                    raise ValueError(f"{self.path.parent} is being searched by process {pid}; "
+                                     "wait for it, or stop it first") from None
+                self.path.unlink(missing_ok=True)  # left by a process that died
+                continue
+            with os.fdopen(fd, "w") as f:
+                f.write(f"{os.getpid()}\n")
+            return self
+        raise ValueError(f"could not lock {self.path.parent}")
+
+    def __exit__(self, *exc):
+        self.path.unlink(missing_ok=True)
 
 
 def search_dir(project_dir, shard=None) -> Path:
@@ -123,8 +169,11 @@ def tune(grid="seed000", dataset="mnist", *, project_dir, verbose=1, progress=Fa
         tuner.on_trial = lambda trial: bar.update(
             failed=trial.status == "FAILED",
             detail=f"point {trial.hyperparameters.values.get('point')} {trial.status.lower()}")
+    # a chief or worker started by launch(): the launching process holds the lock
+    distributed = "KERASTUNER_TUNER_ID" in os.environ
     try:
-        tuner.search(verbose=verbose)
+        with contextlib.nullcontext() if distributed else ProjectLock(folder):
+            tuner.search(verbose=verbose)
     finally:
         if progress:
             bar.close()
@@ -137,14 +186,46 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch(argv: list[str], workers: int, project_dir, *, port=None, python=sys.executable):
+def check_search(grid, dataset, *, shard=None, data_dir=None):
+    """What a search's workers would each fail on, checked once up front: the grid, the
+    dataset (allowed by the grid, and present), the shard."""
+    from zoo.data import load_raw
+
+    grid = get_grid(grid)
+    info = dataset_info(dataset)
+    grid.points(info.name)
+    if shard is not None:
+        parse_shard(shard)
+    load_raw(info.name, "test", data_dir=data_dir)
+
+
+def _die_with_parent():
+    """In a child, before exec: ask Linux to SIGTERM it when the parent dies, even by
+    SIGKILL, so no tuner process outlives the command that started it."""
+    import ctypes
+    import signal as _signal
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, _signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the parent's handlers still clean up
+        pass
+
+
+def launch(argv: list[str], workers: int, project_dir, *, port=None, python=sys.executable,
+           poll=0.5):
     """Run a search as KerasTuner's chief plus ``workers`` worker processes on this host.
 
     ``argv`` is the ``zoo tune`` argument list without ``--workers``. Every process runs the
     same command; the chief (KERASTUNER_TUNER_ID=chief) serves the oracle over gRPC and
     hands each worker the next point. Logs go to ``<project>/logs/``. Returns the number of
     processes that failed.
+
+    The children die with this process (SIGTERM, SIGINT, or SIGKILL through the kernel's
+    parent-death signal); if the chief dies, the workers (which would wait for it forever)
+    are stopped; a project that another live search holds is refused (``ProjectLock``).
     """
+    import signal
+
     port = port or _free_port()
     logs = Path(project_dir) / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -155,21 +236,50 @@ def launch(argv: list[str], workers: int, project_dir, *, port=None, python=sys.
     base.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     base.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
     procs = []
-    for tuner_id in ["chief"] + [f"tuner{i}" for i in range(workers)]:
-        log = open(logs / f"{tuner_id}.log", "ab")
-        procs.append((tuner_id, log, subprocess.Popen(
-            [python, "-m", "zoo.cli", "tune", *argv],
-            env={**base, "KERASTUNER_TUNER_ID": tuner_id}, stdout=log, stderr=subprocess.STDOUT,
-        )))
-        if tuner_id == "chief":
-            time.sleep(2)  # let the oracle server start before workers dial it
+
+    def stop(*_):
+        for _, _, p in procs:
+            if p.poll() is None:
+                p.terminate()
+        deadline = time.monotonic() + 10
+        for _, _, p in procs:
+            try:
+                p.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+    def on_signal(signum, frame):
+        stop()
+        raise KeyboardInterrupt
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     failed = 0
     try:
-        for _, log, p in procs:
-            failed += p.wait() != 0
+        with ProjectLock(project_dir):
+            for tuner_id in ["chief"] + [f"tuner{i}" for i in range(workers)]:
+                log = open(logs / f"{tuner_id}.log", "ab")
+                procs.append((tuner_id, log, subprocess.Popen(
+                    [python, "-m", "zoo.cli", "tune", *argv],
+                    env={**base, "KERASTUNER_TUNER_ID": tuner_id}, stdout=log,
+                    stderr=subprocess.STDOUT, preexec_fn=_die_with_parent,
+                )))
+                if tuner_id == "chief":
+                    time.sleep(2)  # let the oracle server start before workers dial it
+            chief = procs[0][2]
+            while any(p.poll() is None for _, _, p in procs):
+                if chief.poll() is not None and chief.returncode != 0:
+                    stop()  # workers would wait for a dead chief forever
+                    break
+                if chief.poll() is None and all(p.poll() is not None for _, _, p in procs[1:]) \
+                        and any(p.returncode != 0 for _, _, p in procs[1:]):
+                    stop()  # every worker failed: the chief would serve nobody forever
+                    break
+                time.sleep(poll)
+            failed = sum(p.returncode != 0 for _, _, p in procs)
+    finally:
+        stop()
+        for _, log, _ in procs:
             log.close()
-    except KeyboardInterrupt:
-        for _, _, p in procs:
-            p.terminate()
-        raise
+        for s, handler in previous.items():
+            signal.signal(s, handler)
     return failed
