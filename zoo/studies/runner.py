@@ -68,12 +68,13 @@ def reproduce(name, budget, *, out=None, report_only=False, time_limit=None, arg
     if not report_only:
         from zoo.tuning.search import ProjectLock
 
-        start = time.monotonic()
+        start, started = time.monotonic(), time.strftime("%Y-%m-%dT%H:%M:%S")
         with ProjectLock(out):  # one runner per results folder
             finished = study.run(study.BUDGETS[budget], out, time_limit=time_limit,
                                  stream=stream)
         with open(out / "sessions.jsonl", "a") as f:  # one line per invocation: what it cost
-            f.write(json.dumps({"started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            f.write(json.dumps({"started": started,
+                                "ended": time.strftime("%Y-%m-%dT%H:%M:%S"),
                                 "wall_seconds": round(time.monotonic() - start, 1),
                                 "finished": bool(finished)}) + "\n")
         if not finished:
