@@ -18,7 +18,6 @@ from conftest import ROOT
 from zoo.atomic import read_json, write_atomic, write_json
 from zoo.data import DataError, load, read_cifar_batch, read_npz
 
-
 # --- data files -------------------------------------------------------------------------
 
 class _Payload:

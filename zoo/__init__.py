@@ -17,7 +17,7 @@ import sys
 __version__ = "0.1.0"
 
 _SUBMODULES = ("analysis", "atomic", "data", "layers", "models", "pretrained", "progress",
-               "registry", "studies", "train", "tuning", "validation")
+               "quiet", "registry", "studies", "train", "tuning", "validation")
 _ATTRIBUTES = {
     **{name: "zoo.models" for name in ("dmrnet", "parallel_resnet", "plain", "preresnet",
                                        "procresnet", "residual_units", "resnet",
@@ -31,16 +31,19 @@ _KERAS_PARTS = ("zoo.layers", "zoo.models", "zoo.train")
 
 
 def _load_keras_parts():
+    if "keras" not in sys.modules:
+        from zoo.quiet import import_keras_quietly
+
+        import_keras_quietly()
     for name in _KERAS_PARTS:
         importlib.import_module(name)
 
 
 def __getattr__(name):
     if name in _SUBMODULES:
-        module = importlib.import_module(f"zoo.{name}")
         if f"zoo.{name}" in _KERAS_PARTS or name in ("analysis", "tuning"):
-            _load_keras_parts()
-        return module
+            _load_keras_parts()  # first, so that Keras is imported quietly
+        return importlib.import_module(f"zoo.{name}")
     if name in _ATTRIBUTES:
         if _ATTRIBUTES[name] != "zoo.pretrained":
             _load_keras_parts()

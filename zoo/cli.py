@@ -16,7 +16,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 
 # typed here so that `zoo --help` need not import Keras; tests check them against the code
 RECIPES = ("he2016", "dmrnet", "procresnet", "seed000", "zoo", "quick")
@@ -149,40 +148,6 @@ def _parser():
     return p
 
 
-def import_keras_quietly(verbose=False):
-    """Import Keras (and its backend) with the C++/absl start-up lines kept off the terminal.
-
-    TensorFlow 2.21 writes some of them from C++ even with TF_CPP_MIN_LOG_LEVEL=3, so the
-    process's stderr file descriptor itself is pointed at a temporary file during the
-    import; its content is replayed if the import fails, and dropped otherwise.
-    """
-    if verbose or "keras" in sys.modules:
-        import keras
-
-        return keras
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 2)
-        try:
-            import keras
-
-            keras.ops.convert_to_tensor([0.0])  # device set-up logs here on TensorFlow
-            import logging
-
-            logging.getLogger("tensorflow").setLevel(logging.ERROR)
-            return keras
-        except BaseException:
-            os.dup2(saved, 2)
-            captured.seek(0)
-            sys.stderr.write(captured.read().decode(errors="replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
 def _list(args):
     import fnmatch
 
@@ -280,6 +245,8 @@ def _run(args, argv):
         return _pretrained(args)
     if args.command == "reproduce" and args.list:  # the study descriptions need no Keras
         return _reproduce(args, argv)
+    from zoo.quiet import import_keras_quietly
+
     import_keras_quietly(args.verbose)
     import zoo
 

@@ -18,8 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-from zoo.data import dataset_info, load
 from zoo.atomic import read_json, write_atomic
+from zoo.data import dataset_info, load
 from zoo.train.fit import environment
 from zoo.tuning.grids import get_grid, parse_shard, select
 from zoo.tuning.hypermodel import GridHyperModel

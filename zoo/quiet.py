@@ -1,0 +1,48 @@
+"""Importing Keras without TensorFlow's C++/absl start-up lines on the terminal.
+
+TensorFlow 2.21 writes some of them from C++ even with TF_CPP_MIN_LOG_LEVEL=3 ("All log
+messages before absl::InitializeLog()...", oneDNN and CPU-feature notes), so the process's
+stderr file descriptor itself is pointed at a temporary file during the import; what was
+written is replayed if the import fails, and dropped otherwise. ``import zoo`` uses this
+when it first needs Keras, the ``zoo`` command always (``--verbose`` shows the lines).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+
+
+def import_keras_quietly(verbose=False):
+    """Import Keras (and its backend) with the C++/absl start-up lines kept off the terminal.
+
+    TensorFlow 2.21 writes some of them from C++ even with TF_CPP_MIN_LOG_LEVEL=3, so the
+    process's stderr file descriptor itself is pointed at a temporary file during the
+    import; its content is replayed if the import fails, and dropped otherwise.
+    """
+    if verbose or "keras" in sys.modules:
+        import keras
+
+        return keras
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import keras
+
+            keras.ops.convert_to_tensor([0.0])  # device set-up logs here on TensorFlow
+            import logging
+
+            logging.getLogger("tensorflow").setLevel(logging.ERROR)
+            return keras
+        except BaseException:
+            os.dup2(saved, 2)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
