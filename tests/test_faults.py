@@ -250,3 +250,18 @@ def test_a_corrupt_trial_file_is_named_with_how_to_recover(tmp_path, capsys):
                  "--project-dir", str(tmp_path)])
     err = capsys.readouterr().err
     assert code == 2 and f"{trial} is truncated or corrupt" in err and "delete it" in err
+
+
+# --- analysis inputs ----------------------------------------------------------------------
+
+def test_analysis_functions_reject_unpaired_inputs_and_parallel_models():
+    import zoo
+    from zoo.analysis import norm_ratios, single_unit_lesions, truncate
+
+    model = zoo.create_model("resnet20", input_shape=(8, 8, 1), preactivation=True)
+    x, y = np.zeros((4, 8, 8, 1), "float32"), np.zeros(3, "int64")
+    for function in (norm_ratios, single_unit_lesions):
+        with pytest.raises(ValueError, match="same length, got 4 and 3"):
+            function(model, x, y)
+    with pytest.raises(ValueError, match="truncate needs sequential residual units"):
+        truncate(zoo.create_model("parallel_resnet20", input_shape=(8, 8, 1)), 1)

@@ -199,8 +199,11 @@ def test_reproduce_lists_studies_and_rejects_bad_input(capsys):
     assert "seed000" in out and "--budget cpu" in out and "8 pairs in each of 4 Q bins" in out
     assert main(["reproduce", "nope"]) == 2
     assert "study must be one of 'seed000'" in capsys.readouterr().err
-    assert main(["reproduce", "seed000", "--time-limit", "-5"]) == 2
-    assert "time limit must be a positive" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:  # argparse, before anything is imported
+        main(["reproduce", "seed000", "--time-limit", "-5"])
+    assert exit_.value.code == 2
+    assert "--time-limit: expected a positive finite number, got '-5'" in \
+        capsys.readouterr().err
 
 
 def test_q_bins_cover_the_paper_table():

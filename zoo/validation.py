@@ -98,3 +98,11 @@ def min_size_for(transitions: int) -> int:
     """Smallest side that survives ``transitions`` stride-2 steps with at least 1 pixel each
     time and still has 2 pixels before the last one (else the stride does nothing)."""
     return int(math.pow(2, transitions))
+
+
+def paired_examples(x, y):
+    """Images and labels of equal, non-zero length (analysis functions pair them)."""
+    if len(x) != len(y):
+        raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
+    if len(x) == 0:
+        raise ValueError("x and y hold no examples")

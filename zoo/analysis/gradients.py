@@ -13,6 +13,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from zoo import validation as check
 from zoo.analysis.lesion import _chain
 from zoo.models.units import residual_units
 
@@ -107,6 +108,7 @@ def backward_through_units(model, x, y, route=None):
 def norm_ratios(model, x, y) -> list[dict]:
     """Per unit, the mean over examples of ``||dE/dx_l|| / ||dE/dx_{l+1}||`` (Zaeemzadeh et
     al.): near 1 for identity units of a norm-preserving network."""
+    check.paired_examples(x, y)
     _, grads_in, grads_out = backward_through_units(model, x, y)
     rows = []
     for i, unit in enumerate(residual_units(model)):

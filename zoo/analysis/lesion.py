@@ -18,6 +18,7 @@ import logging
 import keras
 import numpy as np
 
+from zoo import validation as check
 from zoo.layers import ResidualUnit
 from zoo.models.units import residual_units
 
@@ -129,6 +130,7 @@ def accuracy(model, x, y, batch_size=256) -> float:
 
 def single_unit_lesions(model, x, y) -> list[dict]:
     """Accuracy after deleting each unit on its own (Veit et al., Fig. 3)."""
+    check.paired_examples(x, y)
     rows = []
     for i, unit in enumerate(residual_units(model)):
         try:

@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import pandas as pd
 
+from zoo import validation as check
 from zoo.analysis.gradients import _loss_grad, _norms, vjp
 from zoo.analysis.lesion import _chain
 from zoo.models.units import residual_units
@@ -22,6 +23,7 @@ FAMILIES = ("resnet", "plain", "procresnet", "procresnet_noproj")
 
 def block_norm_ratios(model, x, y) -> list[dict]:
     """Gradient norm ratio of every block from the first to the last residual unit."""
+    check.paired_examples(x, y)
     layers = _chain(model)
     units = {id(u) for u in residual_units(model)}
     positions = [i for i, layer in enumerate(layers) if id(layer) in units]

@@ -26,9 +26,10 @@ from zoo.models.units import residual_units
 
 def _check_units(model):
     for u in residual_units(model):
-        if not isinstance(u, ResidualUnit) or not u.skip:
+        skip = getattr(u, "skip", True)
+        if not isinstance(u, ResidualUnit) or not skip:
             raise ValueError(f"truncate needs sequential residual units; {u.name!r} is a "
-                             f"{type(u).__name__}{'' if u.skip else ' without skip'}")
+                             f"{type(u).__name__}{'' if skip else ' without skip'}")
         if u._post_activation and not u.is_transition:
             raise ValueError(
                 f"truncate needs units of the form x + f(x); {u.name!r} applies an activation "
