@@ -198,7 +198,7 @@ def test_reproduce_lists_studies_and_rejects_bad_input(capsys):
     out = capsys.readouterr().out
     assert "seed000" in out and "--budget cpu" in out and "8 pairs in each of 4 Q bins" in out
     assert main(["reproduce", "nope"]) == 2
-    assert "study must be one of 'seed000'" in capsys.readouterr().err
+    assert "study must be one of 'seed000', 'seed002'" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_:  # argparse, before anything is imported
         main(["reproduce", "seed000", "--time-limit", "-5"])
     assert exit_.value.code == 2
@@ -210,3 +210,82 @@ def test_q_bins_cover_the_paper_table():
     assert seed000.Q_LABELS == ("Q<1", "1-3", "3-10", ">=10")
     assert math.isinf(seed000.Q_BINS[-1])
     assert zoo.studies.get_study("seed000") is seed000
+
+
+# ---- seed002: the ensemble view (Veit et al.) ----
+
+from zoo.studies import seed002  # noqa: E402
+from zoo.studies.records import Records  # noqa: E402
+
+
+def test_records_resume_after_a_killed_write(tmp_path):
+    path = tmp_path / "records.jsonl"
+    log = Records(path)
+    log.add("a", kind="single", accuracy=0.5)
+    log.add("b", kind="single", accuracy=float("nan"))  # stored as null: JSON has no NaN
+    with open(path, "a") as f:
+        f.write('{"key": "c", "kind": "sin')  # killed mid-line
+    again = Records(path)
+    assert list(again.rows) == ["a", "b"] and again.rows["b"]["accuracy"] is None
+    again.add("c", kind="single", accuracy=0.25)
+    assert [r["key"] for r in Records(path).of("single")] == ["a", "b", "c"]
+    json.loads(path.read_text().splitlines()[-1])  # every line whole again
+    with open(path, "a") as f:
+        f.write('{"key": "d", "kind": "single"}')  # whole, but its newline was lost
+    assert "d" in Records(path) and path.read_text().endswith("\n")
+    path.write_text('{"key": "a"}\nnot json\n{"key": "b"}\n')
+    with pytest.raises(ValueError, match=r"records.jsonl:2 is not a JSON line"):
+        Records(path)
+
+
+def test_seed002_plan_draws_are_fixed_by_key():
+    budget = seed002.BUDGETS["cpu"]
+    units = seed002._dataset_units(budget, "mnist")
+    assert len(units["resnet"]) == 54 and sum(u.is_transition for u in units["resnet"]) == 2
+    items = list(seed002._items(budget, units))
+    keys = [key for key, *_ in items]
+    assert len(keys) == len(set(keys)) == seed002.count_items(budget, units)
+    by_key = {key: args for key, _, _, args in items}
+    assert len([k for k in keys if k.startswith("single/resnet/")]) == 54
+    assert len([k for k in keys if k.startswith("random/resnet/")]) == 20 * 10
+    for k in (1, 20):  # k distinct non-transition units
+        deleted = by_key[f"random/resnet/{k}/3"]["deleted"]
+        assert len(set(deleted)) == k and not {18, 36} & set(deleted)  # the transitions
+    assert by_key == {key: args for key, _, _, args in seed002._items(budget, units)}
+    gradient = [a for key, a in by_key.items() if key.startswith("gradient/")]
+    assert {a["k"] for a in gradient} == set(range(53))  # 52 non-transition units
+    assert sum(a["samples"] for a in gradient if a["k"] == 7) == 100
+
+
+def test_seed002_smoke_end_to_end_and_resume(tmp_path):
+    out = tmp_path / "seed002" / "smoke"
+    args = ["reproduce", "seed002", "--budget", "smoke", "--out", str(out)]
+    proc = _cli(*args)
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr[-3000:]
+    assert "deleting one of 7 non-transition units" in stdout
+    single = pd.read_csv(out / "single_unit_lesions.csv")
+    for model, n in (("resnet", 9), ("plain", 9)):  # one row per deleted unit
+        assert sorted(single.loc[single["model"] == model, "unit"]) == list(range(n))
+    plain_t = single[(single["model"] == "plain") & single["transition"]]
+    assert plain_t["accuracy"].isna().all() and len(plain_t) == 2  # cannot be deleted
+    random = pd.read_csv(out / "random_lesions.csv")
+    assert set(random["k"]) == {1, 2, 3} and len(random) == 2 * 3 * 2
+    grad = pd.read_csv(out / "path_gradients_summary.csv")
+    assert list(grad["k"]) == list(range(8))
+    assert grad["weighted_share"].sum() == pytest.approx(1)
+    assert list(grad["paths"]) == [math.comb(7, k) for k in range(8)]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["datasets"]["digits"]["single"]["resnet_units"] == 7
+    assert summary["paper"]["effective_range"] == [5, 17]
+    for name in ("models.csv", "reorder_lesions.csv", "path_gradients.csv", "report.md",
+                 "plots.png"):
+        assert (out / name).stat().st_size > 0
+    # a rerun measures nothing again (and trains nothing): the records are unchanged
+    log = (out / "digits" / "records.jsonl").read_text()
+    model = (out / "digits" / "preresnet20" / "model.keras").stat().st_mtime
+    again = _cli(*args)
+    _, stderr = again.communicate(timeout=300)
+    assert again.returncode == 0, stderr[-3000:]
+    assert (out / "digits" / "records.jsonl").read_text() == log
+    assert (out / "digits" / "preresnet20" / "model.keras").stat().st_mtime == model

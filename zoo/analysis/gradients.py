@@ -18,18 +18,19 @@ from zoo.analysis.lesion import _chain
 from zoo.models.units import residual_units
 
 
-def vjp(fn, x):
-    """``(fn(x), pullback)`` with ``pullback(g) = g^T d fn / d x``."""
+def vjp(fn, x, reusable=False):
+    """``(fn(x), pullback)`` with ``pullback(g) = g^T d fn / d x``; a ``reusable`` pullback
+    may be called more than once (path sampling backpropagates one forward pass many times)."""
     backend = keras.backend.backend()
     if backend == "jax":
         import jax
 
-        return jax.vjp(fn, x)
+        return jax.vjp(fn, x)  # always reusable
     if backend == "tensorflow":
         import tensorflow as tf
 
         x = tuple(map(tf.convert_to_tensor, x)) if isinstance(x, tuple) else tf.convert_to_tensor(x)
-        with tf.GradientTape() as tape:
+        with tf.GradientTape(persistent=reusable) as tape:
             tape.watch(x)
             y = fn(x)
         return y, lambda g: (tape.gradient(y, x, output_gradients=g),)
@@ -43,7 +44,8 @@ def vjp(fn, x):
         y = fn(x)
 
         def pullback(g):
-            grads = torch.autograd.grad(y, x if isinstance(x, tuple) else (x,), g)
+            grads = torch.autograd.grad(y, x if isinstance(x, tuple) else (x,), g,
+                                        retain_graph=reusable)
             return (tuple(grads),) if isinstance(x, tuple) else (grads[0],)
 
         return y, pullback
@@ -118,6 +120,80 @@ def norm_ratios(model, x, y) -> list[dict]:
     return rows
 
 
+class PathGradients:
+    """One forward pass of ``(x, y)`` through ``model``, backpropagated along any number of
+    routes (Veit et al.'s path sampling) without running the forward pass again.
+
+    Every residual unit is split into shortcut, branch and merge, each with a reusable
+    pullback. :meth:`input_gradient` takes a route, unit index -> ``"skip"`` or ``"branch"``;
+    units left out pass the gradient through both paths, as the network itself does. Since
+    the backward pass is linear, the gradients of all ``2^n`` routes sum to the full gradient.
+    """
+
+    def __init__(self, model, x, y):
+        check.paired_examples(x, y)
+        self.units = residual_units(model)
+        unit_index = {id(u): i for i, u in enumerate(self.units)}
+        self._pullbacks = []  # (unit index or None, pullback(s)) in forward order
+        h = keras.ops.convert_to_tensor(x)
+        for layer in _chain(model):
+            i = unit_index.get(id(layer))
+            if i is None or not getattr(layer, "skip", True):  # not a unit, or a plain one
+                h, pb = vjp(lambda a, layer=layer: layer(a, training=False), h, reusable=True)
+                self._pullbacks.append((None, pb))
+                continue
+            s, pb_s = vjp(lambda a, u=layer: u.shortcut(a, training=False), h, reusable=True)
+            r, pb_r = vjp(lambda a, u=layer: u.residual(a, training=False), h, reusable=True)
+            h, pb_m = vjp(lambda sr, u=layer: u.merge(sr[0], sr[1]), (s, r), reusable=True)
+            self._pullbacks.append((i, (pb_s, pb_r, pb_m)))
+        self.output_gradient = _loss_grad(h, np.asarray(y))
+
+    def input_gradient(self, route=None):
+        """dE/dx along ``route`` (unit index -> "skip" | "branch"; others: both paths)."""
+        route = route or {}
+        g = self.output_gradient
+        for i, pb in reversed(self._pullbacks):
+            if i is None:
+                (g,) = pb(g)
+                continue
+            pb_s, pb_r, pb_m = pb
+            ((g_s, g_r),) = pb_m(g)
+            kind = route.get(i)
+            if kind == "skip":
+                (g,) = pb_s(g_s)
+            elif kind == "branch":
+                (g,) = pb_r(g_r)
+            else:
+                (a,), (b,) = pb_s(g_s), pb_r(g_r)
+                g = a + b
+        return g
+
+    def input_gradient_norm(self, route=None) -> np.ndarray:
+        """Per-example L2 norm of :meth:`input_gradient`."""
+        return _norms(self.input_gradient(route))
+
+
+def path_routes(units, k, rng) -> dict:
+    """A random route through ``k`` non-transition units' branches, every other unit's skip
+    (transitions always through their projection, as in :func:`gradient_by_path_length`)."""
+    candidates = [i for i, u in enumerate(units) if not u.is_transition]
+    chosen = set(rng.choice(candidates, k, replace=False).tolist()) if k else set()
+    return {i: "branch" if i in chosen else "skip" for i in range(len(units))}
+
+
+def effective_range(lengths, weighted, mass=0.9) -> tuple[int, int]:
+    """The smallest set of path lengths, taken largest contribution first, that holds
+    ``mass`` of the total; returned as its (shortest, longest) length."""
+    weighted = np.asarray(weighted, dtype=float)
+    keep, total = [], 0.0
+    for j in np.argsort(weighted)[::-1]:
+        keep.append(lengths[j])
+        total += weighted[j]
+        if total >= mass * weighted.sum():
+            break
+    return int(min(keep)), int(max(keep))
+
+
 def gradient_by_path_length(model, x, y, samples=20, lengths=None, seed=0) -> dict:
     """Veit et al.'s path sampling: for each path length k, ``samples`` times choose k units
     whose gradient flows through the branch only, the rest through the skip only, and record
@@ -135,26 +211,11 @@ def gradient_by_path_length(model, x, y, samples=20, lengths=None, seed=0) -> di
     if any(not getattr(u, "skip", True) for u in units):
         raise ValueError("gradient_by_path_length needs skip connections; a plain network has "
                          "one path only")
-    candidates = [i for i, u in enumerate(units) if not u.is_transition]
-    n = len(candidates)
+    n = sum(not u.is_transition for u in units)
     lengths = list(range(n + 1)) if lengths is None else list(lengths)
-    means = []
-    for k in lengths:
-        norms = []
-        for _ in range(samples):
-            chosen = set(rng.choice(candidates, k, replace=False).tolist()) if k else set()
-            route = {i: ("branch" if i in chosen else "skip") for i in range(len(units))
-                     if i in candidates or units[i].is_transition}
-            g, _, _ = backward_through_units(model, x, y, route)
-            norms.append(float(np.mean(_norms(g))))
-        means.append(float(np.mean(norms)))
-    weighted = np.array([m * comb(n, k) for m, k in zip(means, lengths)])
-    order = np.argsort(weighted)[::-1]
-    keep, total = [], 0.0
-    for j in order:
-        keep.append(lengths[j])
-        total += weighted[j]
-        if total >= 0.9 * weighted.sum():
-            break
-    return {"lengths": lengths, "mean_norm": means, "weighted": weighted.tolist(),
-            "effective_range": (min(keep), max(keep)), "units": n}
+    paths = PathGradients(model, x, y)
+    means = [float(np.mean([np.mean(paths.input_gradient_norm(path_routes(units, k, rng)))
+                            for _ in range(samples)])) for k in lengths]
+    weighted = [m * comb(n, k) for m, k in zip(means, lengths)]
+    return {"lengths": lengths, "mean_norm": means, "weighted": weighted,
+            "effective_range": effective_range(lengths, weighted), "units": n}

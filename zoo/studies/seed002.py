@@ -1,0 +1,607 @@
+"""seed002: residual networks behave like ensembles of shallow paths (Veit, Wilber, Belongie,
+NeurIPS 2016; PAPERS §3).
+
+Design: per dataset, train Veit's network -- a pre-activation ResNet with basic units (110
+layers: 54 units, two of them transitions) -- and a plain network without skips, once each,
+then measure on a fixed seeded subset of the test split, with nothing retrained:
+
+- ``single``: every unit deleted on its own (a residual unit keeps its skip; a plain layer
+  becomes the identity where the shape allows);
+- ``random``: k random non-transition units deleted, ``random_samples`` draws per k;
+- ``reorder``: s random swaps of same-stage units, ``reorder_samples`` draws per s, with
+  Kendall's tau of the order that results;
+- ``gradient``: Veit's path sampling on training images: one forward pass per batch, then per
+  path length k the gradient routed through k random units' branches and every other unit's
+  skip; its norm at the input. Transitions always route through their projection, so path
+  lengths run over the 52 other units.
+
+Every measurement is appended to ``<out>/<dataset>/records.jsonl`` as it is made, under a key
+drawn from a per-item seed, so a killed run resumes at the next unmeasured item with the same
+draws. The trained models are ordinary ``zoo.train.fit`` run folders beside it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from math import comb
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+TITLE = "Residual networks behave like ensembles of shallow paths (Veit et al., NeurIPS 2016)"
+CLAIM = ("Deleting or reordering units of a trained pre-activation ResNet at test time degrades "
+         "it smoothly while a plain net breaks; the gradient comes from short paths.")
+# Veit et al.'s numbers (CIFAR-10, pre-activation ResNet-110, 54 units)
+PAPER = {
+    "units": 54,
+    "path_range_95": (19, 35),  # >95% of the 2^54 paths have 19-35 units
+    "effective_range": (5, 17),  # the path lengths that carry almost all of the gradient
+    "effective_share_of_paths": 0.0045,  # ... which are 0.45% of all paths
+    "single": "no noticeable change except at downsampling units; a plain net drops to chance",
+    "random": "error grows smoothly with the number of deleted units",
+    "reorder": "error grows smoothly as Kendall's tau falls",
+}
+MODELS = ("resnet", "plain")
+
+
+@dataclass(frozen=True)
+class Budget:
+    datasets: tuple
+    resnet: str  # a registered ResNet, trained with preactivation=True (Veit's units)
+    plain: str  # a registered plain network (no skips)
+    recipe: str
+    epochs: int
+    test_examples: int | None  # the seeded test subset every lesion is measured on
+    random_ks: tuple
+    random_samples: int
+    swaps: tuple
+    reorder_samples: int
+    gradient_batches: int  # batches of training images, one forward pass each
+    gradient_batch_size: int
+    gradient_samples: int  # routes per path length, over all batches
+    seed: int = 0
+
+    def describe(self) -> str:
+        test = "the whole test split" if self.test_examples is None else \
+            f"{self.test_examples:,} test images"
+        return (f"{'/'.join(self.datasets)}: pre-activation {self.resnet} and {self.plain}, "
+                f"{self.recipe} recipe x {self.epochs} epochs; lesions on {test} "
+                f"(k = {min(self.random_ks)}..{max(self.random_ks)} x {self.random_samples}, "
+                f"{len(self.swaps)} swap amounts x {self.reorder_samples}); "
+                f"{self.gradient_samples} gradient samples per path length")
+
+
+BUDGETS = {
+    # CI: 20-layer nets on the embedded digits, a few draws of everything (under a minute)
+    "smoke": Budget(("digits",), "resnet20", "plain20", "quick", 2, 200, (1, 2, 3), 2, (1, 2),
+                    2, 1, 16, 2),
+    # 2 CPU cores: Veit's 54-unit net, 3 epochs of the full train split (~30 min per dataset),
+    # every lesion on 5,000 test images, 100 gradient samples per path length
+    "cpu": Budget(("fashion_mnist", "mnist"), "resnet110", "plain20", "he2016", 3, 5000,
+                  tuple(range(1, 21)), 10, (1, 2, 4, 8, 16, 32, 64), 10, 5, 32, 100),
+    # one H100/H200 (JAX), in stages: longer training, the whole test split, Veit's 1,000
+    # gradient samples per length
+    "gpu": Budget(("fashion_mnist", "mnist"), "resnet110", "plain20", "he2016", 30, None,
+                  tuple(range(1, 21)), 20, (1, 2, 4, 8, 16, 32, 64), 20, 20, 32, 1000),
+}
+
+
+# ---------------------------------------------------------------------------------------
+# running
+
+
+def _run_dir(out: Path, dataset, which, budget) -> Path:
+    name = budget.resnet.replace("resnet", "preresnet") if which == "resnet" else budget.plain
+    return out / dataset / name
+
+
+def _train(out: Path, dataset, which, budget: Budget, stream):
+    """The trained model of a run folder, training (or resuming) it first if needed."""
+    import keras
+
+    from zoo.train import fit
+
+    folder = _run_dir(out, dataset, which, budget)
+    if (folder / "results.json").is_file():
+        return keras.saving.load_model(folder / "model.keras", safe_mode=True)
+    extra = {"preactivation": True} if which == "resnet" else {}
+    name = budget.resnet if which == "resnet" else budget.plain
+    print(f"training {folder.name} on {dataset} ({budget.epochs} epochs)", file=stream, flush=True)
+    result = fit(name, dataset, recipe=budget.recipe, epochs=budget.epochs, seed=budget.seed,
+                 out_dir=folder, validate=False, verbose=2, resume=folder.is_dir(), **extra)
+    return result.model
+
+
+def _rng(budget, *key):
+    return np.random.default_rng([budget.seed, *key])
+
+
+def _items(budget: Budget, units: dict):
+    """Every measurement of one dataset, as (key, kind, model, arguments), in running order.
+    ``units`` maps model -> its residual units."""
+    for which in MODELS:
+        yield f"baseline/{which}", "baseline", which, {}
+    for which in MODELS:
+        for i in range(len(units[which])):
+            yield f"single/{which}/{i}", "single", which, {"unit": i}
+    deletable = {w: [i for i, u in enumerate(units[w]) if not u.is_transition] for w in MODELS}
+    for which in MODELS:
+        for k in budget.random_ks:
+            if k > len(deletable[which]):
+                continue
+            for s in range(budget.random_samples):
+                delete = sorted(_rng(budget, 1, k, s).choice(deletable[which], k, replace=False)
+                                .tolist())
+                yield f"random/{which}/{k}/{s}", "random", which, {"k": k, "sample": s,
+                                                                    "deleted": delete}
+    groups = {}
+    for i in deletable["resnet"]:
+        groups.setdefault(tuple(units["resnet"][i].input.shape[1:]), []).append(i)
+    swappable = [g for g in groups.values() if len(g) >= 2]
+    for swaps in budget.swaps:
+        for s in range(budget.reorder_samples):
+            rng = _rng(budget, 2, swaps, s)
+            order = list(range(len(units["resnet"])))
+            for _ in range(swaps):
+                group = swappable[rng.integers(len(swappable))]
+                a, b = rng.choice(group, 2, replace=False)
+                order[a], order[b] = order[b], order[a]
+            yield f"reorder/{swaps}/{s}", "reorder", "resnet", {"swaps": swaps, "sample": s,
+                                                                 "order": order}
+    n = len(deletable["resnet"])
+    per_batch = -(-budget.gradient_samples // budget.gradient_batches)
+    for b in range(budget.gradient_batches):
+        for k in range(n + 1):
+            yield f"gradient/{b}/{k}", "gradient", "resnet", {"batch": b, "k": k,
+                                                               "samples": per_batch}
+
+
+def count_items(budget: Budget, units: dict) -> int:
+    return sum(1 for _ in _items(budget, units))
+
+
+def _measure(kind, model, args, x, y, paths, units, budget):
+    from zoo.analysis import kendall_tau, lesion
+    from zoo.analysis.gradients import path_routes
+    from zoo.analysis.lesion import accuracy
+
+    if kind == "baseline":
+        return {"accuracy": accuracy(model, x, y)}
+    if kind == "single":
+        u = units[args["unit"]]
+        try:
+            acc = accuracy(lesion(model, delete=[args["unit"]]), x, y)
+        except ValueError:  # a plain transition changes the shape: it cannot be deleted
+            acc = float("nan")
+        return {"name": u.name, "transition": bool(u.is_transition), "accuracy": acc}
+    if kind == "random":
+        return {"accuracy": accuracy(lesion(model, delete=args["deleted"]), x, y)}
+    if kind == "reorder":
+        return {"kendall_tau": kendall_tau(args["order"]),
+                "accuracy": accuracy(lesion(model, order=args["order"]), x, y)}
+    if kind == "gradient":
+        rng = _rng(budget, 3, args["batch"], args["k"])
+        norms = [float(np.mean(paths.input_gradient_norm(path_routes(units, args["k"], rng))))
+                 for _ in range(args["samples"])]
+        return {"norms": norms}
+    raise ValueError(f"unknown measurement {kind!r}")
+
+
+def _dataset_units(budget: Budget, dataset):
+    """The residual units of both models, built untrained: the plan needs only the layout."""
+    from zoo.data import dataset_info
+    from zoo.models.units import residual_units
+    from zoo.registry import create_model
+
+    info = dataset_info(dataset)
+    shape = dict(input_shape=info.shape, num_classes=info.num_classes)
+    return {"resnet": residual_units(create_model(budget.resnet, preactivation=True, **shape)),
+            "plain": residual_units(create_model(budget.plain, **shape))}
+
+
+def run(budget: Budget, out: Path, *, time_limit=None, stream=None) -> bool:
+    """Train, then measure every item of every dataset; False if the time limit stopped it."""
+    import time
+
+    from zoo.data import load
+    from zoo.progress import Progress
+    from zoo.studies.records import Records
+
+    started = time.monotonic()
+    layouts = {d: _dataset_units(budget, d) for d in budget.datasets}
+    records = {d: Records(out / d / "records.jsonl") for d in budget.datasets}
+    trained = {d: sum((_run_dir(out, d, w, budget) / "results.json").is_file() for w in MODELS)
+               for d in budget.datasets}
+    total = sum(2 + count_items(budget, layouts[d]) for d in budget.datasets)
+    done = sum(trained[d] + len(records[d]) for d in budget.datasets)
+    progress = Progress(total, done=done, label="items", stream=stream)
+
+    def out_of_time():
+        return time_limit is not None and time.monotonic() - started > time_limit
+
+    try:
+        for dataset in budget.datasets:
+            log = records[dataset]
+            todo = [item for item in _items(budget, layouts[dataset]) if item[0] not in log]
+            if not todo and trained[dataset] == 2:
+                continue
+            models = {}
+            for which in MODELS:
+                if out_of_time():
+                    return False
+                already = (_run_dir(out, dataset, which, budget) / "results.json").is_file()
+                models[which] = _train(out, dataset, which, budget, stream)
+                if not already:
+                    progress.update(detail=f"{dataset}: trained {which}")
+            units = {w: _unit_layers(models[w]) for w in MODELS}
+            x, y = load(dataset, "test", normalize=None, subset=budget.test_examples,
+                        seed=budget.seed)
+            paths = {}
+            for key, kind, which, args in todo:
+                if out_of_time():
+                    return False
+                if kind == "gradient" and args["batch"] not in paths:
+                    paths.clear()  # one forward pass (and its tapes) in memory at a time
+                    paths[args["batch"]] = _forward(models["resnet"], dataset, args["batch"],
+                                                    budget)
+                values = _measure(kind, models[which], args, x, y, paths.get(args.get("batch")),
+                                  units[which], budget)
+                log.add(key, kind=kind, model=which, **args, **values)
+                progress.update(detail=f"{dataset}: {key}")
+    finally:
+        progress.close()
+    return True
+
+
+def _unit_layers(model):
+    from zoo.models.units import residual_units
+
+    return residual_units(model)
+
+
+def _forward(model, dataset, batch, budget):
+    from zoo.analysis.gradients import PathGradients
+    from zoo.data import load
+
+    n = budget.gradient_batch_size
+    x, y = load(dataset, "train", normalize=None, subset=n * budget.gradient_batches,
+                seed=budget.seed + 1)
+    return PathGradients(model, x[batch * n:(batch + 1) * n], y[batch * n:(batch + 1) * n])
+
+
+# ---------------------------------------------------------------------------------------
+# reporting
+
+
+def _frames(out: Path, budget: Budget) -> dict:
+    from zoo.atomic import read_json
+    from zoo.studies.records import Records
+
+    tables = {k: [] for k in ("models", "single", "random", "reorder", "gradient")}
+    for dataset in budget.datasets:
+        log = Records(out / dataset / "records.jsonl")
+        base = {r["model"]: r["accuracy"] for r in log.of("baseline")}
+        for which in MODELS:
+            folder = _run_dir(out, dataset, which, budget)
+            if not (folder / "results.json").is_file():
+                continue
+            config, result = read_json(folder / "config.json"), read_json(folder / "results.json")
+            tables["models"].append({
+                "dataset": dataset, "model": which, "architecture": folder.name,
+                "params": config["params"], "epochs": result["epochs"],
+                "train_examples": config["train_examples"],
+                "test_accuracy": result["test_accuracy"], "test_loss": result["test_loss"],
+                "train_seconds": result["train_seconds"],
+                "lesion_examples": budget.test_examples or config["test_examples"],
+                "lesion_baseline": base.get(which)})
+        for r in log.of("single"):
+            tables["single"].append({"dataset": dataset, "model": r["model"], "unit": r["unit"],
+                                     "name": r["name"], "transition": r["transition"],
+                                     "accuracy": r["accuracy"], "baseline": base.get(r["model"])})
+        for r in log.of("random"):
+            tables["random"].append({"dataset": dataset, "model": r["model"], "k": r["k"],
+                                     "sample": r["sample"], "accuracy": r["accuracy"],
+                                     "deleted": " ".join(map(str, r["deleted"]))})
+        for r in log.of("reorder"):
+            tables["reorder"].append({"dataset": dataset, "model": r["model"],
+                                      "swaps": r["swaps"], "sample": r["sample"],
+                                      "kendall_tau": r["kendall_tau"],
+                                      "accuracy": r["accuracy"]})
+        for r in log.of("gradient"):
+            for s, norm in enumerate(r["norms"]):
+                tables["gradient"].append({"dataset": dataset, "batch": r["batch"], "k": r["k"],
+                                           "sample": s, "norm": norm})
+    columns = {
+        "models": ["dataset", "model", "architecture", "params", "epochs", "train_examples",
+                   "test_accuracy", "test_loss", "train_seconds", "lesion_examples",
+                   "lesion_baseline"],
+        "single": ["dataset", "model", "unit", "name", "transition", "accuracy", "baseline"],
+        "random": ["dataset", "model", "k", "sample", "accuracy", "deleted"],
+        "reorder": ["dataset", "model", "swaps", "sample", "kendall_tau", "accuracy"],
+        "gradient": ["dataset", "batch", "k", "sample", "norm"],
+    }
+    frames = {k: pd.DataFrame(v, columns=columns[k]) for k, v in tables.items()}
+    if not frames["single"].empty:
+        frames["single"]["drop"] = frames["single"]["baseline"] - frames["single"]["accuracy"]
+    return frames
+
+
+def gradient_summary(gradient: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset and path length: mean norm, its standard error, the number of paths of
+    that length and the share of the whole (Binomial-weighted) gradient it carries."""
+    rows = []
+    for dataset, g in gradient.groupby("dataset", sort=False):
+        n = int(g["k"].max())
+        stats = g.groupby("k")["norm"].agg(["mean", "sem", "count"]).reset_index()
+        weighted = stats["mean"] * [comb(n, int(k)) for k in stats["k"]]
+        for (_, r), w in zip(stats.iterrows(), weighted):
+            rows.append({"dataset": dataset, "k": int(r["k"]), "mean_norm": r["mean"],
+                         "sem": r["sem"], "samples": int(r["count"]), "paths": comb(n, int(r["k"])),
+                         "weighted_share": w / weighted.sum()})
+    return pd.DataFrame(rows, columns=["dataset", "k", "mean_norm", "sem", "samples", "paths",
+                                       "weighted_share"])
+
+
+def random_summary(random: pd.DataFrame) -> pd.DataFrame:
+    if random.empty:
+        return pd.DataFrame(columns=["dataset", "model", "k", "mean_accuracy", "std_accuracy",
+                                     "min_accuracy", "max_accuracy", "samples"])
+    return (random.groupby(["dataset", "model", "k"])["accuracy"]
+            .agg(mean_accuracy="mean", std_accuracy="std", min_accuracy="min",
+                 max_accuracy="max", samples="count").reset_index())
+
+
+def reorder_summary(reorder: pd.DataFrame) -> pd.DataFrame:
+    if reorder.empty:
+        return pd.DataFrame(columns=["dataset", "swaps", "mean_tau", "mean_accuracy",
+                                     "std_accuracy", "samples"])
+    return (reorder.groupby(["dataset", "swaps"])
+            .agg(mean_tau=("kendall_tau", "mean"), mean_accuracy=("accuracy", "mean"),
+                 std_accuracy=("accuracy", "std"), samples=("accuracy", "count"))
+            .reset_index())
+
+
+def _smooth(x, accuracy) -> dict:
+    """How smoothly accuracy falls along ``x`` (more lesion): Spearman's rho of x against
+    the mean error, and the largest step of the mean error as a share of its whole rise."""
+    from scipy.stats import spearmanr
+
+    error = 1 - np.asarray(accuracy, dtype=float)
+    if len(error) < 3:
+        return {"rho": None, "largest_step_share": None}
+    rise = error[-1] - error[0]
+    steps = np.diff(error)
+    return {"rho": float(spearmanr(x, error).statistic),
+            "largest_step_share": float(steps.max() / rise) if rise > 0 else None}
+
+
+def headline(frames: dict, budget: Budget) -> dict:
+    """The numbers behind each claim, per dataset, with a verdict for each (thresholds are
+    stated in ``VERDICT_RULES``)."""
+    from zoo.analysis.gradients import effective_range
+    from zoo.analysis.paths import central_range
+
+    out = {}
+    grad = gradient_summary(frames["gradient"])
+    rnd, reo = random_summary(frames["random"]), reorder_summary(frames["reorder"])
+    for dataset in budget.datasets:
+        h = {}
+        models = frames["models"][frames["models"]["dataset"] == dataset].set_index("model")
+        for which in MODELS:
+            if which in models.index:
+                h[f"{which}_test_accuracy"] = float(models.loc[which, "test_accuracy"])
+                h[f"{which}_lesion_baseline"] = models.loc[which, "lesion_baseline"]
+        single = frames["single"][frames["single"]["dataset"] == dataset]
+        res = single[(single["model"] == "resnet") & ~single["transition"].astype(bool)]
+        res_t = single[(single["model"] == "resnet") & single["transition"].astype(bool)]
+        pla = single[(single["model"] == "plain") & single["accuracy"].notna()]
+        if not res.empty and not pla.empty:
+            h["single"] = {
+                "resnet_units": int(len(res)),
+                "resnet_median_drop": float(res["drop"].median()),
+                "resnet_max_drop": float(res["drop"].max()),
+                "resnet_units_dropping_over_1pt": int((res["drop"] > 0.01).sum()),
+                "resnet_transition_drops": [float(v) for v in res_t["drop"]],
+                "plain_layers": int(len(pla)),
+                "plain_median_accuracy": float(pla["accuracy"].median()),
+                "plain_max_accuracy": float(pla["accuracy"].max()),
+            }
+            s = h["single"]
+            s["verdict"] = ("reproduced" if s["resnet_median_drop"] <= 0.01
+                            and s["plain_median_accuracy"] <= 0.2 else
+                            "partly" if s["resnet_median_drop"] < 0.5 * (
+                                (h.get("plain_lesion_baseline") or 1) - s["plain_median_accuracy"])
+                            else "not")
+        r = rnd[(rnd["dataset"] == dataset) & (rnd["model"] == "resnet")]
+        if len(r) >= 3:
+            h["random"] = {"k": r["k"].tolist(), "mean_accuracy": r["mean_accuracy"].tolist(),
+                           "std_accuracy": r["std_accuracy"].tolist(),
+                           **_smooth(r["k"], r["mean_accuracy"])}
+            p = rnd[(rnd["dataset"] == dataset) & (rnd["model"] == "plain")]
+            h["random"]["plain_mean_accuracy_k1"] = \
+                float(p.loc[p["k"] == 1, "mean_accuracy"].iloc[0]) if (p["k"] == 1).any() else None
+            h["random"]["verdict"] = _smooth_verdict(h["random"])
+        o = reo[reo["dataset"] == dataset]
+        if len(o) >= 3:
+            h["reorder"] = {"swaps": o["swaps"].tolist(), "mean_tau": o["mean_tau"].tolist(),
+                            "mean_accuracy": o["mean_accuracy"].tolist(),
+                            **_smooth(-o["mean_tau"].to_numpy(), o["mean_accuracy"])}
+            h["reorder"]["verdict"] = _smooth_verdict(h["reorder"])
+        g = grad[grad["dataset"] == dataset]
+        if len(g) >= 2:
+            n = int(g["k"].max())
+            lo, hi = effective_range(g["k"].tolist(), (g["weighted_share"]).tolist())
+            slope = float(np.polyfit(g["k"], np.log(g["mean_norm"]), 1)[0])
+            h["gradient"] = {
+                "units": n, "path_range_95": list(central_range(n, 0.95)),
+                "effective_range": [lo, hi],
+                "effective_share_of_paths": sum(comb(n, k) for k in range(lo, hi + 1)) / 2 ** n,
+                "norm_decay_per_unit": float(np.exp(slope)),
+                "samples_per_length": int(g["samples"].min()),
+            }
+            c = central_range(n, 0.95)
+            h["gradient"]["verdict"] = (
+                "reproduced" if hi < c[0] and lo <= PAPER["effective_range"][1]
+                and hi >= PAPER["effective_range"][0] else
+                "partly" if (lo + hi) / 2 < n / 2 else "not")
+        out[dataset] = h
+    return out
+
+
+VERDICT_RULES = {
+    "single": "reproduced: median drop of the ResNet's non-transition units <= 1 point and the "
+              "plain net's median accuracy after a deletion <= 20% (chance 10%); partly: the "
+              "ResNet's median drop is under half the plain net's",
+    "random": "reproduced: mean error rises with k (Spearman rho >= 0.9) and no step between "
+              "neighbouring k is more than 25% of the whole rise; partly: rho >= 0.9 only",
+    "reorder": "as for random, with 1 - Kendall's tau in place of k",
+    "gradient": "reproduced: the lengths carrying 90% of the weighted gradient end below the "
+                "95% range of path lengths and overlap Veit's 5-17; partly: they lie mostly "
+                "below the middle length n/2",
+}
+
+
+def _smooth_verdict(h) -> str:
+    if h["rho"] is None:
+        return "not measured"
+    if h["rho"] >= 0.9 and h["largest_step_share"] is not None and \
+            h["largest_step_share"] <= 0.25:
+        return "reproduced"
+    return "partly" if h["rho"] >= 0.9 else "not"
+
+
+def conclusion(heads: dict) -> list[str]:
+    lines = []
+    for dataset, h in heads.items():
+        if "single" in h:
+            s = h["single"]
+            lines.append(
+                f"{dataset}: deleting one of {s['resnet_units']} non-transition units costs the "
+                f"ResNet a median {100 * s['resnet_median_drop']:.2f} points (worst "
+                f"{100 * s['resnet_max_drop']:.2f}); deleting one layer of the plain net leaves "
+                f"a median accuracy of {100 * s['plain_median_accuracy']:.1f}% -> "
+                f"{s['verdict']}.")
+        if "random" in h:
+            r = h["random"]
+            lines.append(
+                f"{dataset}: deleting k = {r['k'][0]}..{r['k'][-1]} random units takes the "
+                f"ResNet from {100 * r['mean_accuracy'][0]:.1f}% to "
+                f"{100 * r['mean_accuracy'][-1]:.1f}% (rho {r['rho']:.2f}, largest step "
+                f"{_pct(r['largest_step_share'])} of the rise) -> {r['verdict']}.")
+        if "reorder" in h:
+            r = h["reorder"]
+            lines.append(
+                f"{dataset}: reordering down to Kendall tau {r['mean_tau'][-1]:.2f} takes it "
+                f"from {100 * r['mean_accuracy'][0]:.1f}% to {100 * r['mean_accuracy'][-1]:.1f}% "
+                f"(rho {r['rho']:.2f}) -> {r['verdict']}.")
+        if "gradient" in h:
+            g = h["gradient"]
+            lines.append(
+                f"{dataset}: 90% of the Binomial-weighted gradient comes from paths of "
+                f"{g['effective_range'][0]}-{g['effective_range'][1]} units "
+                f"({100 * g['effective_share_of_paths']:.2f}% of the paths; Veit: 5-17, 0.45%), "
+                f"while 95% of paths have {g['path_range_95'][0]}-{g['path_range_95'][1]} units; "
+                f"the gradient norm shrinks {g['norm_decay_per_unit']:.2f}x per unit -> "
+                f"{g['verdict']}.")
+    return lines
+
+
+def _pct(v):
+    return "n/a" if v is None else f"{100 * v:.0f}%"
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    if frame.empty:
+        return "(none yet)"
+    cols = list(frame.columns)
+    fmt = [[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row]
+           for row in frame.itertuples(index=False)]
+    return "\n".join(["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols),
+                      *["| " + " | ".join(r) + " |" for r in fmt]])
+
+
+def plot(frames, heads, path: Path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    datasets = list(heads)
+    fig, axes = plt.subplots(len(datasets), 4, figsize=(17, 3.6 * len(datasets)), squeeze=False)
+    grad = gradient_summary(frames["gradient"])
+    rnd, reo = random_summary(frames["random"]), reorder_summary(frames["reorder"])
+    for row, dataset in zip(axes, datasets):
+        s = frames["single"][frames["single"]["dataset"] == dataset]
+        for which, marker in (("resnet", "o"), ("plain", "s")):
+            m = s[s["model"] == which]
+            row[0].plot(m["unit"], m["accuracy"], marker, ms=3, label=which)
+        row[0].set(title=f"{dataset}: one unit deleted", xlabel="deleted unit",
+                   ylabel="test accuracy", ylim=(0, 1.02))
+        for which in MODELS:
+            m = rnd[(rnd["dataset"] == dataset) & (rnd["model"] == which)]
+            row[1].errorbar(m["k"], m["mean_accuracy"], m["std_accuracy"], marker="o", ms=3,
+                            capsize=2, label=which)
+        row[1].set(title="k random units deleted", xlabel="k", ylabel="test accuracy",
+                   ylim=(0, 1.02))
+        r = frames["reorder"][frames["reorder"]["dataset"] == dataset]
+        row[2].plot(r["kendall_tau"], r["accuracy"], ".", alpha=0.5)
+        o = reo[reo["dataset"] == dataset]
+        row[2].plot(o["mean_tau"], o["mean_accuracy"], "o-", ms=3)
+        row[2].set(title="units reordered", xlabel="Kendall tau", ylabel="test accuracy",
+                   ylim=(0, 1.02))
+        row[2].invert_xaxis()
+        g = grad[grad["dataset"] == dataset]
+        if not g.empty:
+            row[3].semilogy(g["k"], g["mean_norm"], "o-", ms=3, label="gradient norm")
+            twin = row[3].twinx()
+            twin.plot(g["k"], g["weighted_share"], "r-", label="x number of paths (share)")
+            twin.set_ylabel("share of total gradient", color="r")
+        row[3].set(title="gradient per path length", xlabel="path length k",
+                   ylabel="mean input-gradient norm")
+        for ax in row[:2]:
+            ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def report(out: Path, *, budget="cpu") -> dict:
+    """models.csv, single_unit_lesions.csv, random_lesions.csv (+ _summary),
+    reorder_lesions.csv (+ _summary), path_gradients.csv (+ _summary), summary.json,
+    report.md and plots.png in ``out``."""
+    from zoo.atomic import write_atomic, write_json
+
+    out = Path(out)
+    spec = BUDGETS[budget] if isinstance(budget, str) else budget
+    frames = _frames(out, spec)
+    if frames["models"].empty:
+        raise ValueError(f"no trained models under {out}: run the study first")
+    tables = {
+        "models": frames["models"], "single_unit_lesions": frames["single"],
+        "random_lesions": frames["random"], "random_lesions_summary": random_summary(
+            frames["random"]),
+        "reorder_lesions": frames["reorder"], "reorder_lesions_summary": reorder_summary(
+            frames["reorder"]),
+        "path_gradients": frames["gradient"],
+        "path_gradients_summary": gradient_summary(frames["gradient"]),
+    }
+    for name, table in tables.items():
+        write_atomic(out / f"{name}.csv", table.to_csv(index=False))
+    heads = headline(frames, spec)
+    summary = {"study": "seed002", "budget": budget if isinstance(budget, str) else "custom",
+               "settings": asdict(spec), "paper": PAPER, "verdict_rules": VERDICT_RULES,
+               "datasets": heads, "conclusion": conclusion(heads)}
+    write_json(out / "summary.json", summary)
+    plot(frames, heads, out / "plots.png")
+    lines = [f"# seed002 ({summary['budget']}): {TITLE}", "", f"Budget: {spec.describe()}.", "",
+             "## Conclusion (generated from the tables below)", "",
+             *[f"- {line}" for line in summary["conclusion"]], "",
+             "Verdict rules: " + "; ".join(f"**{k}** {v}" for k, v in VERDICT_RULES.items()), "",
+             "## Trained models", "", _markdown(frames["models"]), "",
+             "## k random units deleted", "", _markdown(tables["random_lesions_summary"]), "",
+             "## Reordering", "", _markdown(tables["reorder_lesions_summary"]), "",
+             "## Gradient per path length", "",
+             _markdown(tables["path_gradients_summary"]), ""]
+    write_atomic(out / "report.md", "\n".join(lines))
+    return summary
