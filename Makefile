@@ -7,10 +7,15 @@ PY     := $(VENV)/bin/python
 
 .PHONY: demo test lint clean notebooks readme
 
+# PyTorch for the tests that run Keras on it: 2.13.0 is a CPU build on the CI machines (pip
+# takes it from their local wheel; elsewhere on Linux PyPI's torch is a CUDA build of several
+# GB). `make test TORCH=` leaves torch out, and those tests skip.
+TORCH  ?= torch==2.13.0
+
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev,jax]"
+	$(PY) -m pip install -q -e ".[dev,jax]" $(TORCH)
 	touch $@
 
 demo: $(VENV)/.installed

@@ -117,8 +117,9 @@ def test_truncation_of_a_preactivation_resnet_with_transitions():
     np.testing.assert_allclose(_out(analysis.truncate(model, 3), x), _out(model, x), atol=1e-5)
     twin = zoo.parallel_resnet(20, preactivation=True, input_shape=(8, 8, 1))
     assert analysis.truncate(model, 1).count_params() == twin.count_params()
-    rows = analysis.truncation_accuracy(model, x, np.zeros(3, int), orders=[3])
-    assert rows[0]["order"] == 3 and rows[0]["kept"] == pytest.approx(1) or np.isnan(rows[0]["kept"])
+    y = np.argmax(_out(model, x), axis=-1)  # labels the full model gets right: accuracy 1
+    rows = analysis.truncation_accuracy(model, x, y, orders=[3])
+    assert rows == [{"order": 3, "accuracy": 1.0, "kept": 1.0}]
 
 
 def test_truncate_rejects_post_activation_units():

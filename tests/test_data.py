@@ -1,15 +1,17 @@
 """Dataset readers against real files and generated files in the real on-disk formats."""
 
 import gzip
+import hashlib
 import os
 import pickle
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from zoo import data
-from zoo.data import DataError, datasets
+from zoo.data import DataError, datasets, formats
 
 SHARED = Path(os.environ.get("ZOO_DATA_DIR", "")) if os.environ.get("ZOO_DATA_DIR") else None
 needs_real_data = pytest.mark.skipif(
@@ -87,20 +89,33 @@ def write_cifar(folder, n, classes, label_key, names):
     return expected
 
 
-def test_cifar10_python_batches(tmp_path, no_env_data):
+def test_cifar10_python_batches(tmp_path, no_env_data, monkeypatch):
     names = [f"data_batch_{i}" for i in range(1, 6)]
     expected = write_cifar(tmp_path / "cifar-10-batches-py", 4, 10, "labels", names)
     write_cifar(tmp_path / "other", 3, 10, "labels", ["test_batch"])
     (tmp_path / "other" / "test_batch").rename(tmp_path / "cifar-10-batches-py" / "test_batch")
-    x, y, source = data.load_raw("cifar10", "train", data_dir=tmp_path)
+    # not the release files: read all the same (arrays only), with one warning per file
+    with pytest.warns(UserWarning, match="data_batch_1: md5 differs from the CIFAR release") \
+            as caught:
+        x, y, source = data.load_raw("cifar10", "train", data_dir=tmp_path)
+    assert len(caught) == 5
     assert x.shape == (20, 32, 32, 3) and y.shape == (20,)
     rows, labels = expected[0]
     # channel-major rows: red plane, then green, then blue, each 32x32 row-major
     assert x[0, 0, 1, 0] == rows[0, 1] and x[0, 0, 1, 1] == rows[0, 1024 + 1]
     assert x[0, 2, 3, 2] == rows[0, 2048 + 2 * 32 + 3]
     assert y[:4].tolist() == labels
-    xt, _ = data.load("cifar10", "test", data_dir=tmp_path)
+    # a file with the release's md5 passes without a word
+    test_batch = tmp_path / "cifar-10-batches-py" / "test_batch"
+    assert formats.md5(test_batch) == hashlib.md5(test_batch.read_bytes()).hexdigest()
+    monkeypatch.setitem(formats.CIFAR_RELEASE_MD5, ("cifar10", "test_batch"),
+                        formats.md5(test_batch))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        xt, _ = data.load("cifar10", "test", data_dir=tmp_path)
     assert xt.shape == (3, 32, 32, 3) and xt.dtype == np.float32
+    assert formats.CIFAR_RELEASE_MD5[("cifar10", "data_batch_1")] == \
+        "c99cafc152244af753f735de768cd75f"  # the published value
     (tmp_path / "cifar-10-batches-py" / "data_batch_3").write_bytes(b"\x80\x02}q\x00")
     with pytest.raises(DataError, match="data_batch_3: cannot read CIFAR batch"):
         data.load_raw("cifar10", "train", data_dir=tmp_path)

@@ -265,3 +265,57 @@ def test_analysis_functions_reject_unpaired_inputs_and_parallel_models():
             function(model, x, y)
     with pytest.raises(ValueError, match="truncate needs sequential residual units"):
         truncate(zoo.create_model("parallel_resnet20", input_shape=(8, 8, 1)), 1)
+
+
+def test_a_broken_keras_file_is_named_not_called_missing(tmp_path):
+    # Keras alone says "File not found" for all of these.
+    import zipfile
+
+    from zoo.saving import check_keras_file
+
+    text = tmp_path / "text.keras"
+    text.write_text("not a model\n")
+    good = tmp_path / "good.keras"
+    import keras
+
+    keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]).save(good)
+    truncated = tmp_path / "truncated.keras"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    other_zip = tmp_path / "other.keras"
+    with zipfile.ZipFile(other_zip, "w") as z:
+        z.writestr("readme.txt", "hello")
+    cases = {text: "not a zip archive", truncated: "not a zip archive",
+             other_zip: "without config.json", tmp_path: "is a folder",
+             tmp_path / "missing.keras": "no such file"}
+    for path, message in cases.items():
+        with pytest.raises(ValueError, match=message):
+            check_keras_file(path)
+    assert check_keras_file(good) == good
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run([sys.executable, "-m", "zoo.cli", "evaluate", str(text), "--dataset",
+                           "digits"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"zoo: error: {text}: not a .keras file (not a zip archive: truncated, or not a saved "
+        "Keras model)"]
+
+
+def test_a_worker_without_its_chief_stops_instead_of_hanging(tmp_path):
+    # KerasTuner's worker waits for its chief's gRPC answers forever; ours gives up.
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens there
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERASTUNER_TUNER_ID": "tuner0",
+           "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(port),
+           "ZOO_CHIEF_TIMEOUT": "3"}
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "zoo.cli", "tune", "--grid", "smoke",
+                           "--dataset", "digits", "--epochs", "1",
+                           "--project-dir", str(tmp_path / "search")],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 3, proc.stderr[-2000:]
+    assert f"zoo: tuner0: no chief at 127.0.0.1:{port} for 3 s; stopping" in proc.stderr
+    assert time.monotonic() - start < 60

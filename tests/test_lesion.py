@@ -77,7 +77,7 @@ def test_random_and_reorder_lesions(trained, digits_test):
     rows = reorder_lesions(model, x, y, swaps=[0, 1], seed=0)
     assert rows[0]["kendall_tau"] == 1 and rows[0]["accuracy"] == pytest.approx(
         trained["resnet20"].test_accuracy, abs=1e-6)
-    assert rows[1]["kendall_tau"] < 1 or rows[1]["accuracy"] == rows[0]["accuracy"]
+    assert rows[1]["kendall_tau"] < 1  # a swap of two distinct units always moves the order
 
 
 @on_trained_models

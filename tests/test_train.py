@@ -25,11 +25,11 @@ def test_coupled_l2_matches_hand_computed_step():
 
 def test_recipe_schedules():
     opt = make_optimizer(get_recipe("he2016"), steps_per_epoch=10, epochs=4)
-    lr = opt.learning_rate if callable(opt.learning_rate) else None
     schedule = opt._learning_rate
     values = [float(keras.ops.convert_to_numpy(schedule(s))) for s in (0, 19, 21, 31)]
     np.testing.assert_allclose(values, [0.1, 0.1, 0.01, 0.001], rtol=1e-6)
-    assert lr is None or lr
+    assert float(keras.ops.convert_to_numpy(opt.learning_rate)) == pytest.approx(0.1)  # step 0
+    assert (opt.momentum, opt.nesterov) == (0.9, False)
     dmr = get_recipe("dmrnet")
     assert (dmr.batch_size, dmr.epochs, dmr.nesterov, dmr.milestones) == (64, 400, True, (0.5, 0.75, 0.875))
     assert set(RECIPES) == {"he2016", "dmrnet", "procresnet", "seed000", "zoo", "quick"}

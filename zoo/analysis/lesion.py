@@ -166,23 +166,30 @@ def kendall_tau(order) -> float:
     return (2 * concordant - pairs) / pairs if pairs else 1.0
 
 
-def reorder_lesions(model, x, y, swaps, seed=0) -> list[dict]:
-    """Accuracy after ``s`` random swaps of same-stage units, for each s in ``swaps``
-    (Veit et al., Fig. 5b), with the Kendall tau of the resulting order."""
-    rng = np.random.default_rng(seed)
-    units = residual_units(model)
+def random_order(units, swaps, rng) -> list[int]:
+    """The unit order after ``swaps`` random swaps, each of two units of one stage (same
+    input shape, transitions excluded), drawn from ``rng``."""
     groups = {}
     for i, u in enumerate(units):
         if not u.is_transition:
             groups.setdefault(tuple(u.input.shape[1:]), []).append(i)
     swappable = [g for g in groups.values() if len(g) >= 2]
+    order = list(range(len(units)))
+    for _ in range(swaps):
+        group = swappable[rng.integers(len(swappable))]
+        a, b = rng.choice(group, 2, replace=False)
+        order[a], order[b] = order[b], order[a]
+    return order
+
+
+def reorder_lesions(model, x, y, swaps, seed=0) -> list[dict]:
+    """Accuracy after ``s`` random swaps of same-stage units, for each s in ``swaps``
+    (Veit et al., Fig. 5b), with the Kendall tau of the resulting order."""
+    rng = np.random.default_rng(seed)
+    units = residual_units(model)
     rows = []
     for s in swaps:
-        order = list(range(len(units)))
-        for _ in range(s):
-            group = swappable[rng.integers(len(swappable))]
-            a, b = rng.choice(group, 2, replace=False)
-            order[a], order[b] = order[b], order[a]
+        order = random_order(units, s, rng)
         rows.append({"swaps": s, "kendall_tau": kendall_tau(order),
                      "accuracy": accuracy(lesion(model, order=order), x, y)})
     return rows

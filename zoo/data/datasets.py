@@ -16,7 +16,14 @@ from pathlib import Path
 import numpy as np
 
 from zoo import validation as check
-from zoo.data.formats import DataError, read_cifar_batch, read_idx, read_npz, verify_checksum
+from zoo.data.formats import (
+    CIFAR_RELEASE_MD5,
+    DataError,
+    read_cifar_batch,
+    read_idx,
+    read_npz,
+    verify_checksum,
+)
 
 SPLITS = ("train", "test")
 NORMALIZATIONS = ("standardize", "unit", None)
@@ -127,7 +134,7 @@ def _read_cifar_folder(info, folder, split):
     paths = [folder / n for n in names]
     if not all(p.is_file() for p in paths):
         return None
-    parts = [read_cifar_batch(p, key) for p in paths]
+    parts = [read_cifar_batch(p, key, CIFAR_RELEASE_MD5.get((info.name, p.name))) for p in paths]
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 

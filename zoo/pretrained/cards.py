@@ -118,7 +118,9 @@ def publish(run_dir, *, to=None, tag=None, batch_size=500) -> Path:
     except FileNotFoundError as e:
         raise PretrainedError(
             f"{run_dir} is not a finished training run ({e.filename} is missing)") from None
-    model = keras.saving.load_model(run_dir / MODEL_FILE, safe_mode=True, compile=False)
+    from zoo.saving import load_model
+
+    model = load_model(run_dir / MODEL_FILE, compile=False)
     if not expects_raw_pixels(model):
         raise PretrainedError(
             f"{run_dir}: published models must normalize their own input; train with "

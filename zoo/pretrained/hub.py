@@ -102,11 +102,11 @@ def load_pretrained(name: str, *, root=None, compile: bool = True):
             f"sha256 mismatch for {path}: the card says {expected}, the file has {actual}; "
             "the file is corrupt or was modified, so it was not loaded"
         )
-    import keras
 
     import zoo.train  # noqa: F401  (registers the zoo's layers before deserializing)
+    from zoo.saving import load_model
 
-    model = keras.saving.load_model(path, safe_mode=True, compile=False)
+    model = load_model(path, compile=False)
     if compile:
         model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model

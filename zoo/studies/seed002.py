@@ -98,13 +98,12 @@ def _run_dir(out: Path, dataset, which, budget) -> Path:
 
 def _train(out: Path, dataset, which, budget: Budget, stream):
     """The trained model of a run folder, training (or resuming) it first if needed."""
-    import keras
-
+    from zoo.saving import load_model
     from zoo.train import fit
 
     folder = _run_dir(out, dataset, which, budget)
     if (folder / "results.json").is_file():
-        return keras.saving.load_model(folder / "model.keras", safe_mode=True)
+        return load_model(folder / "model.keras")
     extra = {"preactivation": True} if which == "resnet" else {}
     name = budget.resnet if which == "resnet" else budget.plain
     print(f"training {folder.name} on {dataset} ({budget.epochs} epochs)", file=stream, flush=True)
@@ -120,6 +119,8 @@ def _rng(budget, *key):
 def _items(budget: Budget, units: dict):
     """Every measurement of one dataset, as (key, kind, model, arguments), in running order.
     ``units`` maps model -> its residual units."""
+    from zoo.analysis.lesion import random_order
+
     for which in MODELS:
         yield f"baseline/{which}", "baseline", which, {}
     for which in MODELS:
@@ -135,18 +136,9 @@ def _items(budget: Budget, units: dict):
                                 .tolist())
                 yield f"random/{which}/{k}/{s}", "random", which, {"k": k, "sample": s,
                                                                     "deleted": delete}
-    groups = {}
-    for i in deletable["resnet"]:
-        groups.setdefault(tuple(units["resnet"][i].input.shape[1:]), []).append(i)
-    swappable = [g for g in groups.values() if len(g) >= 2]
     for swaps in budget.swaps:
         for s in range(budget.reorder_samples):
-            rng = _rng(budget, 2, swaps, s)
-            order = list(range(len(units["resnet"])))
-            for _ in range(swaps):
-                group = swappable[rng.integers(len(swappable))]
-                a, b = rng.choice(group, 2, replace=False)
-                order[a], order[b] = order[b], order[a]
+            order = random_order(units["resnet"], swaps, _rng(budget, 2, swaps, s))
             yield f"reorder/{swaps}/{s}", "reorder", "resnet", {"swaps": swaps, "sample": s,
                                                                  "order": order}
     n = len(deletable["resnet"])

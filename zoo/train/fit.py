@@ -283,10 +283,9 @@ def evaluate(model, dataset, *, split="test", subset=None, seed=0, data_dir=None
              batch_size=256) -> dict:
     """Loss and accuracy of ``model`` (a ``keras.Model`` or a ``.keras`` path) on a split."""
     if not isinstance(model, keras.Model):
-        path = Path(model)
-        if not path.is_file():
-            raise ValueError(f"model must be a keras.Model or an existing .keras file, got {str(model)!r}")
-        model = keras.saving.load_model(path, safe_mode=True)
+        from zoo.saving import load_model
+
+        model = load_model(model)
     info = dataset_info(dataset)
     if tuple(model.input_shape[1:]) != info.shape:
         raise ValueError(

@@ -171,6 +171,8 @@ def tune(grid="seed000", dataset="mnist", *, project_dir, verbose=1, progress=Fa
             detail=f"point {trial.hyperparameters.values.get('point')} {trial.status.lower()}")
     # a chief or worker started by launch(): the launching process holds the lock
     distributed = "KERASTUNER_TUNER_ID" in os.environ
+    if distributed and os.environ["KERASTUNER_TUNER_ID"] != "chief":
+        watch_chief()
     try:
         with contextlib.nullcontext() if distributed else ProjectLock(folder):
             tuner.search(verbose=verbose)
@@ -178,6 +180,34 @@ def tune(grid="seed000", dataset="mnist", *, project_dir, verbose=1, progress=Fa
         if progress:
             bar.close()
     return folder
+
+
+def watch_chief(timeout=None, interval=1.0):
+    """In a worker: end this process when its chief has been unreachable for ``timeout``
+    seconds (``ZOO_CHIEF_TIMEOUT``, default 60). KerasTuner's worker waits for the chief's
+    gRPC answers forever, so a worker whose chief was killed (or never came up) would hang;
+    a daemon thread probes the chief's port and exits the process with status 3 instead."""
+    import threading
+
+    timeout = float(os.environ.get("ZOO_CHIEF_TIMEOUT", 60) if timeout is None else timeout)
+    host = os.environ.get("KERASTUNER_ORACLE_IP", "127.0.0.1")
+    port = int(os.environ.get("KERASTUNER_ORACLE_PORT", 8000))
+    me = os.environ.get("KERASTUNER_TUNER_ID", "worker")
+
+    def probe():
+        last_seen = time.monotonic()
+        while True:
+            try:
+                socket.create_connection((host, port), timeout=min(2.0, timeout)).close()
+                last_seen = time.monotonic()
+            except OSError:
+                if time.monotonic() - last_seen > timeout:
+                    print(f"zoo: {me}: no chief at {host}:{port} for {timeout:g} s; stopping "
+                          "(rerun the search to resume it)", file=sys.stderr, flush=True)
+                    os._exit(3)  # the main thread is blocked inside gRPC: only a hard exit works
+            time.sleep(interval)
+
+    threading.Thread(target=probe, name="zoo-chief-watchdog", daemon=True).start()
 
 
 def _free_port() -> int:
