@@ -1,6 +1,8 @@
 """The benchmark harness measures what it says (the timings themselves live in
 benchmarks/results/, not in tests)."""
 
+import csv
+
 import pytest
 from conftest import ROOT
 
@@ -116,3 +118,17 @@ def test_gpu_script_calls_real_flags():
     for name, args in calls:
         parser = importlib.import_module(f"benchmarks.{name}")._parser()
         parser.parse_args(shlex.split(args.replace('"$out"', "/tmp/out").replace("2>&1", "")))
+
+
+def test_cli_startup_benchmark_writes_its_table(tmp_path, capsys):
+    from benchmarks import cli_startup
+
+    out = tmp_path / "cli.csv"
+    cli_startup.main(["--repeats", "1", "--out", str(out)])  # its exit status is the timing
+    rows = list(csv.DictReader(open(out)))
+    assert [r["command"] for r in rows][:len(cli_startup.COMMANDS)] == list(cli_startup.COMMANDS)
+    for r in rows[:-1]:
+        # the import check is exact; the seconds are the benchmark's, not this test's, to judge
+        assert r["imports_keras_or_tf"] == "no" and float(r["median_s"]) > 0, r
+    assert rows[-1]["imports_keras_or_tf"] == "keras tensorflow"  # the comparison row
+    assert "zoo --help" in capsys.readouterr().out

@@ -14,3 +14,6 @@ python -m benchmarks.trials --grid seed000 --dataset mnist --epochs 1 --sample 8
   --subset 500 --validation-subset 500 --concurrency 1,2 --work-dir /tmp/zoo-trials-cpu \
   --out benchmarks/results/trials_cpu.csv
 # GPU: benchmarks/gpu.sh (one device call per stage; see its header).
+# cli_startup_cpu.csv: the catalogue commands in fresh interpreters, 2 cores (measured while a
+# study trained in the background, so an upper bound).
+python -m benchmarks.cli_startup --repeats 5 --out benchmarks/results/cli_startup_cpu.csv

@@ -1,6 +1,11 @@
 """Analysis of residual networks: Taylor expansion (§1), merge-and-run paths (§2), the
 ensemble view's lesions, paths and gradients (§3), norm preservation (§4)."""
 
+# ruff: noqa: E402
+from zoo.quiet import import_keras_quietly
+
+import_keras_quietly()  # before Keras is imported: TensorFlow's start-up lines stay off stderr
+
 from zoo.analysis.gradients import (
     backward_through_units,
     gradient_by_path_length,

@@ -1,5 +1,10 @@
 """Keras layers of residual-zoo: every one registered for safe `.keras` serialization."""
 
+# ruff: noqa: E402
+from zoo.quiet import import_keras_quietly
+
+import_keras_quietly()  # before Keras is imported: TensorFlow's start-up lines stay off stderr
+
 from zoo.layers.merge_and_run import MODES, MergeAndRunBlock, merge_matrix
 from zoo.layers.norm_preserving import (
     NormPreservingConv2D,

@@ -1,5 +1,10 @@
 """Model families, one module each; importing them registers their named variants."""
 
+# ruff: noqa: E402
+from zoo.quiet import import_keras_quietly
+
+import_keras_quietly()  # before Keras is imported: TensorFlow's start-up lines stay off stderr
+
 from zoo.models.dmrnet import dmrnet
 from zoo.models.procresnet import procresnet
 from zoo.models.resnet import parallel_resnet, plain, preresnet, resnet

@@ -1,5 +1,10 @@
 """Training: named recipes, the papers' weight decay, and ``fit``/``evaluate``."""
 
+# ruff: noqa: E402
+from zoo.quiet import import_keras_quietly
+
+import_keras_quietly()  # before Keras is imported: TensorFlow's start-up lines stay off stderr
+
 from zoo.train.fit import (
     RunResult,
     TrainingDiverged,

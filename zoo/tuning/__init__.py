@@ -1,5 +1,10 @@
 """KerasTuner grid searches over the zoo's architecture grids (PAPERS §1 and beyond)."""
 
+# ruff: noqa: E402
+from zoo.quiet import import_keras_quietly
+
+import_keras_quietly()  # before Keras is imported: TensorFlow's start-up lines stay off stderr
+
 from zoo.tuning.grids import GRIDS, Grid, get_grid, select
 from zoo.tuning.hypermodel import GridHyperModel, build_point
 from zoo.tuning.report import (
