@@ -2,6 +2,7 @@
 its card says on the real test split, and a tampered file is refused."""
 
 import json
+import os
 import shutil
 
 import keras
@@ -169,3 +170,76 @@ def test_cli_lists_and_evaluates_pretrained(capsys):
     assert "(500 examples)" in capsys.readouterr().out
     assert main(["evaluate", "resnet20.mnst"]) == 2
     assert "did you mean 'resnet20.mnist'" in capsys.readouterr().err
+
+
+def test_the_wheel_ships_the_models_and_loads_them_outside_the_checkout(tmp_path, rng):
+    """`pip install .` (not editable) into a fresh target, then, from a folder that is not the
+    checkout, every model is listed and one loads, sha256-checked, with the same predictions."""
+    import subprocess
+    import sys
+
+    pip = [sys.executable, "-m", "pip", "-q", "--disable-pip-version-check"]
+    built = subprocess.run([*pip, "wheel", str(ROOT), "--no-deps", "-w", str(tmp_path / "dist")],
+                           capture_output=True, text=True, timeout=600)
+    assert built.returncode == 0, built.stderr[-3000:]
+    (wheel,) = (tmp_path / "dist").glob("residual_zoo-*.whl")
+    site = tmp_path / "site"
+    installed = subprocess.run([*pip, "install", "--no-deps", "--target", str(site), str(wheel)],
+                               capture_output=True, text=True, timeout=600)
+    assert installed.returncode == 0, installed.stderr[-3000:]
+    x = rng.integers(0, 256, size=(4, 28, 28, 1)).astype("float32")
+    np.save(tmp_path / "x.npy", x)
+    code = f"""
+import json, numpy as np, zoo
+m = zoo.load_pretrained("resnet20.mnist")
+print(json.dumps({{"file": zoo.__file__, "models": zoo.list_pretrained(),
+                  "where": str(zoo.pretrained.pretrained_dir()),
+                  "p": m.predict(np.load({str(tmp_path / "x.npy")!r}), verbose=0).tolist()}}))
+"""
+    env = {k: v for k, v in os.environ.items() if k != "ZOO_PRETRAINED_DIR"}
+    env.update(PYTHONPATH=str(site), TF_CPP_MIN_LOG_LEVEL="3")
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    r = subprocess.run([sys.executable, "-c", code], cwd=work, env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    got = json.loads(r.stdout.strip().splitlines()[-1])
+    assert got["file"].startswith(str(site))  # the installed copy, not the checkout
+    assert got["where"] == str(site / "zoo" / "saved_models")
+    assert got["models"] == NAMES
+    expected = zoo.load_pretrained("resnet20.mnist").predict(x, verbose=0)
+    np.testing.assert_allclose(got["p"], expected, atol=1e-5)
+    # the installed copy is checked too: a modified file is refused
+    model_file = site / "zoo" / "saved_models" / "resnet20.mnist" / "model.keras"
+    data = bytearray(model_file.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    model_file.write_bytes(bytes(data))
+    r = subprocess.run([sys.executable, "-c", code], cwd=work, env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode != 0 and "sha256 mismatch" in r.stderr
+
+
+def test_the_wheel_lists_every_sub_package():
+    import tomllib
+
+    listed = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    on_disk = {"zoo"} | {f"zoo.{p.parent.name}" for p in (ROOT / "zoo").glob("*/__init__.py")}
+    assert set(listed) == on_disk | {"zoo.saved_models"}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_card_readme_has_hugging_face_front_matter(name):
+    yaml = pytest.importorskip("yaml")
+    card = zoo.pretrained_card(name)
+    text = (zoo.pretrained.pretrained_dir() / name / "README.md").read_text()
+    assert text.startswith("---\n")
+    meta = yaml.safe_load(text.split("---\n")[1])
+    assert meta["library_name"] == "keras" and meta["license"] == "apache-2.0"
+    hub_id = {"mnist": "ylecun/mnist", "fashion_mnist": "zalando-datasets/fashion_mnist"}
+    assert meta["datasets"] == [hub_id[card["dataset"]["name"]]]
+    (result,) = meta["model-index"][0]["results"]
+    assert meta["model-index"][0]["name"] == name
+    assert result["dataset"]["type"] == hub_id[card["dataset"]["name"]]
+    values = {m["type"]: m["value"] for m in result["metrics"]}
+    assert values == {"accuracy": card["metrics"]["test_accuracy"],
+                      "loss": card["metrics"]["test_loss"]}

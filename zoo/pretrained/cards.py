@@ -5,6 +5,7 @@ the input contract, the data and its licence, the recipe and seed, the time and 
 training, the versions, and the test metrics -- measured on the published file itself.
 """
 
+# ruff: noqa: E402
 from __future__ import annotations
 
 import datetime
@@ -12,7 +13,9 @@ import json
 import shutil
 from pathlib import Path
 
-import keras
+from zoo.quiet import import_keras_quietly
+
+keras = import_keras_quietly()  # TensorFlow's start-up lines stay off stderr
 
 from zoo.data import dataset_info
 from zoo.data.formats import sha256
@@ -197,12 +200,44 @@ def publish(run_dir, *, to=None, tag=None, batch_size=500) -> Path:
     return target
 
 
+# Hugging Face Hub ids of the data sets (for the cards' front matter)
+HF_DATASETS = {"mnist": ("ylecun/mnist", "MNIST"),
+               "fashion_mnist": ("zalando-datasets/fashion_mnist", "Fashion-MNIST"),
+               "cifar10": ("uoft-cs/cifar10", "CIFAR-10"),
+               "cifar100": ("uoft-cs/cifar100", "CIFAR-100"),
+               "svhn_cropped": ("ufldl-stanford/svhn", "SVHN (cropped digits)")}
+LICENSE = "apache-2.0"  # the project's licence, which the published weights share
+
+
+def front_matter(card: dict) -> str:
+    """The YAML block a Hugging Face model card starts with: library, licence, data set and
+    a ``model-index`` of the measured metrics (written by hand: no YAML dependency)."""
+    d, m = card["dataset"], card["metrics"]
+    hf_id, pretty = HF_DATASETS.get(d["name"], (None, d["name"]))
+    lines = ["---", "library_name: keras", f"license: {LICENSE}", "tags:",
+             "- image-classification", "- residual-zoo", f"- {card['model']}"]
+    if hf_id:
+        lines += ["datasets:", f"- {hf_id}"]
+    lines += ["metrics:", "- accuracy", "model-index:", f"- name: {card['name']}",
+              "  results:", "  - task:", "      type: image-classification",
+              "      name: Image Classification", "    dataset:",
+              f"      type: {hf_id or d['name']}", f"      name: {pretty}",
+              f"      split: {m.get('split', 'test')}", "    metrics:",
+              "    - type: accuracy", f"      value: {m['test_accuracy']}",
+              f"      name: Test accuracy ({d['test_examples']} images)",
+              "    - type: loss", f"      value: {m['test_loss']}",
+              "      name: Test cross-entropy", "---", ""]
+    return "\n".join(lines)
+
+
 def card_markdown(card: dict) -> str:
-    """The card as a human-readable model card (generated; never edit it by hand)."""
+    """The card as a human-readable model card (generated; never edit it by hand), with the
+    Hugging Face front matter first."""
     t, d, m = card["training"], card["dataset"], card["metrics"]
     hw = t["hardware"]
     recipe = t["recipe"]
     lines = [
+        front_matter(card),
         f"# {card['name']}",
         "",
         f"`{card['model']}` from residual-zoo trained on **{d['name']}**. "
@@ -246,3 +281,21 @@ def card_markdown(card: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def rewrite_readmes(root=None) -> list[Path]:
+    """Regenerate every published model's README.md from its card.json."""
+    from zoo.atomic import write_atomic
+    from zoo.pretrained.hub import CARD_FILE, list_pretrained, pretrained_dir, read_card
+
+    written = []
+    for name in list_pretrained(root=root):
+        folder = pretrained_dir(root) / name
+        write_atomic(folder / "README.md", card_markdown(read_card(folder / CARD_FILE)))
+        written.append(folder / "README.md")
+    return written
+
+
+if __name__ == "__main__":  # python -m zoo.pretrained.cards: regenerate the READMEs
+    for path in rewrite_readmes():
+        print(path)

@@ -19,13 +19,17 @@ class PretrainedError(ValueError):
 
 
 def pretrained_dir(root=None) -> Path:
-    """Where the published models live: ``root``, else ``$ZOO_PRETRAINED_DIR``, else the
-    ``saved_models/`` folder of the source checkout this package runs from."""
+    """Where the published models live: ``root``, else ``$ZOO_PRETRAINED_DIR`` (any folder of
+    ``<name>/card.json, model.keras`` entries, e.g. a local copy of the zoo's models), else
+    the ``saved_models/`` folder of the source checkout this package runs from, else the
+    copy installed with the package (``zoo/saved_models/`` in the wheel)."""
     if root is not None:
         return Path(root)
     if os.environ.get("ZOO_PRETRAINED_DIR"):
         return Path(os.environ["ZOO_PRETRAINED_DIR"])
-    return Path(__file__).resolve().parents[2] / "saved_models"
+    package = Path(__file__).resolve().parents[1]
+    checkout = package.parent / "saved_models"
+    return checkout if checkout.is_dir() else package / "saved_models"
 
 
 def list_pretrained(pattern: str = "*", *, root=None) -> list[str]:
