@@ -198,7 +198,7 @@ def test_reproduce_lists_studies_and_rejects_bad_input(capsys):
     out = capsys.readouterr().out
     assert "seed000" in out and "--budget cpu" in out and "8 pairs in each of 4 Q bins" in out
     assert main(["reproduce", "nope"]) == 2
-    assert "study must be one of 'seed000', 'seed002'" in capsys.readouterr().err
+    assert "study must be one of 'seed000', 'seed001', 'seed002'" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_:  # argparse, before anything is imported
         main(["reproduce", "seed000", "--time-limit", "-5"])
     assert exit_.value.code == 2
@@ -289,3 +289,60 @@ def test_seed002_smoke_end_to_end_and_resume(tmp_path):
     assert again.returncode == 0, stderr[-3000:]
     assert (out / "digits" / "records.jsonl").read_text() == log
     assert (out / "digits" / "preresnet20" / "model.keras").stat().st_mtime == model
+
+
+# ---- seed001: merge-and-run (Zhao, Wang et al.) ----
+
+from zoo.studies import seed001  # noqa: E402
+
+
+def test_seed001_cpu_models_have_parameters_within_5_percent():
+    budget = seed001.BUDGETS["cpu"]
+    counts = {}
+    for key, (name, overrides) in budget.models().items():
+        model = zoo.create_model(name, input_shape=(28, 28, 1), **overrides)
+        counts[key] = model.count_params()
+        assert model.name == overrides["name"]
+    assert counts["dmrnet"] == 546_650 and counts["resnet38"] == 566_746  # +3.7%
+    assert abs(counts["resnet38"] / counts["dmrnet"] - 1) < 0.05
+    for ablation in ("identity", "inception_like"):  # the blocks differ only in wiring
+        assert abs(counts[ablation] / counts["dmrnet"] - 1) < 0.01
+
+
+def test_seed001_paired_statistics_against_a_hand_computation():
+    frame = pd.DataFrame({"dataset": "d", "seed": [0, 1, 2] * 2,
+                          "model": ["dmrnet"] * 3 + ["resnet38"] * 3,
+                          "test_accuracy": [0.91, 0.92, 0.93, 0.90, 0.905, 0.915]})
+    (row,) = seed001.paired(frame).to_dict("records")
+    diff = np.array([0.01, 0.015, 0.015])
+    t = diff.mean() / (diff.std(ddof=1) / np.sqrt(3))
+    from scipy.stats import t as student
+
+    assert row["accuracy_difference"] == pytest.approx(diff.mean())
+    assert row["t_test_p"] == pytest.approx(2 * student.sf(t, 2))
+    assert row["dmrnet_wins"] == 3 and row["verdict"] == "DMRNet better"
+    frame.loc[3:, "test_accuracy"] = [0.90, 0.91, 0.92]  # the same difference at every seed
+    assert seed001.paired(frame)["verdict"].iloc[0].startswith("the same difference")
+
+
+def test_seed001_smoke_end_to_end(tmp_path):
+    out = tmp_path / "seed001" / "smoke"
+    args = ["reproduce", "seed001", "--budget", "smoke", "--out", str(out)]
+    proc = _cli(*args)
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr[-3000:]
+    runs = pd.read_csv(out / "runs.csv")
+    for column in ("model", "seed", "params", "test_accuracy", "test_loss",
+                   "seconds_per_epoch"):
+        assert column in runs.columns
+    assert len(runs) == 8 and set(runs["seed"]) == {0, 1}
+    assert (runs["seconds_per_epoch"] > 0).all() and (runs["test_accuracy"] > 0.5).all()
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["paired"]) == {"digits/dmrnet-resnet14", "digits/dmrnet-identity",
+                                      "digits/dmrnet-inception_like"}
+    assert "DMRNet" in stdout
+    stamp = (out / "digits" / "dmrnet" / "seed-0" / "model.keras").stat().st_mtime
+    again = _cli(*args)  # finished runs are never trained again
+    _, stderr = again.communicate(timeout=300)
+    assert again.returncode == 0, stderr[-3000:]
+    assert (out / "digits" / "dmrnet" / "seed-0" / "model.keras").stat().st_mtime == stamp

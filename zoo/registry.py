@@ -66,7 +66,7 @@ def get_spec(name: str) -> ModelSpec:
     return _REGISTRY[name]
 
 
-def create_model(name: str, pretrained: str | None = None, **overrides):
+def create_model(name: str, /, pretrained: str | None = None, **overrides):
     """Build the registered model ``name``; keyword arguments override its defaults, e.g.
     ``create_model("resnet20", input_shape=(28, 28, 1))``.
 

@@ -12,7 +12,8 @@ from pathlib import Path
 from zoo.atomic import write_atomic
 
 # name -> module; imported on demand so that `zoo reproduce --list` stays light
-STUDIES = {"seed000": "zoo.studies.seed000", "seed002": "zoo.studies.seed002"}
+STUDIES = {"seed000": "zoo.studies.seed000", "seed001": "zoo.studies.seed001",
+           "seed002": "zoo.studies.seed002"}
 BUDGETS = ("smoke", "cpu", "gpu")
 
 

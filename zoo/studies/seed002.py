@@ -504,13 +504,9 @@ def _pct(v):
 
 
 def _markdown(frame: pd.DataFrame) -> str:
-    if frame.empty:
-        return "(none yet)"
-    cols = list(frame.columns)
-    fmt = [[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row]
-           for row in frame.itertuples(index=False)]
-    return "\n".join(["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols),
-                      *["| " + " | ".join(r) + " |" for r in fmt]])
+    from zoo.tuning.report import markdown_table
+
+    return markdown_table(frame, "{:.4g}") if not frame.empty else "(none yet)"
 
 
 def plot(frames, heads, path: Path):

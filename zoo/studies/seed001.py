@@ -1,0 +1,226 @@
+"""seed001: merge-and-run (Zhao, Wang et al., *Deep Convolutional Neural Networks with
+Merge-and-Run Mappings*, IJCAI 2018; PAPERS §2).
+
+Design: four networks trained with one recipe and one budget, each from the same seeds:
+DMRNet (two streams, merge-and-run), a ResNet with parameters within 5% of it (the paper's
+comparison at equal parameters: DMRNet-56 against ResNet-110), and the paper's two
+ablations of the block -- two independent streams (``identity``) and one stream with two
+branches (``inception_like``). Every (model, seed) is one ``zoo.train.fit`` run folder under
+``<out>/<dataset>/<model>/seed-<s>/``; a killed run resumes from its last finished epoch, a
+finished one is never trained again. Test loss and accuracy come from an evaluation pass over
+the whole test split after training. Runs with the same seed share data order and
+initialization seed, so differences are paired by seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+TITLE = "Merge-and-run mappings (Zhao, Wang et al., IJCAI 2018)"
+CLAIM = ("At equal parameters DMRNet is more accurate than a ResNet; merge-and-run beats both "
+         "of its ablations (independent streams, inception-like).")
+# CIFAR-10 test error (%), PAPERS §2: DMRNet-56 and ResNet-110 have 1.7M parameters each
+PAPER = {"dmrnet56_error": 4.94, "resnet110_error": 6.43, "dataset": "cifar10"}
+COLUMNS = ["dataset", "model", "seed", "params", "test_accuracy", "test_loss",
+           "seconds_per_epoch", "epochs", "train_examples"]
+
+
+@dataclass(frozen=True)
+class Budget:
+    datasets: tuple
+    dmrnet_depth: int  # DMRNet depth 6b+2
+    resnet_depth: int  # the ResNet whose parameters are within 5% of the DMRNet's
+    recipe: str
+    epochs: int
+    train_examples: int | None
+    seeds: tuple
+
+    def describe(self) -> str:
+        n = "all" if self.train_examples is None else f"{self.train_examples:,}"
+        return (f"{'/'.join(self.datasets)}: DMRNet-{self.dmrnet_depth} and its two ablations "
+                f"vs ResNet-{self.resnet_depth}, {self.recipe} recipe, {n} train images x "
+                f"{self.epochs} epochs, seeds {', '.join(map(str, self.seeds))}")
+
+    def models(self) -> dict:
+        """name -> (registered model, builder overrides)."""
+        d = self.dmrnet_depth
+        return {"dmrnet": ("dmrnet20", {"depth": d, "name": f"dmrnet{d}"}),
+                f"resnet{self.resnet_depth}": ("resnet20", {"depth": self.resnet_depth,
+                                                            "name": f"resnet{self.resnet_depth}"}),
+                "identity": ("dmrnet20", {"depth": d, "mode": "identity",
+                                          "name": f"dmrnet{d}_identity"}),
+                "inception_like": ("dmrnet20", {"depth": d, "mode": "inception_like",
+                                                "name": f"dmrnet{d}_inception_like"})}
+
+
+BUDGETS = {
+    # CI: the 20-layer nets on the embedded digits, 2 seeds, 2 epochs (under a minute)
+    "smoke": Budget(("digits",), 8, 14, "quick", 2, None, (0, 1)),
+    # 2 CPU cores: DMRNet-20 (546,650 parameters on 28x28x1) against ResNet-38 (566,746,
+    # +3.7%), the paper's recipe (Nesterov SGD, batch 64, lr /10 at 1/2, 3/4, 7/8) shortened to
+    # 4 epochs of 20,000 Fashion-MNIST images, 3 seeds: about 15 minutes per run, 3 hours
+    "cpu": Budget(("fashion_mnist",), 20, 38, "dmrnet", 4, 20_000, (0, 1, 2)),
+    # one H100/H200 (JAX), in stages: the paper's sizes (DMRNet-56 vs ResNet-110), the whole
+    # train split, 5 seeds
+    "gpu": Budget(("fashion_mnist", "mnist"), 56, 110, "dmrnet", 60, None, (0, 1, 2, 3, 4)),
+}
+
+
+def _run_dir(out: Path, dataset, model, seed) -> Path:
+    return Path(out) / dataset / model / f"seed-{seed}"
+
+
+def runs(budget: Budget):
+    """Every (dataset, model, seed) of the study, in running order: seed by seed, so that a
+    study cut short has complete pairs first."""
+    for dataset in budget.datasets:
+        for seed in budget.seeds:
+            for model in budget.models():
+                yield dataset, model, seed
+
+
+def run(budget: Budget, out: Path, *, time_limit=None, stream=None) -> bool:
+    """Train every run not yet finished; False if the time limit stopped it."""
+    import time
+
+    from zoo.progress import Progress
+    from zoo.train import fit
+
+    started = time.monotonic()
+    todo = [r for r in runs(budget) if not (_run_dir(out, *r) / "results.json").is_file()]
+    total = sum(1 for _ in runs(budget))
+    progress = Progress(total, done=total - len(todo), label="runs", stream=stream)
+    models = budget.models()
+    try:
+        for dataset, model, seed in todo:
+            if time_limit is not None and time.monotonic() - started > time_limit:
+                return False
+            name, overrides = models[model]
+            folder = _run_dir(out, dataset, model, seed)
+            print(f"training {model} (seed {seed}) on {dataset}", file=stream, flush=True)
+            result = fit(name, dataset, recipe=budget.recipe, epochs=budget.epochs, seed=seed,
+                         subset=budget.train_examples, out_dir=folder, validate=False,
+                         verbose=2, resume=folder.is_dir(), **overrides)
+            progress.update(detail=f"{dataset} {model} seed {seed}: test accuracy "
+                                   f"{result.test_accuracy:.4f}")
+    finally:
+        progress.close()
+    return True
+
+
+def results(out: Path, budget: Budget) -> pd.DataFrame:
+    from zoo.atomic import read_json
+
+    rows = []
+    for dataset, model, seed in runs(budget):
+        folder = _run_dir(out, dataset, model, seed)
+        if not (folder / "results.json").is_file():
+            continue
+        config, res = read_json(folder / "config.json"), read_json(folder / "results.json")
+        rows.append({"dataset": dataset, "model": model, "seed": seed,
+                     "params": config["params"], "test_accuracy": res["test_accuracy"],
+                     "test_loss": res["test_loss"],
+                     "seconds_per_epoch": res["train_seconds"] / res["epochs"],
+                     "epochs": res["epochs"], "train_examples": config["train_examples"]})
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def summary_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Mean and standard deviation over seeds, per dataset and model."""
+    table = (frame.groupby(["dataset", "model"], sort=False)
+             .agg(params=("params", "first"), seeds=("seed", "count"),
+                  accuracy_mean=("test_accuracy", "mean"), accuracy_std=("test_accuracy", "std"),
+                  loss_mean=("test_loss", "mean"), loss_std=("test_loss", "std"),
+                  seconds_per_epoch=("seconds_per_epoch", "mean"))
+             .reset_index())
+    dmr = table[table["model"] == "dmrnet"].set_index("dataset")["params"]
+    table.insert(3, "params_vs_dmrnet", table["params"] / table["dataset"].map(dmr))
+    return table
+
+
+def paired(frame: pd.DataFrame, alpha=0.05) -> pd.DataFrame:
+    """DMRNet minus each other model, paired by seed: mean and spread of the accuracy
+    difference, how many seeds DMRNet wins, a paired t-test, and a verdict."""
+    from scipy.stats import ttest_rel
+
+    rows = []
+    for dataset, part in frame.groupby("dataset", sort=False):
+        wide = part.pivot(index="seed", columns="model", values="test_accuracy")
+        if "dmrnet" not in wide:
+            continue
+        for other in [c for c in wide.columns if c != "dmrnet"]:
+            both = wide[["dmrnet", other]].dropna()
+            diff = both["dmrnet"] - both[other]
+            n = len(diff)
+            p = float(ttest_rel(both["dmrnet"], both[other]).pvalue) if n >= 2 and \
+                diff.std() > 0 else float("nan")
+            verdict = ("not enough seeds" if n < 2 else
+                       "the same difference at every seed (no spread to test)" if np.isnan(p)
+                       else "DMRNet better" if p < alpha and diff.mean() > 0 else
+                       "DMRNet worse" if p < alpha else "no significant difference")
+            rows.append({"dataset": dataset, "against": other, "seeds": n,
+                         "accuracy_difference": float(diff.mean()),
+                         "difference_std": float(diff.std()) if n > 1 else float("nan"),
+                         "dmrnet_wins": int((diff > 0).sum()), "t_test_p": p,
+                         "verdict": verdict})
+    return pd.DataFrame(rows, columns=["dataset", "against", "seeds", "accuracy_difference",
+                                       "difference_std", "dmrnet_wins", "t_test_p", "verdict"])
+
+
+def conclusion(table: pd.DataFrame, pairs: pd.DataFrame) -> list[str]:
+    lines = []
+    for r in pairs.itertuples():
+        mine = table[(table["dataset"] == r.dataset) & (table["model"] == "dmrnet")].iloc[0]
+        theirs = table[(table["dataset"] == r.dataset) & (table["model"] == r.against)].iloc[0]
+        lines.append(
+            f"{r.dataset}: DMRNet {100 * mine.accuracy_mean:.2f} ± {100 * mine.accuracy_std:.2f}% "
+            f"vs {r.against} {100 * theirs.accuracy_mean:.2f} ± {100 * theirs.accuracy_std:.2f}% "
+            f"({r.seeds} seeds; DMRNet ahead in {r.dmrnet_wins}, mean difference "
+            f"{100 * r.accuracy_difference:+.2f} points, paired t-test p = {r.t_test_p:.3g}) "
+            f"-> {r.verdict}.")
+    return lines
+
+
+def report(out: Path, *, budget="cpu") -> dict:
+    """runs.csv, summary.csv, paired.csv, summary.json and report.md in ``out``."""
+    from zoo.atomic import write_atomic, write_json
+
+    out = Path(out)
+    spec = BUDGETS[budget] if isinstance(budget, str) else budget
+    frame = results(out, spec)
+    if frame.empty:
+        raise ValueError(f"no finished runs under {out}: run the study first")
+    table, pairs = summary_table(frame), paired(frame)
+    for name, data in (("runs", frame), ("summary", table), ("paired", pairs)):
+        write_atomic(out / f"{name}.csv", data.to_csv(index=False))
+    summary = {
+        "study": "seed001", "budget": budget if isinstance(budget, str) else "custom",
+        "settings": asdict(spec), "paper": PAPER, "runs": int(len(frame)),
+        "models": {f"{r['dataset']}/{r['model']}": {k: v for k, v in r.items()
+                                                    if k not in ("dataset", "model")}
+                   for r in table.to_dict("records")},
+        "paired": {f"{r['dataset']}/dmrnet-{r['against']}": {
+            k: v for k, v in r.items() if k not in ("dataset", "against")}
+            for r in pairs.to_dict("records")},
+        "conclusion": conclusion(table, pairs),
+    }
+    write_json(out / "summary.json", summary)
+    lines = [f"# seed001 ({summary['budget']}): {TITLE}", "", f"Budget: {spec.describe()}.", "",
+             "## Conclusion (generated from the tables below)", "",
+             *[f"- {line}" for line in summary["conclusion"]], "",
+             f"Paper (CIFAR-10, 1.7M parameters each): DMRNet-56 {PAPER['dmrnet56_error']}% "
+             f"error, ResNet-110 {PAPER['resnet110_error']}%.", "",
+             "## Mean and standard deviation over seeds", "", _markdown(table), "",
+             "## DMRNet minus each other model, paired by seed", "", _markdown(pairs), ""]
+    write_atomic(out / "report.md", "\n".join(lines))
+    return summary
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    from zoo.tuning.report import markdown_table
+
+    return markdown_table(frame, "{:.4g}") if not frame.empty else "(none yet)"
