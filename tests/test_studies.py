@@ -257,12 +257,17 @@ def test_seed002_plan_draws_are_fixed_by_key():
     assert sum(a["samples"] for a in gradient if a["k"] == 7) == 100
 
 
-def test_seed002_smoke_end_to_end_and_resume(tmp_path):
-    out = tmp_path / "seed002" / "smoke"
-    args = ["reproduce", "seed002", "--budget", "smoke", "--out", str(out)]
-    proc = _cli(*args)
+def _smoke(out, study):
+    """Run (or rerun) a study's smoke budget into ``out`` through the CLI; its stdout."""
+    proc = _cli("reproduce", study, "--budget", "smoke", "--out", str(out))
     stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr[-3000:]
+    return stdout
+
+
+def test_seed002_smoke_end_to_end_and_resume(tmp_path):
+    out = tmp_path / "seed002" / "smoke"
+    stdout = _smoke(out, "seed002")
     assert "deleting one of 7 non-transition units" in stdout
     single = pd.read_csv(out / "single_unit_lesions.csv")
     for model, n in (("resnet", 9), ("plain", 9)):  # one row per deleted unit
@@ -284,9 +289,7 @@ def test_seed002_smoke_end_to_end_and_resume(tmp_path):
     # a rerun measures nothing again (and trains nothing): the records are unchanged
     log = (out / "digits" / "records.jsonl").read_text()
     model = (out / "digits" / "preresnet20" / "model.keras").stat().st_mtime
-    again = _cli(*args)
-    _, stderr = again.communicate(timeout=300)
-    assert again.returncode == 0, stderr[-3000:]
+    _smoke(out, "seed002")
     assert (out / "digits" / "records.jsonl").read_text() == log
     assert (out / "digits" / "preresnet20" / "model.keras").stat().st_mtime == model
 
@@ -327,10 +330,7 @@ def test_seed001_paired_statistics_against_a_hand_computation():
 
 def test_seed001_smoke_end_to_end(tmp_path):
     out = tmp_path / "seed001" / "smoke"
-    args = ["reproduce", "seed001", "--budget", "smoke", "--out", str(out)]
-    proc = _cli(*args)
-    stdout, stderr = proc.communicate(timeout=300)
-    assert proc.returncode == 0, stderr[-3000:]
+    stdout = _smoke(out, "seed001")
     runs = pd.read_csv(out / "runs.csv")
     for column in ("model", "seed", "params", "test_accuracy", "test_loss",
                    "seconds_per_epoch"):
@@ -342,7 +342,5 @@ def test_seed001_smoke_end_to_end(tmp_path):
                                       "digits/dmrnet-inception_like"}
     assert "DMRNet" in stdout
     stamp = (out / "digits" / "dmrnet" / "seed-0" / "model.keras").stat().st_mtime
-    again = _cli(*args)  # finished runs are never trained again
-    _, stderr = again.communicate(timeout=300)
-    assert again.returncode == 0, stderr[-3000:]
+    _smoke(out, "seed001")  # finished runs are never trained again
     assert (out / "digits" / "dmrnet" / "seed-0" / "model.keras").stat().st_mtime == stamp
