@@ -291,3 +291,21 @@ def test_projection_probability_is_seeded():
         draws = [cb._rng.random() < 0.5 for _ in range(100)]
         counts.append(sum(draws))
     assert counts[0] == counts[1] and 30 < counts[0] < 70
+
+
+@pytest.mark.parametrize("cin,cout,n", [(2, 4, 5), (3, 3, 6), (4, 2, 5)])
+def test_projection_is_the_polar_factor_not_its_conjugate(cin, cout, n, rng):
+    # The polar factor of the dense operator T = U S V^T is U V^T: computed here from the
+    # explicit matrix, independently of the FFT code. A port that conjugates the polar
+    # factor in the frequency domain gets the operator of a spatially flipped kernel instead,
+    # which has the same singular values (so spectrum tests cannot see it) but is another map.
+    kernel = rng.normal(size=(3, 3, cin, cout))
+    u, _, vt = np.linalg.svd(explicit_operator(kernel, n), full_matrices=False)
+    polar = np.sqrt(cout / cin) * u @ vt
+    full = project_kernel(kernel, n, crop=False)
+    np.testing.assert_allclose(explicit_operator(full, n), polar, atol=1e-9)
+    # the conjugate's kernel, k(-x) (mod n), is a different operator
+    flipped = np.roll(full[::-1, ::-1], 1, axis=(0, 1))
+    np.testing.assert_allclose(explicit_singular_values(flipped, n),
+                               explicit_singular_values(full, n), atol=1e-9)
+    assert np.abs(explicit_operator(flipped, n) - polar).max() > 0.1
