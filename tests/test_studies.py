@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -344,3 +345,58 @@ def test_seed001_smoke_end_to_end(tmp_path):
     stamp = (out / "digits" / "dmrnet" / "seed-0" / "model.keras").stat().st_mtime
     _smoke(out, "seed001")  # finished runs are never trained again
     assert (out / "digits" / "dmrnet" / "seed-0" / "model.keras").stat().st_mtime == stamp
+
+
+# ---- seed003: norm preservation (Zaeemzadeh et al.) ----
+
+from zoo.studies import seed003  # noqa: E402
+
+
+def test_seed003_depths_are_the_papers():
+    cpu = seed003.BUDGETS["cpu"]
+    assert seed003.depths_of("resnet", cpu) == [20, 56, 110, 164]
+    assert seed003.depths_of("procresnet", cpu) == [22, 58, 112, 166]
+
+
+def test_seed003_summary_and_verdicts_on_hand_made_ratios():
+    rows = []
+    # ResNet identity blocks closer to 1 than plain ones and shrinking with depth; plain flat
+    for depth, res_dev, plain_dev in ((20, 0.2, 0.5), (56, 0.1, 0.52), (110, 0.05, 0.49)):
+        for family, dev in (("resnet", res_dev), ("plain", plain_dev)):
+            for pos in range(4):
+                rows.append({"dataset": "d", "family": family, "depth": depth,
+                             "phase": "init", "position": pos, "block": f"b{pos}",
+                             "kind": "unit", "transition": pos == 3,
+                             "ratio": float(np.exp(dev if pos < 3 else 1.0))})
+    summary = seed003.ratio_summary(pd.DataFrame(rows))
+    one = summary[(summary["family"] == "resnet") & (summary["depth"] == 56)
+                  & (summary["type"] == "identity")].iloc[0]
+    assert one["blocks"] == 3 and one["mean_abs_log_ratio"] == pytest.approx(0.1)
+    assert one["log2L_over_L"] == pytest.approx(math.log(6) / 3)
+    heads = seed003.headline(summary, seed003.accuracy_frame(Path("/nonexistent"),
+                                                               seed003.BUDGETS["smoke"]))
+    claims = heads["d"]["init"]
+    assert claims["skips_vs_plain"]["verdict"] == "reproduced"
+    assert claims["identity_vs_transition"]["verdict"] == "reproduced"
+    assert claims["delta_shrinks_with_depth"]["spearman_resnet"] == pytest.approx(-1)
+    assert claims["delta_shrinks_with_depth"]["verdict"] == "reproduced"
+
+
+def test_seed003_smoke_end_to_end(tmp_path):
+    out = tmp_path / "seed003" / "smoke"
+    stdout = _smoke(out, "seed003")
+    ratios = pd.read_csv(out / "ratios.csv")
+    assert set(ratios["family"]) == set(seed003.FAMILIES)
+    assert set(ratios["phase"]) == {"init", "trained"} and (ratios["ratio"] > 0).all()
+    # every block between the first and the last unit: a depth-14 ResNet has 6 units
+    res14 = ratios[(ratios["family"] == "resnet") & (ratios["depth"] == 14)
+                   & (ratios["phase"] == "init")]
+    assert len(res14) == 6 and res14["transition"].sum() == 2
+    acc = pd.read_csv(out / "accuracy.csv")
+    assert len(acc) == 4 and set(acc["projection"]) == {True, False}
+    summary = json.loads((out / "summary.json").read_text())
+    assert "accuracy" in summary["datasets"]["digits"] and summary["conclusion"]
+    assert "ProcResNet" in stdout
+    log = (out / "digits" / "records.jsonl").read_text()
+    _smoke(out, "seed003")  # nothing is measured or trained twice
+    assert (out / "digits" / "records.jsonl").read_text() == log

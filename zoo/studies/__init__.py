@@ -11,6 +11,7 @@ commands to ``results/<study>/commands.sh``.
 | seed000 | Bermeitinger et al., *Make Deep Networks Shallow Again* (sequential vs parallel) |
 | seed001 | Zhao, Wang et al., *Merge-and-Run Mappings* (DMRNet vs ResNet at equal parameters) |
 | seed002 | Veit et al., *Ensembles of Relatively Shallow Networks* (lesions, path gradients) |
+| seed003 | Zaeemzadeh et al., *Norm-Preservation* (gradient-norm ratios, ProcResNet projection) |
 """
 
 from zoo.studies.runner import STUDIES, get_study, list_studies, reproduce

@@ -13,8 +13,15 @@ from zoo.atomic import write_atomic
 
 # name -> module; imported on demand so that `zoo reproduce --list` stays light
 STUDIES = {"seed000": "zoo.studies.seed000", "seed001": "zoo.studies.seed001",
-           "seed002": "zoo.studies.seed002"}
+           "seed002": "zoo.studies.seed002", "seed003": "zoo.studies.seed003"}
 BUDGETS = ("smoke", "cpu", "gpu")
+
+
+def markdown(frame) -> str:
+    """A report's table in Markdown (floats to 4 significant digits, NaN empty)."""
+    from zoo.tuning.report import markdown_table
+
+    return markdown_table(frame, "{:.4g}") if not frame.empty else "(none yet)"
 
 
 def get_study(name):

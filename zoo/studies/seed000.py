@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from zoo.studies.runner import markdown
+
 TITLE = "Sequential deep vs parallel shallow (Bermeitinger et al., KDIR 2023)"
 CLAIM = ("At equal parameters sequential and parallel residual stacks reach similar losses; "
          "deep slightly lower training loss, shallow slightly lower validation loss.")
@@ -390,12 +392,6 @@ def conclusion(stats: pd.DataFrame, alpha=0.05) -> list[str]:
     return lines
 
 
-def _markdown(frame: pd.DataFrame) -> str:
-    from zoo.tuning.report import markdown_table
-
-    return markdown_table(frame, "{:.4g}")
-
-
 def plot(frame: pd.DataFrame, pairs: pd.DataFrame, path: Path):
     import matplotlib
 
@@ -470,17 +466,17 @@ def report(out: Path, *, budget="cpu") -> dict:
         "", "## Conclusion (generated from the statistics below)", "",
         *[f"- {line}" for line in summary["conclusion"]], "",
         "## Table 2: losses by Q bin, evaluation pass after training (paper beside)", "",
-        _markdown(t2), "",
-        "## Paired differences, parallel minus sequential", "", _markdown(stats), "",
+        markdown(t2), "",
+        "## Paired differences, parallel minus sequential", "", markdown(stats), "",
         "## Has training flattened? (relative improvement of the last epoch)", "",
-        _markdown(flat), "",
-        "## Settings the cost cap leaves out", "", _markdown(excl), "",
-        "## Seconds per trial", "", _markdown(costs), "",
+        markdown(flat), "",
+        "## Settings the cost cap leaves out", "", markdown(excl), "",
+        "## Seconds per trial", "", markdown(costs), "",
     ]
     failed = frame[frame["status"] == "FAILED"]
     if not failed.empty:
         lines += ["## Failed trials", "",
-                  _markdown(failed[["dataset", "layout", "pair", "q_bin", "message"]]), ""]
+                  markdown(failed[["dataset", "layout", "pair", "q_bin", "message"]]), ""]
     write_atomic(out / "report.md", "\n".join(lines))
     return summary
 

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from zoo.studies.runner import markdown
+
 TITLE = "Merge-and-run mappings (Zhao, Wang et al., IJCAI 2018)"
 CLAIM = ("At equal parameters DMRNet is more accurate than a ResNet; merge-and-run beats both "
          "of its ablations (independent streams, inception-like).")
@@ -88,10 +90,10 @@ def run(budget: Budget, out: Path, *, time_limit=None, stream=None) -> bool:
     import time
 
     from zoo.progress import Progress
-    from zoo.train import fit
+    from zoo.studies import runs as trained
 
     started = time.monotonic()
-    todo = [r for r in runs(budget) if not (_run_dir(out, *r) / "results.json").is_file()]
+    todo = [r for r in runs(budget) if not trained.finished(_run_dir(out, *r))]
     total = sum(1 for _ in runs(budget))
     progress = Progress(total, done=total - len(todo), label="runs", stream=stream)
     models = budget.models()
@@ -101,31 +103,24 @@ def run(budget: Budget, out: Path, *, time_limit=None, stream=None) -> bool:
                 return False
             name, overrides = models[model]
             folder = _run_dir(out, dataset, model, seed)
-            print(f"training {model} (seed {seed}) on {dataset}", file=stream, flush=True)
-            result = fit(name, dataset, recipe=budget.recipe, epochs=budget.epochs, seed=seed,
-                         subset=budget.train_examples, out_dir=folder, validate=False,
-                         verbose=2, resume=folder.is_dir(), **overrides)
+            trained.train(folder, name, dataset, recipe=budget.recipe, epochs=budget.epochs,
+                          seed=seed, subset=budget.train_examples, stream=stream, **overrides)
             progress.update(detail=f"{dataset} {model} seed {seed}: test accuracy "
-                                   f"{result.test_accuracy:.4f}")
+                                   f"{trained.read(folder)['test_accuracy']:.4f}")
     finally:
         progress.close()
     return True
 
 
 def results(out: Path, budget: Budget) -> pd.DataFrame:
-    from zoo.atomic import read_json
+    from zoo.studies import runs as trained
 
     rows = []
     for dataset, model, seed in runs(budget):
         folder = _run_dir(out, dataset, model, seed)
-        if not (folder / "results.json").is_file():
-            continue
-        config, res = read_json(folder / "config.json"), read_json(folder / "results.json")
-        rows.append({"dataset": dataset, "model": model, "seed": seed,
-                     "params": config["params"], "test_accuracy": res["test_accuracy"],
-                     "test_loss": res["test_loss"],
-                     "seconds_per_epoch": res["train_seconds"] / res["epochs"],
-                     "epochs": res["epochs"], "train_examples": config["train_examples"]})
+        if trained.finished(folder):
+            rows.append({"dataset": dataset, "model": model, "seed": seed,
+                         **trained.read(folder)})
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -214,13 +209,7 @@ def report(out: Path, *, budget="cpu") -> dict:
              *[f"- {line}" for line in summary["conclusion"]], "",
              f"Paper (CIFAR-10, 1.7M parameters each): DMRNet-56 {PAPER['dmrnet56_error']}% "
              f"error, ResNet-110 {PAPER['resnet110_error']}%.", "",
-             "## Mean and standard deviation over seeds", "", _markdown(table), "",
-             "## DMRNet minus each other model, paired by seed", "", _markdown(pairs), ""]
+             "## Mean and standard deviation over seeds", "", markdown(table), "",
+             "## DMRNet minus each other model, paired by seed", "", markdown(pairs), ""]
     write_atomic(out / "report.md", "\n".join(lines))
     return summary
-
-
-def _markdown(frame: pd.DataFrame) -> str:
-    from zoo.tuning.report import markdown_table
-
-    return markdown_table(frame, "{:.4g}") if not frame.empty else "(none yet)"

@@ -29,6 +29,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from zoo.studies.runner import markdown
+
 TITLE = "Residual networks behave like ensembles of shallow paths (Veit et al., NeurIPS 2016)"
 CLAIM = ("Deleting or reordering units of a trained pre-activation ResNet at test time degrades "
          "it smoothly while a plain net breaks; the gradient comes from short paths.")
@@ -97,19 +99,13 @@ def _run_dir(out: Path, dataset, which, budget) -> Path:
 
 
 def _train(out: Path, dataset, which, budget: Budget, stream):
-    """The trained model of a run folder, training (or resuming) it first if needed."""
-    from zoo.saving import load_model
-    from zoo.train import fit
+    from zoo.studies import runs
 
-    folder = _run_dir(out, dataset, which, budget)
-    if (folder / "results.json").is_file():
-        return load_model(folder / "model.keras")
     extra = {"preactivation": True} if which == "resnet" else {}
-    name = budget.resnet if which == "resnet" else budget.plain
-    print(f"training {folder.name} on {dataset} ({budget.epochs} epochs)", file=stream, flush=True)
-    result = fit(name, dataset, recipe=budget.recipe, epochs=budget.epochs, seed=budget.seed,
-                 out_dir=folder, validate=False, verbose=2, resume=folder.is_dir(), **extra)
-    return result.model
+    return runs.train(_run_dir(out, dataset, which, budget),
+                      budget.resnet if which == "resnet" else budget.plain, dataset,
+                      recipe=budget.recipe, epochs=budget.epochs, seed=budget.seed,
+                      stream=stream, **extra)
 
 
 def _rng(budget, *key):
@@ -198,12 +194,13 @@ def run(budget: Budget, out: Path, *, time_limit=None, stream=None) -> bool:
 
     from zoo.data import load
     from zoo.progress import Progress
+    from zoo.studies import runs
     from zoo.studies.records import Records
 
     started = time.monotonic()
     layouts = {d: _dataset_units(budget, d) for d in budget.datasets}
     records = {d: Records(out / d / "records.jsonl") for d in budget.datasets}
-    trained = {d: sum((_run_dir(out, d, w, budget) / "results.json").is_file() for w in MODELS)
+    trained = {d: sum(runs.finished(_run_dir(out, d, w, budget)) for w in MODELS)
                for d in budget.datasets}
     total = sum(2 + count_items(budget, layouts[d]) for d in budget.datasets)
     done = sum(trained[d] + len(records[d]) for d in budget.datasets)
@@ -222,7 +219,7 @@ def run(budget: Budget, out: Path, *, time_limit=None, stream=None) -> bool:
             for which in MODELS:
                 if out_of_time():
                     return False
-                already = (_run_dir(out, dataset, which, budget) / "results.json").is_file()
+                already = runs.finished(_run_dir(out, dataset, which, budget))
                 models[which] = _train(out, dataset, which, budget, stream)
                 if not already:
                     progress.update(detail=f"{dataset}: trained {which}")
@@ -267,7 +264,7 @@ def _forward(model, dataset, batch, budget):
 
 
 def _frames(out: Path, budget: Budget) -> dict:
-    from zoo.atomic import read_json
+    from zoo.studies import runs
     from zoo.studies.records import Records
 
     tables = {k: [] for k in ("models", "single", "random", "reorder", "gradient")}
@@ -276,16 +273,16 @@ def _frames(out: Path, budget: Budget) -> dict:
         base = {r["model"]: r["accuracy"] for r in log.of("baseline")}
         for which in MODELS:
             folder = _run_dir(out, dataset, which, budget)
-            if not (folder / "results.json").is_file():
+            if not runs.finished(folder):
                 continue
-            config, result = read_json(folder / "config.json"), read_json(folder / "results.json")
+            r = runs.read(folder)
             tables["models"].append({
                 "dataset": dataset, "model": which, "architecture": folder.name,
-                "params": config["params"], "epochs": result["epochs"],
-                "train_examples": config["train_examples"],
-                "test_accuracy": result["test_accuracy"], "test_loss": result["test_loss"],
-                "train_seconds": result["train_seconds"],
-                "lesion_examples": budget.test_examples or config["test_examples"],
+                "params": r["params"], "epochs": r["epochs"],
+                "train_examples": r["train_examples"],
+                "test_accuracy": r["test_accuracy"], "test_loss": r["test_loss"],
+                "train_seconds": r["seconds_per_epoch"] * r["epochs"],
+                "lesion_examples": budget.test_examples or r["test_examples"],
                 "lesion_baseline": base.get(which)})
         for r in log.of("single"):
             tables["single"].append({"dataset": dataset, "model": r["model"], "unit": r["unit"],
@@ -503,12 +500,6 @@ def _pct(v):
     return "n/a" if v is None else f"{100 * v:.0f}%"
 
 
-def _markdown(frame: pd.DataFrame) -> str:
-    from zoo.tuning.report import markdown_table
-
-    return markdown_table(frame, "{:.4g}") if not frame.empty else "(none yet)"
-
-
 def plot(frames, heads, path: Path):
     import matplotlib
 
@@ -586,10 +577,10 @@ def report(out: Path, *, budget="cpu") -> dict:
              "## Conclusion (generated from the tables below)", "",
              *[f"- {line}" for line in summary["conclusion"]], "",
              "Verdict rules: " + "; ".join(f"**{k}** {v}" for k, v in VERDICT_RULES.items()), "",
-             "## Trained models", "", _markdown(frames["models"]), "",
-             "## k random units deleted", "", _markdown(tables["random_lesions_summary"]), "",
-             "## Reordering", "", _markdown(tables["reorder_lesions_summary"]), "",
+             "## Trained models", "", markdown(frames["models"]), "",
+             "## k random units deleted", "", markdown(tables["random_lesions_summary"]), "",
+             "## Reordering", "", markdown(tables["reorder_lesions_summary"]), "",
              "## Gradient per path length", "",
-             _markdown(tables["path_gradients_summary"]), ""]
+             markdown(tables["path_gradients_summary"]), ""]
     write_atomic(out / "report.md", "\n".join(lines))
     return summary
