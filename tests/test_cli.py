@@ -121,7 +121,7 @@ def test_train_help_lists_every_recipe():
         (["train", "resnet20", "--dataset", "imagenet"], "invalid choice: 'imagenet'"),
         (["train", "resnet20", "--dataset", "digits", "--recipe", "slow"], "zoo: error: recipe must be one of"),
         (["train", "resnet20", "--dataset", "digits", "--epochs", "0"], "argument --epochs: expected a positive integer, got 0"),
-        (["evaluate", "missing.keras", "--dataset", "digits"], "zoo: error: model must be a keras.Model or an existing .keras file"),
+        (["evaluate", "missing.keras", "--dataset", "digits"], "zoo: error: missing.keras: no such file"),
         (["list", "vgg*"], "zoo: error: no model matches 'vgg*'"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
     ],

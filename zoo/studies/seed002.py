@@ -76,7 +76,7 @@ class Budget:
 
 BUDGETS = {
     # CI: 20-layer nets on the embedded digits, a few draws of everything (under a minute)
-    "smoke": Budget(("digits",), "resnet20", "plain20", "quick", 2, 200, (1, 2, 3), 2, (1, 2),
+    "smoke": Budget(("digits",), "resnet20", "plain20", "quick", 2, 200, (1, 2, 3), 2, (1, 2, 4),
                     2, 1, 16, 2),
     # 2 CPU cores: Veit's 54-unit net, 3 epochs of the full train split (~30 min per dataset),
     # every lesion on 5,000 test images, 100 gradient samples per path length

@@ -72,8 +72,8 @@ def depths_of(family, budget) -> list[int]:
 
 BUDGETS = {
     # CI: two small depths of each family on the embedded digits (under a minute)
-    "smoke": Budget(("digits",), {"resnet": (1, 2), "plain": (1, 2), "procresnet": (1, 2),
-                                   "procresnet_noproj": (1, 2)},
+    "smoke": Budget(("digits",), {"resnet": (1, 2), "plain": (1, 2), "procresnet": (1,),
+                                   "procresnet_noproj": (1,)},
                     ratio_examples=64, ratio_recipe="quick", accuracy_model="procresnet22",
                     accuracy_recipe="quick", accuracy_epochs=1, seeds=(0, 1)),
     # 2 CPU cores: depths 20/56/110/164 (ResNet, plain) and 22/58/112/166 (ProcResNet);
