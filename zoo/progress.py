@@ -62,6 +62,11 @@ class Progress:
         else:
             print(self.line(detail), file=self.stream, flush=True)
 
+    def restart_clock(self):
+        """Time the ETA from now on: after work of another kind (a study's training runs
+        before its many short measurements), whose pace says nothing about what is left."""
+        self._start, self._run_here = time.monotonic(), 0
+
     def close(self):
         if self._bar is not None:
             self._bar.close()

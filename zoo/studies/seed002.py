@@ -223,6 +223,7 @@ def run(budget: Budget, out: Path, *, time_limit=None, stream=None) -> bool:
                 models[which] = _train(out, dataset, which, budget, stream)
                 if not already:
                     progress.update(detail=f"{dataset}: trained {which}")
+            progress.restart_clock()  # the measurements' pace, not the training's
             units = {w: _unit_layers(models[w]) for w in MODELS}
             x, y = load(dataset, "test", normalize=None, subset=budget.test_examples,
                         seed=budget.seed)
