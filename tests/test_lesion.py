@@ -104,6 +104,7 @@ def test_kendall_tau():
 from tests.conftest import backend_available, run_python  # noqa: E402
 from zoo.analysis import backward_through_units, gradient_by_path_length, norm_ratios  # noqa: E402
 from zoo.analysis.gradients import _loss_grad, vjp  # noqa: E402
+from zoo.layers import ResidualUnit  # noqa: E402
 from zoo.models.units import residual_units  # noqa: E402
 
 
@@ -210,3 +211,42 @@ def test_path_gradients_of_all_routes_sum_to_the_gradient(rng):
     fresh, _, _ = backward_through_units(model, x, y, route)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(paths.input_gradient(route)),
                                keras.ops.convert_to_numpy(fresh), atol=1e-7)
+
+
+def test_lesions_match_a_hand_wired_forward_pass(rng):
+    # Independent of lesion()'s re-wiring: walk the model's layers by hand, skipping the
+    # deleted unit's branch (identity units) or swapping two units' places.
+    model = zoo.resnet(20, preactivation=True, input_shape=(8, 8, 1), name="pre20",
+                       input_normalization="digits", classifier_activation=None)  # logits
+    for layer in model.layers:  # non-trivial BN statistics, so a unit is not near identity
+        if isinstance(layer, ResidualUnit):
+            for w in layer.weights:
+                if "moving_variance" in w.path:
+                    w.assign(rng.uniform(0.5, 2.0, w.shape).astype("float32"))
+    x = rng.uniform(0, 255, size=(4, 8, 8, 1)).astype("float32")
+    units = residual_units(model)
+
+    def by_hand(skip=(), swap=None):
+        h = keras.ops.convert_to_tensor(x)
+        order = list(range(len(units)))
+        if swap:
+            order[swap[0]], order[swap[1]] = order[swap[1]], order[swap[0]]
+        position = {id(u): k for k, u in enumerate(units)}
+        for layer in model.layers[1:]:
+            k = position.get(id(layer))
+            if k is None:
+                h = layer(h, training=False)
+            elif order[k] not in skip:
+                h = units[order[k]](h, training=False)
+        return keras.ops.convert_to_numpy(h)
+
+    def run(m):
+        return keras.ops.convert_to_numpy(m(x, training=False))
+
+    np.testing.assert_allclose(run(lesion(model, delete=[1])), by_hand(skip=(1,)), atol=1e-6)
+    np.testing.assert_allclose(run(lesion(model, delete=[1, 7])), by_hand(skip=(1, 7)),
+                               atol=1e-6)
+    order = list(range(9))
+    order[4], order[5] = 5, 4
+    np.testing.assert_allclose(run(lesion(model, order=order)), by_hand(swap=(4, 5)), atol=1e-6)
+    assert np.abs(by_hand(skip=(1,)) - run(model)).max() > 1e-4  # a real change
