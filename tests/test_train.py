@@ -110,3 +110,21 @@ def test_first_fit_traces_the_train_step_once(rng):
     model.fit(x, np.arange(64) % 10, batch_size=32, epochs=2, verbose=0)
     assert len(traces) == 1
     assert model.optimizer.built
+
+
+def test_augmentation_is_a_setting_of_the_run(tmp_path):
+    # recorded in config.json, part of what --resume must match, and in the card's command
+    from zoo.pretrained.cards import _command
+
+    run = zoo.train.fit("shallow_sequential", "digits", recipe="quick", epochs=1, seed=0,
+                        augment="crop", out_dir=tmp_path / "run", verbose=0, validate=False,
+                        layers=1, filters=4)
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["augment"] == "crop" and run.test_accuracy > 0
+    assert "--augment crop" in _command(config, {"epochs": 1})
+    with pytest.raises(ValueError, match="holds a run with other augment"):
+        zoo.train.fit("shallow_sequential", "digits", recipe="quick", epochs=1, seed=0,
+                      augment=None, out_dir=tmp_path / "run", resume=True, verbose=0,
+                      layers=1, filters=4)
+    with pytest.raises(ValueError, match="augment must be one of"):
+        zoo.train.fit("shallow_sequential", "digits", epochs=1, augment="rotate", verbose=0)

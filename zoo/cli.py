@@ -89,6 +89,10 @@ def _parser():
     s.add_argument("--data-dir", help="folder with local datasets (default: $ZOO_DATA_DIR)")
     s.add_argument("--out", help="run folder for config, metrics, model and results")
     s.add_argument("--mixed-precision", action="store_true")
+    s.add_argument("--augment", choices=("default", "crop_flip", "crop", "none"),
+                   default="default",
+                   help="training augmentation: default (the papers': crop + flip for CIFAR, "
+                        "crop for SVHN, none for MNIST-like data), crop_flip, crop or none")
     s.add_argument("--tensorboard", action="store_true", help="write TensorBoard logs to --out")
     s.add_argument("--no-validation", action="store_true",
                    help="skip the per-epoch test-split metrics (the final evaluation still runs)")
@@ -257,6 +261,7 @@ def _run(args, argv):
                      batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed,
                      subset=args.subset, test_subset=args.test_subset, data_dir=args.data_dir,
                      out_dir=args.out, mixed_precision=args.mixed_precision,
+                     augment=None if args.augment == "none" else args.augment,
                      tensorboard=args.tensorboard, validate=not args.no_validation,
                      resume=args.resume, overwrite=args.overwrite)
         print(f"test accuracy {result.test_accuracy:.4f}  test loss {result.test_loss:.4f}  "

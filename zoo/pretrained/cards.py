@@ -77,6 +77,10 @@ def _command(config, results):
              "--seed", str(config["seed"])]
     if config["train_examples"] < info.sizes["train"]:
         parts += ["--subset", str(config["train_examples"])]
+    if config.get("augment", info.augment) != info.augment:  # not the dataset's default
+        parts += ["--augment", config["augment"] or "none"]
+    if config.get("mixed_precision"):
+        parts += ["--mixed-precision"]
     return " ".join(parts) + " --no-validation"
 
 

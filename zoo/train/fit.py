@@ -120,7 +120,7 @@ def _prepare_run_dir(run_dir: Path, config: dict, *, resume: bool, overwrite: bo
     if resume and (run_dir / "config.json").is_file():
         old = read_json(run_dir / "config.json")
         keys = ("model", "model_config", "dataset", "train_examples", "recipe", "seed",
-                "mixed_precision")
+                "mixed_precision", "augment")
         changed = [k for k in keys if json.loads(json.dumps(old.get(k))) !=
                    json.loads(json.dumps(config[k]))]
         if changed:
@@ -147,6 +147,7 @@ def fit(
     data_dir=None,
     out_dir=None,
     mixed_precision=False,
+    augment="default",
     tensorboard=False,
     validate=True,
     verbose="auto",
@@ -166,6 +167,9 @@ def fit(
     from its last finished epoch. A folder that already holds a run is refused unless
     ``resume`` (same settings) or ``overwrite`` says what to do with it. A loss that turns
     NaN stops training (``TerminateOnNaN``) and raises; nothing is saved as if it were fine.
+
+    ``augment``: the training split's augmentation, "default" (the papers': pad-4 crop and
+    flip for CIFAR, crop for SVHN, none for MNIST-like data), "crop_flip", "crop" or None.
     """
     for key in ("input_shape", "num_classes"):
         if key in model_kwargs:
@@ -190,7 +194,9 @@ def fit(
     normalize = None if raw else "standardize"
     # Data first: a missing dataset should fail before minutes of model building.
     train = load(dataset, "train", data_dir=data_dir, subset=subset, seed=seed,
-                 batch_size=recipe.batch_size, normalize=normalize)
+                 batch_size=recipe.batch_size, normalize=normalize, augment=augment)
+    if augment == "default":
+        augment = info.augment
     x_test, y_test = load(dataset, "test", data_dir=data_dir, subset=test_subset, seed=seed,
                           normalize=normalize)
     n_train = info.sizes["train"] if subset is None else min(subset, info.sizes["train"])
@@ -235,6 +241,7 @@ def fit(
             "recipe": recipe.to_dict(),
             "seed": seed,
             "mixed_precision": bool(mixed_precision),
+            "augment": augment,
             "environment": environment(),
         }
         _prepare_run_dir(run_dir, config, resume=resume, overwrite=overwrite)
