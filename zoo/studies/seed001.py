@@ -60,8 +60,8 @@ class Budget:
 
 
 BUDGETS = {
-    # CI: the 20-layer nets on the embedded digits, 2 seeds, 2 epochs (under a minute)
-    "smoke": Budget(("digits",), 8, 14, "quick", 2, None, (0, 1)),
+    # CI: small nets on the embedded digits, 2 seeds, 1 epoch (under a minute)
+    "smoke": Budget(("digits",), 8, 14, "quick", 1, None, (0, 1)),
     # 2 CPU cores: DMRNet-20 (546,650 parameters on 28x28x1) against ResNet-38 (566,746,
     # +3.7%), the paper's recipe (Nesterov SGD, batch 64, lr /10 at 1/2, 3/4, 7/8) shortened to
     # 4 epochs of 20,000 Fashion-MNIST images, 3 seeds: about 15 minutes per run, 3 hours
