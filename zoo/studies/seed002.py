@@ -150,9 +150,14 @@ def count_items(budget: Budget, units: dict) -> int:
 
 
 def _measure(kind, model, args, x, y, paths, units, budget):
+    from functools import partial
+
     from zoo.analysis import kendall_tau, lesion
     from zoo.analysis.gradients import path_routes
     from zoo.analysis.lesion import accuracy
+
+    # big batches: 14% faster than 256 for ResNet-110 on 2 cores, same predictions
+    accuracy = partial(accuracy, batch_size=1000)
 
     if kind == "baseline":
         return {"accuracy": accuracy(model, x, y)}
