@@ -243,3 +243,21 @@ def test_card_readme_has_hugging_face_front_matter(name):
     values = {m["type"]: m["value"] for m in result["metrics"]}
     assert values == {"accuracy": card["metrics"]["test_accuracy"],
                       "loss": card["metrics"]["test_loss"]}
+
+
+def test_publish_under_another_name_that_is_the_same_model(tmp_path):
+    from zoo.pretrained import publish
+
+    run = tmp_path / "run"
+    zoo.train.fit("resnet20", "digits", recipe="quick", epochs=1, seed=0, out_dir=run,
+                  verbose=0, validate=False, depth=32, subset=256)
+    with pytest.raises(PretrainedError, match="'plain20' .* is not the model this run trained"):
+        publish(run, to=tmp_path / "zoo", name="plain20")  # another builder
+    with pytest.raises(PretrainedError, match="'resnet56' .* is not the model"):
+        publish(run, to=tmp_path / "zoo", name="resnet56")  # depth 56, not 32
+    folder = publish(run, to=tmp_path / "zoo", name="resnet32")  # what resnet20 + depth=32 is
+    card = json.loads((folder / "card.json").read_text())
+    assert card["name"] == "resnet32.digits" and card["model"] == "resnet32"
+    assert card["config"]["depth"] == 32
+    assert zoo.load_pretrained("resnet32.digits", root=tmp_path / "zoo").count_params() == \
+        zoo.create_model("resnet32", input_shape=(8, 8, 1)).count_params()

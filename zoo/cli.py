@@ -117,6 +117,9 @@ def _parser():
     s.add_argument("run", help="a run folder written by zoo train --out")
     s.add_argument("--to", help="pretrained folder (default: saved_models/ or $ZOO_PRETRAINED_DIR)")
     s.add_argument("--tag", help="tag after the model name (default: the dataset)")
+    s.add_argument("--name", help="publish under this registered name, if it is the same model "
+                                  "(e.g. a run of resnet110 with preactivation=True as "
+                                  "preresnet110)")
 
     s = _sub(sub, "tune", "run or resume a KerasTuner grid search")
     s.add_argument("--grid", default="seed000", choices=GRIDS, metavar="GRID",
@@ -279,7 +282,7 @@ def _run(args, argv):
     elif args.command == "publish":
         from zoo.pretrained import publish
 
-        print(f"published {publish(args.run, to=args.to, tag=args.tag)}")
+        print(f"published {publish(args.run, to=args.to, tag=args.tag, name=args.name)}")
     elif args.command == "evaluate":
         from zoo.train import evaluate
 

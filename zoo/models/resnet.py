@@ -179,6 +179,9 @@ for _d in (20, 56, 110):
 for _d in (20, 56):
     register_model(f"plain{_d}", plain, family="plain", paper=_HE, depth=_d,
                    description=f"ResNet-{_d} without skip connections (lesion baseline).")
+register_model("preresnet110", resnet, family="preresnet", paper=_HE_PRE,
+               reference_params=1_700_000, depth=110, preactivation=True,
+               description="Pre-activation ResNet-110, basic units (Veit et al.'s 54-unit net).")
 register_model("preresnet164", preresnet, family="preresnet", paper=_HE_PRE,
                reference_params=1_700_000, depth=164,
                description="Pre-activation bottleneck ResNet-164.")

@@ -109,8 +109,28 @@ def _check_run(run_dir, config, results, model):
         raise PretrainedError(f"{run_dir}: results.json has no finite test loss and accuracy")
 
 
-def publish(run_dir, *, to=None, tag=None, batch_size=500) -> Path:
+def _as_registered(config, name) -> dict:
+    """The run's config with its model named ``name``: allowed when ``name`` is the same
+    builder and its registered defaults are arguments the run was trained with (a study's
+    ``resnet110`` with ``preactivation=True`` is ``preresnet110``); the other arguments stay
+    as overrides."""
+    from zoo.registry import get_spec
+
+    run, new = get_spec(config["model"]), get_spec(name)
+    args = {**run.defaults, **config["model_config"]}
+    args.pop("name", None)  # the Keras model's name, not an architecture argument
+    if new.builder is not run.builder or any(args.get(k) != v for k, v in new.defaults.items()):
+        raise PretrainedError(
+            f"{name!r} ({new.builder.__name__} with {new.defaults}) is not the model this run "
+            f"trained ({config['model']!r} with {config['model_config']})")
+    return {**config, "model": name,
+            "model_config": {k: v for k, v in args.items() if k not in new.defaults}}
+
+
+def publish(run_dir, *, to=None, tag=None, name=None, batch_size=500) -> Path:
     """Publish a ``zoo train --out RUN`` folder as ``<to>/<model>.<tag>/`` (tag: the dataset).
+    ``name`` publishes it under another registered name that describes the same model
+    (checked: same builder, and that name's defaults are the run's arguments).
 
     The model is re-saved without optimizer state, loaded back with ``safe_mode=True`` and
     evaluated on the full test split; the card records that evaluation. The folder appears
@@ -127,6 +147,8 @@ def publish(run_dir, *, to=None, tag=None, batch_size=500) -> Path:
             f"{run_dir} is not a finished training run ({e.filename} is missing)") from None
     from zoo.saving import load_model
 
+    if name is not None:
+        config = _as_registered(config, name)
     model = load_model(run_dir / MODEL_FILE, compile=False)
     if not expects_raw_pixels(model):
         raise PretrainedError(
