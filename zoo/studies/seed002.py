@@ -198,6 +198,7 @@ def run(budget: Budget, out: Path, *, time_limit=None, stream=None) -> bool:
     import time
 
     from zoo.data import load
+    from zoo.models.units import residual_units
     from zoo.progress import Progress
     from zoo.studies import runs
     from zoo.studies.records import Records
@@ -229,7 +230,7 @@ def run(budget: Budget, out: Path, *, time_limit=None, stream=None) -> bool:
                 if not already:
                     progress.update(detail=f"{dataset}: trained {which}")
             progress.restart_clock()  # the measurements' pace, not the training's
-            units = {w: _unit_layers(models[w]) for w in MODELS}
+            units = {w: residual_units(models[w]) for w in MODELS}
             x, y = load(dataset, "test", normalize=None, subset=budget.test_examples,
                         seed=budget.seed)
             paths = {}
@@ -247,12 +248,6 @@ def run(budget: Budget, out: Path, *, time_limit=None, stream=None) -> bool:
     finally:
         progress.close()
     return True
-
-
-def _unit_layers(model):
-    from zoo.models.units import residual_units
-
-    return residual_units(model)
 
 
 def _forward(model, dataset, batch, budget):
