@@ -1,45 +1,54 @@
 #!/usr/bin/env bash
 # How every model in saved_models/ was made: the exact commands, on 2 CPU cores (TensorFlow).
-#   saved_models/build.sh train     trains each model into runs/pretrained/<name>.<dataset>/
-#   saved_models/build.sh publish   writes saved_models/<name>.<dataset>/ (model, card) from a run
+#   saved_models/build.sh train     trains each model into runs/pretrained/<name>.<dataset>/,
+#                                   resuming a run that was interrupted
+#   saved_models/build.sh publish   writes saved_models/<name>.<dataset>/ (model, card, curves)
 # Data come from $ZOO_DATA_DIR (MNIST and Fashion-MNIST IDX files).
+#
+# Recipe "zoo" (Adam 2e-3, batch 128, lr /10 at 50% and 75% of the epochs) on the full
+# 60,000-image training split. Fashion-MNIST's 20-layer nets train with pad-4 crops and
+# horizontal flips (clothes are left-right symmetric; digits are not, so MNIST has none).
+# The models train in float32: mixed bfloat16 is ~1.2x faster here, but the saved model would
+# keep its bfloat16 policy and compute in bfloat16 on every user's machine.
+# Targets (issue 16): 20-layer nets MNIST >= 99.4%, Fashion-MNIST >= 92.5%; shallow nets
+# >= 98.5% and >= 89%.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ZOO=${ZOO:-zoo}
 RUNS=${RUNS:-runs/pretrained}
 
-# name dataset epochs subset(0 = all 60,000)
+# name dataset epochs augment
 MODELS="
-shallow_sequential  mnist          1 20000
-shallow_parallel    mnist          1 20000
-parallel_resnet20   mnist          1 20000
-plain20             mnist          1 20000
-dmrnet20            mnist          1 20000
-procresnet22        mnist          1 20000
-procresnet22_noproj mnist          1 20000
-shallow_sequential  fashion_mnist  1 20000
-shallow_parallel    fashion_mnist  1 20000
-parallel_resnet20   fashion_mnist  1 20000
-plain20             fashion_mnist  1 20000
-dmrnet20            fashion_mnist  1 20000
-procresnet22        fashion_mnist  1 20000
-procresnet22_noproj fashion_mnist  1 20000
-resnet20            fashion_mnist  1 30000
-resnet20            mnist          5 0
+shallow_sequential  mnist          10 none
+shallow_parallel    mnist          10 none
+shallow_sequential  fashion_mnist  10 none
+shallow_parallel    fashion_mnist  10 none
+resnet20            fashion_mnist  15 crop_flip
+parallel_resnet20   fashion_mnist  15 crop_flip
+dmrnet20            fashion_mnist  15 crop_flip
+plain20             fashion_mnist  15 crop_flip
+procresnet22        fashion_mnist  15 crop_flip
+procresnet22_noproj fashion_mnist  15 crop_flip
+parallel_resnet20   mnist          6  none
+dmrnet20            mnist          6  none
+plain20             mnist          6  none
+procresnet22        mnist          6  none
+procresnet22_noproj mnist          6  none
+resnet20            mnist          6  none
 "
 
-echo "$MODELS" | while read -r name dataset epochs subset; do
+echo "$MODELS" | while read -r name dataset epochs augment; do
   [ -z "$name" ] && continue
   run="$RUNS/$name.$dataset"
   case "${1:-}" in
     train)
       if [ -f "$run/results.json" ]; then echo "done: $run"; continue; fi
-      extra=()
-      [ "$subset" != 0 ] && extra=(--subset "$subset")
+      resume=()
+      [ -f "$run/config.json" ] && resume=(--resume)
       $ZOO train "$name" --dataset "$dataset" --recipe zoo --epochs "$epochs" --seed 0 \
-        --no-validation "${extra[@]}" --out "$run" ;;
+        --augment "$augment" --no-validation "${resume[@]}" --out "$run" ;;
     publish)
-      $ZOO publish "$run" --to saved_models ;;
+      if [ -f "$run/results.json" ]; then $ZOO publish "$run" --to saved_models; fi ;;
     *) echo "usage: $0 train|publish" >&2; exit 2 ;;
   esac
 done

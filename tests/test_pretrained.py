@@ -15,7 +15,9 @@ from zoo.data import DataError, load
 from zoo.data.formats import sha256
 from zoo.models.complexity import flops
 from zoo.pretrained import PretrainedError, card_markdown, validate_card
+from zoo.pretrained.cards import builder_arguments
 from zoo.pretrained.table import END, START, markdown_table
+from zoo.registry import get_spec
 
 NAMES = zoo.list_pretrained()
 
@@ -36,7 +38,23 @@ def test_card_schema_and_file(name):
     assert sha256(folder / "model.keras") == card["file"]["sha256"]
     assert (folder / "model.keras").stat().st_size == card["file"]["bytes"]
     assert (folder / "README.md").read_text() == card_markdown(card)  # generated, not edited
-    assert sorted(p.name for p in folder.iterdir()) == ["README.md", "card.json", "model.keras"]
+    curves = card["training"].get("curves", {})
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        ["README.md", "card.json", "model.keras", *curves.values()])
+    t = card["training"]
+    assert t["images_seen"] == t["epochs"] * card["dataset"]["train_examples"]
+    if curves:  # the run's log: one row per epoch, and its plot
+        import pandas as pd
+
+        log = pd.read_csv(folder / curves["csv"])
+        assert log["epoch"].tolist() == list(range(t["epochs"]))
+        assert np.isfinite(log["loss"]).all() and log["loss"].iloc[-1] < log["loss"].iloc[0]
+        assert (folder / curves["plot"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # every builder argument is written down, so a later change of a default cannot change
+    # what the card describes
+    spec = get_spec(card["model"])
+    assert card["config"] == json.loads(json.dumps(builder_arguments(spec.builder,
+                                                                     card["config"])))
     assert card["input"]["range"] == [0, 255]
     info = zoo.data.dataset_info(card["dataset"]["name"])
     np.testing.assert_allclose(card["input"]["mean"], info.mean, rtol=1e-5)
@@ -207,6 +225,11 @@ print(json.dumps({{"file": zoo.__file__, "models": zoo.list_pretrained(),
     assert got["file"].startswith(str(site))  # the installed copy, not the checkout
     assert got["where"] == str(site / "zoo" / "saved_models")
     assert got["models"] == NAMES
+    # every published file (model, card, README, training curves) is in the wheel
+    def files(root):
+        return sorted(str(p.relative_to(root)) for p in root.glob("*.*/*") if p.is_file())
+
+    assert files(site / "zoo" / "saved_models") == files(ROOT / "saved_models")
     expected = zoo.load_pretrained("resnet20.mnist").predict(x, verbose=0)
     np.testing.assert_allclose(got["p"], expected, atol=1e-5)
     # the installed copy is checked too: a modified file is refused
@@ -258,6 +281,13 @@ def test_publish_under_another_name_that_is_the_same_model(tmp_path):
     folder = publish(run, to=tmp_path / "zoo", name="resnet32")  # what resnet20 + depth=32 is
     card = json.loads((folder / "card.json").read_text())
     assert card["name"] == "resnet32.digits" and card["model"] == "resnet32"
-    assert card["config"]["depth"] == 32
+    assert card["config"]["depth"] == 32 and card["config"]["preactivation"] is False
+    # the run's per-epoch log and its plot travel with the model, and the README shows them
+    assert card["training"]["curves"] == {"csv": "metrics.csv", "plot": "training_curves.png"}
+    assert (folder / "metrics.csv").read_text() == (run / "metrics.csv").read_text()
+    assert (folder / "training_curves.png").stat().st_size > 1000
+    assert "![loss and accuracy per epoch](training_curves.png)" in \
+        (folder / "README.md").read_text()
+    assert card["training"]["images_seen"] == 256
     assert zoo.load_pretrained("resnet32.digits", root=tmp_path / "zoo").count_params() == \
         zoo.create_model("resnet32", input_shape=(8, 8, 1)).count_params()

@@ -29,8 +29,8 @@ def shallow_stack(
     kernel_size=3,
     activation="relu",
     batch_norm=True,
-    downsample="none",
-    head="gap",
+    downsample="maxpool",
+    head="flatten",
     input_shape=(32, 32, 3),
     num_classes=10,
     classifier_activation="softmax",
@@ -39,7 +39,12 @@ def shallow_stack(
     name=None,
 ):
     """``layers`` single-convolution residual units of ``filters`` channels, sequential or
-    parallel. ``filters`` is the network's (only) width."""
+    parallel. ``filters`` is the network's (only) width.
+
+    The defaults (max-pool after the stem, flatten head) are the grid's better half: in the
+    seed-000 study (results/seed000/cpu) flatten-head networks reached a median validation
+    accuracy of 0.95-0.97 on MNIST and 0.83-0.85 on Fashion-MNIST against 0.75-0.88 and
+    0.68-0.74 with global average pooling, which throws away where a stroke is."""
     check.choice("layout", layout, LAYOUTS)
     layers = check.positive_int("layers", layers)
     filters = check.positive_int("filters", filters)
@@ -68,7 +73,8 @@ _PAPER = "Bermeitinger, Hrycej, Handschuh, Make Deep Networks Shallow Again, KDI
 for _layout in LAYOUTS:
     register_model(f"shallow_{_layout}", shallow_stack, family="shallow", paper=_PAPER,
                    layout=_layout,
-                   description=f"Seed-000 grid network, {_layout} layout (4 units, 32 filters).")
+                   description=f"Seed-000 grid network, {_layout} layout (4 units, 32 filters, "
+                               "max-pool, flatten head).")
 
 
 def _stack_shapes(layers, filters, kernel_size, downsample, head, input_shape):

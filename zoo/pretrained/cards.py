@@ -40,12 +40,58 @@ SCHEMA = {
     "metrics": {"test_accuracy": float, "test_loss": float, "split": str},
     "params": {"trainable": int, "total": int},
     "flops": int,
-    "training": {"recipe": dict, "epochs": int, "seed": int, "train_seconds": float,
-                 "command": str, "hardware": dict},
+    "training": {"recipe": dict, "epochs": int, "images_seen": int, "seed": int,
+                 "train_seconds": float, "command": str, "hardware": dict},
     "versions": {"zoo": str, "keras": str, "backend": str, "packages": dict},
     "file": {"name": str, "sha256": str, "bytes": int},
     "date": str,
 }
+
+
+# the training curves a card may carry beside its model: the run's per-epoch log and a plot
+CURVES = {"csv": "metrics.csv", "plot": "training_curves.png"}
+
+
+def builder_arguments(builder, config: dict) -> dict:
+    """Every argument ``builder`` is called with: its signature's defaults, then ``config``.
+    A card lists them all, so it still describes its file if a default changes later."""
+    import inspect
+
+    defaults = {k: p.default for k, p in inspect.signature(builder).parameters.items()
+                if p.default is not inspect.Parameter.empty and k != "name"}
+    return {**defaults, **config}
+
+
+def plot_curves(csv_path, png_path, title) -> None:
+    """Loss and accuracy per epoch from a run's ``metrics.csv`` (and the learning rate when
+    the log has it), as a small PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    log = pd.read_csv(csv_path)
+    epoch = log["epoch"] + 1
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3))
+    for key, ax in (("loss", axes[0]), ("accuracy", axes[1])):
+        ax.plot(epoch, log[key], marker="o", ms=3, label=f"train {key}")
+        if f"val_{key}" in log:
+            ax.plot(epoch, log[f"val_{key}"], marker="o", ms=3, label=f"validation {key}")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(key)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    axes[0].set_yscale("log")
+    if "learning_rate" in log:
+        lr = axes[0].twinx()
+        lr.step(epoch, log["learning_rate"], where="mid", color="grey", alpha=0.5)
+        lr.set_yscale("log")
+        lr.set_ylabel("learning rate", color="grey")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=80, metadata={"Software": None})  # no version stamp: stable bytes
+    plt.close(fig)
 
 
 def validate_card(card: dict) -> None:
@@ -178,8 +224,9 @@ def publish(run_dir, *, to=None, tag=None, name=None, batch_size=500) -> Path:
             "model": config["model"],
             "tag": tag or info.name,
             "builder": f"{spec.builder.__module__}.{spec.builder.__qualname__}",
-            "config": {**spec.defaults, "input_shape": list(info.shape),
-                       "num_classes": info.num_classes, **config["model_config"]},
+            "config": builder_arguments(spec.builder, {
+                **spec.defaults, "input_shape": list(info.shape),
+                "num_classes": info.num_classes, **config["model_config"]}),
             "input": {
                 "shape": list(info.shape),
                 "dtype": "float32",
@@ -200,6 +247,7 @@ def publish(run_dir, *, to=None, tag=None, name=None, batch_size=500) -> Path:
             "training": {
                 "recipe": config["recipe"],
                 "epochs": int(results["epochs"]),
+                "images_seen": int(results["epochs"]) * int(config["train_examples"]),
                 "seed": int(config["seed"]),
                 "train_seconds": float(results["train_seconds"]),
                 "command": _command(config, results),
@@ -211,6 +259,10 @@ def publish(run_dir, *, to=None, tag=None, name=None, batch_size=500) -> Path:
                      "bytes": (staging / MODEL_FILE).stat().st_size},
             "date": datetime.date.today().isoformat(),
         }
+        if (run_dir / CURVES["csv"]).is_file():
+            shutil.copyfile(run_dir / CURVES["csv"], staging / CURVES["csv"])
+            plot_curves(staging / CURVES["csv"], staging / CURVES["plot"], name)
+            card["training"]["curves"] = dict(CURVES)
         validate_card(card)
         (staging / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
         (staging / "README.md").write_text(card_markdown(card))
@@ -283,7 +335,8 @@ def card_markdown(card: dict) -> str:
         f"| parameters | {card['params']['trainable']:,} trainable, {card['params']['total']:,} total |",
         f"| FLOPs per image | {card['flops'] / 1e6:.1f} M |",
         f"| input | {card['input']['contract']} |",
-        f"| training data | {d['train_examples']:,} {d['name']} training images |",
+        f"| training data | {d['train_examples']:,} {d['name']} training images, "
+        f"{t['images_seen']:,} seen in training |",
         f"| recipe | {recipe['name']}: {recipe.get('description', '')}, {t['epochs']} epoch(s), "
         f"seed {t['seed']} |",
         f"| training time | {t['train_seconds']:.0f} s on {hw['cpus']} CPU(s) ({hw['processor']}), "
@@ -293,6 +346,7 @@ def card_markdown(card: dict) -> str:
         f"| sha256 | `{card['file']['sha256']}` |",
         f"| date | {card['date']} |",
         "",
+        *_curves_markdown(t),
         "Reproduce:",
         "",
         "```sh",
@@ -307,6 +361,17 @@ def card_markdown(card: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _curves_markdown(training: dict) -> list[str]:
+    curves = training.get("curves")
+    if not curves:
+        return ["Training curves: not kept for this model (published before the zoo kept them).",
+                ""]
+    return ["## Training curves", "",
+            f"![loss and accuracy per epoch]({curves['plot']})", "",
+            f"Per-epoch values: [`{curves['csv']}`]({curves['csv']}) (measured during training, "
+            "on the training stream).", ""]
 
 
 def rewrite_readmes(root=None) -> list[Path]:
