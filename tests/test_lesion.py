@@ -250,3 +250,29 @@ def test_lesions_match_a_hand_wired_forward_pass(rng):
     order[4], order[5] = 5, 4
     np.testing.assert_allclose(run(lesion(model, order=order)), by_hand(swap=(4, 5)), atol=1e-6)
     assert np.abs(by_hand(skip=(1,)) - run(model)).max() > 1e-4  # a real change
+
+
+@on_trained_models
+def test_branch_ratios_match_an_independent_forward_pass(trained, digits_test):
+    # Independent of branch_ratios()'s walk: each unit's input from a sub-model of the
+    # intact network, and the branch as (unit output - input) for the identity units of a
+    # pre-activation net, whose output is exactly skip + branch.
+    from zoo.analysis import branch_ratios
+
+    model = trained["preact20"].model
+    x = digits_test[0][:60]
+    rows = branch_ratios(model, x, batch_size=25)  # batches that do not divide 60
+    units = residual_units(model)
+    assert [r["unit"] for r in rows] == list(range(len(units)))
+    assert [r["transition"] for r in rows] == [u.is_transition for u in units]
+    for r, unit in zip(rows, units):
+        assert r["q25"] <= r["median"] <= r["q75"]
+        if unit.is_transition:
+            continue
+        inputs = keras.ops.convert_to_numpy(keras.Model(model.input, unit.input)(x))
+        branch = keras.ops.convert_to_numpy(unit(inputs, training=False)) - inputs
+        ratio = (np.linalg.norm(branch.reshape(len(x), -1), axis=1)
+                 / np.linalg.norm(inputs.reshape(len(x), -1), axis=1))
+        assert r["median"] == pytest.approx(np.median(ratio), rel=1e-4)
+    with pytest.raises(ValueError, match="no skip connection"):
+        branch_ratios(trained["plain20"].model, x)

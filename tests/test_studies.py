@@ -249,6 +249,7 @@ def test_seed002_plan_draws_are_fixed_by_key():
     by_key = {key: args for key, _, _, args in items}
     assert len([k for k in keys if k.startswith("single/resnet/")]) == 54
     assert len([k for k in keys if k.startswith("random/resnet/")]) == 20 * 10
+    assert [k for k in keys if k.startswith("branches/")] == ["branches/resnet"]
     for k in (1, 20):  # k distinct non-transition units
         deleted = by_key[f"random/resnet/{k}/3"]["deleted"]
         assert len(set(deleted)) == k and not {18, 36} & set(deleted)  # the transitions
@@ -256,6 +257,19 @@ def test_seed002_plan_draws_are_fixed_by_key():
     gradient = [a for key, a in by_key.items() if key.startswith("gradient/")]
     assert {a["k"] for a in gradient} == set(range(53))  # 52 non-transition units
     assert sum(a["samples"] for a in gradient if a["k"] == 7) == 100
+
+
+def test_seed002_drop_against_branch_ratio_by_hand():
+    single = pd.DataFrame({"dataset": "d", "unit": [0, 1, 2, 4], "drop": [0.5, 0.01, 0.02, 0.0]})
+    branches = pd.DataFrame({"dataset": "d", "model": "resnet", "unit": [0, 1, 2, 3, 4],
+                             "median": [1.0, 0.2, 0.3, 9.0, 0.1]})  # unit 3: a transition
+    h = seed002._drop_vs_branch(single, branches)
+    assert h["drop_vs_branch_ratio_rho"] == pytest.approx(1.0)  # same ranks, unit 3 left out
+    assert h["largest_drop_unit"] == 0 and h["largest_drop_unit_branch_ratio"] == 1.0
+    assert h["median_branch_ratio"] == pytest.approx(0.25)
+    single["drop"] = [0.0, 0.5, 0.3, 0.2]  # ranks 1, 4, 3, 2 against 4, 2, 3, 1
+    assert seed002._drop_vs_branch(single, branches)["drop_vs_branch_ratio_rho"] == \
+        pytest.approx(-0.4)
 
 
 def _smoke(out, study):
@@ -275,6 +289,9 @@ def test_seed002_smoke_end_to_end_and_resume(tmp_path):
         assert sorted(single.loc[single["model"] == model, "unit"]) == list(range(n))
     plain_t = single[(single["model"] == "plain") & single["transition"]]
     assert plain_t["accuracy"].isna().all() and len(plain_t) == 2  # cannot be deleted
+    branches = pd.read_csv(out / "branch_ratios.csv")  # one row per unit of the ResNet
+    assert list(branches["unit"]) == list(range(9)) and set(branches["model"]) == {"resnet"}
+    assert (branches["q25"] <= branches["median"]).all() and (branches["median"] > 0).all()
     random = pd.read_csv(out / "random_lesions.csv")
     assert set(random["k"]) == {1, 2, 3} and len(random) == 2 * 3 * 2
     grad = pd.read_csv(out / "path_gradients_summary.csv")
@@ -282,7 +299,9 @@ def test_seed002_smoke_end_to_end_and_resume(tmp_path):
     assert grad["weighted_share"].sum() == pytest.approx(1)
     assert list(grad["paths"]) == [math.comb(7, k) for k in range(8)]
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["datasets"]["digits"]["single"]["resnet_units"] == 7
+    single_head = summary["datasets"]["digits"]["single"]
+    assert single_head["resnet_units"] == 7
+    assert -1 <= single_head["drop_vs_branch_ratio_rho"] <= 1
     assert summary["paper"]["effective_range"] == [5, 17]
     for name in ("models.csv", "reorder_lesions.csv", "path_gradients.csv", "report.md",
                  "plots.png"):

@@ -13,6 +13,7 @@ from zoo.analysis.gradients import (
     vjp,
 )
 from zoo.analysis.lesion import (
+    branch_ratios,
     kendall_tau,
     lesion,
     random_lesions,
@@ -32,7 +33,7 @@ from zoo.analysis.truncation import max_stage_units, truncate, truncation_accura
 from zoo.layers.merge_and_run import merge_matrix
 
 __all__ = ["backward_through_units", "gradient_by_path_length", "norm_ratios", "vjp",
-           "kendall_tau", "lesion", "random_lesions", "reorder_lesions", "single_unit_lesions",
+           "branch_ratios", "kendall_tau", "lesion", "random_lesions", "reorder_lesions", "single_unit_lesions",
            "average_path_length", "block_path_lengths", "central_range", "enumerate_paths",
            "expansion_by_order", "merge_matrix", "path_length_distribution",
            "residual_product", "truncation_errors", "max_stage_units", "truncate",

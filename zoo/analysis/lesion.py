@@ -157,6 +157,45 @@ def random_lesions(model, x, y, ks, samples=5, seed=0) -> list[dict]:
     return rows
 
 
+def branch_ratios(model, x, batch_size=250) -> list[dict]:
+    """How much each unit adds to what it is given: per image, ``|f(x_i)| / |s(x_i)|`` (the
+    residual branch's output norm over the skip's, at the unit's input ``x_i`` in the intact
+    network), summarized over ``x`` by the median and quartiles.
+
+    A deleted unit removes exactly ``f(x_i)``; where that is small beside the skip, the rest
+    of the network sees almost the same input, so the ratio predicts which lesions hurt."""
+    units = residual_units(model)
+    for u in units:
+        if isinstance(u, ResidualUnit) and not u.skip:
+            raise ValueError(f"{u.name} has no skip connection (a plain network): branch "
+                             "ratios compare a branch with its skip")
+    position = {id(u): k for k, u in enumerate(units)}
+    ratios = [[] for _ in units]
+    chain = _chain(model)
+    for start in range(0, len(x), batch_size):
+        h = keras.ops.convert_to_tensor(np.asarray(x[start:start + batch_size]), "float32")
+        for layer in chain:
+            k = position.get(id(layer))
+            if k is None:
+                h = layer(h, training=False)
+                continue
+            s = layer.shortcut(h, training=False)
+            r = layer.residual(h, training=False)
+            ratios[k].append(_norms(r) / _norms(s))
+            h = layer.merge(s, r)
+    rows = []
+    for k, u in enumerate(units):
+        q25, median, q75 = np.percentile(np.concatenate(ratios[k]), [25, 50, 75])
+        rows.append({"unit": k, "name": u.name, "transition": bool(u.is_transition),
+                     "median": float(median), "q25": float(q25), "q75": float(q75)})
+    return rows
+
+
+def _norms(t) -> np.ndarray:
+    a = keras.ops.convert_to_numpy(t)
+    return np.linalg.norm(a.reshape(len(a), -1), axis=1)
+
+
 def kendall_tau(order) -> float:
     """Kendall's rank correlation between ``order`` and the identity order."""
     order = list(order)

@@ -7,6 +7,8 @@ then measure on a fixed seeded subset of the test split, with nothing retrained:
 
 - ``single``: every unit deleted on its own (a residual unit keeps its skip; a plain layer
   becomes the identity where the shape allows);
+- ``branches``: per unit of the ResNet, the norm of its branch's output over its skip's,
+  ``|f(x_i)| / |s(x_i)|`` (median and quartiles over the images): what a deletion removes;
 - ``random``: k random non-transition units deleted, ``random_samples`` draws per k;
 - ``reorder``: s random swaps of same-stage units, ``reorder_samples`` draws per s, with
   Kendall's tau of the order that results;
@@ -122,6 +124,8 @@ def _items(budget: Budget, units: dict):
     for which in MODELS:
         for i in range(len(units[which])):
             yield f"single/{which}/{i}", "single", which, {"unit": i}
+    # what each unit's branch adds beside its skip (explains which single lesions hurt)
+    yield "branches/resnet", "branches", "resnet", {}
     deletable = {w: [i for i, u in enumerate(units[w]) if not u.is_transition] for w in MODELS}
     for which in MODELS:
         for k in budget.random_ks:
@@ -152,7 +156,7 @@ def count_items(budget: Budget, units: dict) -> int:
 def _measure(kind, model, args, x, y, paths, units, budget):
     from functools import partial
 
-    from zoo.analysis import kendall_tau, lesion
+    from zoo.analysis import branch_ratios, kendall_tau, lesion
     from zoo.analysis.gradients import path_routes
     from zoo.analysis.lesion import accuracy
 
@@ -168,6 +172,9 @@ def _measure(kind, model, args, x, y, paths, units, budget):
         except ValueError:  # a plain transition changes the shape: it cannot be deleted
             acc = float("nan")
         return {"name": u.name, "transition": bool(u.is_transition), "accuracy": acc}
+    if kind == "branches":
+        rows = branch_ratios(model, x)
+        return {key: [r[key] for r in rows] for key in ("median", "q25", "q75")}
     if kind == "random":
         return {"accuracy": accuracy(lesion(model, delete=args["deleted"]), x, y)}
     if kind == "reorder":
@@ -268,7 +275,7 @@ def _frames(out: Path, budget: Budget) -> dict:
     from zoo.studies import runs
     from zoo.studies.records import Records
 
-    tables = {k: [] for k in ("models", "single", "random", "reorder", "gradient")}
+    tables = {k: [] for k in ("models", "single", "branches", "random", "reorder", "gradient")}
     for dataset in budget.datasets:
         log = Records(out / dataset / "records.jsonl")
         base = {r["model"]: r["accuracy"] for r in log.of("baseline")}
@@ -289,6 +296,11 @@ def _frames(out: Path, budget: Budget) -> dict:
             tables["single"].append({"dataset": dataset, "model": r["model"], "unit": r["unit"],
                                      "name": r["name"], "transition": r["transition"],
                                      "accuracy": r["accuracy"], "baseline": base.get(r["model"])})
+        for r in log.of("branches"):
+            for unit, values in enumerate(zip(r["median"], r["q25"], r["q75"])):
+                tables["branches"].append({"dataset": dataset, "model": r["model"],
+                                           "unit": unit, **dict(zip(("median", "q25", "q75"),
+                                                                    values))})
         for r in log.of("random"):
             tables["random"].append({"dataset": dataset, "model": r["model"], "k": r["k"],
                                      "sample": r["sample"], "accuracy": r["accuracy"],
@@ -307,6 +319,7 @@ def _frames(out: Path, budget: Budget) -> dict:
                    "test_accuracy", "test_loss", "train_seconds", "lesion_examples",
                    "lesion_baseline"],
         "single": ["dataset", "model", "unit", "name", "transition", "accuracy", "baseline"],
+        "branches": ["dataset", "model", "unit", "median", "q25", "q75"],
         "random": ["dataset", "model", "k", "sample", "accuracy", "deleted"],
         "reorder": ["dataset", "model", "swaps", "sample", "kendall_tau", "accuracy"],
         "gradient": ["dataset", "batch", "k", "sample", "norm"],
@@ -398,6 +411,7 @@ def headline(frames: dict, budget: Budget) -> dict:
                 "plain_max_accuracy": float(pla["accuracy"].max()),
             }
             s = h["single"]
+            s.update(_drop_vs_branch(res, frames["branches"]))
             s["verdict"] = ("reproduced" if s["resnet_median_drop"] <= 0.01
                             and s["plain_median_accuracy"] <= 0.2 else
                             "partly" if s["resnet_median_drop"] < 0.5 * (
@@ -437,6 +451,27 @@ def headline(frames: dict, budget: Budget) -> dict:
                 "partly" if (lo + hi) / 2 < n / 2 else "not")
         out[dataset] = h
     return out
+
+
+def _drop_vs_branch(single: pd.DataFrame, branches: pd.DataFrame) -> dict:
+    """Spearman's rho between a non-transition unit's lesion drop and its branch ratio
+    |f(x)| / |x| (median over the lesion images): does what a unit adds predict what its
+    deletion costs?"""
+    from scipy.stats import spearmanr
+
+    if branches.empty:
+        return {}
+    b = branches[branches["model"] == "resnet"][["dataset", "unit", "median"]]
+    both = single.merge(b, on=["dataset", "unit"])
+    if len(both) < 3:
+        return {}
+    rho = spearmanr(both["median"], both["drop"])
+    worst = both.loc[both["drop"].idxmax()]
+    return {"drop_vs_branch_ratio_rho": float(rho.statistic),
+            "drop_vs_branch_ratio_p": float(rho.pvalue),
+            "largest_drop_unit": int(worst["unit"]),
+            "largest_drop_unit_branch_ratio": float(worst["median"]),
+            "median_branch_ratio": float(both["median"].median())}
 
 
 VERDICT_RULES = {
@@ -547,7 +582,7 @@ def plot(frames, heads, path: Path):
 
 
 def report(out: Path, *, budget="cpu") -> dict:
-    """models.csv, single_unit_lesions.csv, random_lesions.csv (+ _summary),
+    """models.csv, single_unit_lesions.csv, branch_ratios.csv, random_lesions.csv (+ _summary),
     reorder_lesions.csv (+ _summary), path_gradients.csv (+ _summary), summary.json,
     report.md and plots.png in ``out``."""
     from zoo.atomic import write_atomic, write_json
@@ -559,6 +594,7 @@ def report(out: Path, *, budget="cpu") -> dict:
         raise ValueError(f"no trained models under {out}: run the study first")
     tables = {
         "models": frames["models"], "single_unit_lesions": frames["single"],
+        "branch_ratios": frames["branches"],
         "random_lesions": frames["random"], "random_lesions_summary": random_summary(
             frames["random"]),
         "reorder_lesions": frames["reorder"], "reorder_lesions_summary": reorder_summary(
