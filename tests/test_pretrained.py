@@ -291,3 +291,20 @@ def test_publish_under_another_name_that_is_the_same_model(tmp_path):
     assert card["training"]["images_seen"] == 256
     assert zoo.load_pretrained("resnet32.digits", root=tmp_path / "zoo").count_params() == \
         zoo.create_model("resnet32", input_shape=(8, 8, 1)).count_params()
+
+
+def test_target_status_by_hand():
+    from zoo.pretrained.table import TARGETS, target_status
+
+    def card(model, dataset, accuracy):
+        return {"model": model, "dataset": {"name": dataset},
+                "metrics": {"test_accuracy": accuracy}}
+
+    assert target_status(card("resnet20", "mnist", 0.9940)) == "met (≥ 99.4%)"
+    assert target_status(card("resnet20", "mnist", 0.9939)) == "**below** (≥ 99.4%)"
+    assert target_status(card("shallow_parallel", "fashion_mnist", 0.90)) == "met (≥ 89.0%)"
+    assert target_status(card("preresnet110", "fashion_mnist", 0.90)) == "none"
+    # every model build.sh trains has a target, and nothing else does
+    build = (ROOT / "saved_models" / "build.sh").read_text().split('MODELS="', 1)[1].split('"')[0]
+    built = {tuple(line.split()[:2]) for line in build.strip().splitlines()}
+    assert built == set(TARGETS)

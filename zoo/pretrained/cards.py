@@ -62,9 +62,10 @@ def builder_arguments(builder, config: dict) -> dict:
     return {**defaults, **config}
 
 
-def plot_curves(csv_path, png_path, title) -> None:
-    """Loss and accuracy per epoch from a run's ``metrics.csv`` (and the learning rate when
-    the log has it), as a small PNG."""
+def plot_curves(csv_path, png_path, title, *, milestones=(), gamma=0.1) -> None:
+    """Loss and accuracy per epoch from a run's ``metrics.csv`` (validation too when the run
+    measured it), with the learning-rate steps (``milestones``: fractions of training) marked,
+    as a small PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -75,19 +76,17 @@ def plot_curves(csv_path, png_path, title) -> None:
     epoch = log["epoch"] + 1
     fig, axes = plt.subplots(1, 2, figsize=(8, 3))
     for key, ax in (("loss", axes[0]), ("accuracy", axes[1])):
-        ax.plot(epoch, log[key], marker="o", ms=3, label=f"train {key}")
-        if f"val_{key}" in log:
-            ax.plot(epoch, log[f"val_{key}"], marker="o", ms=3, label=f"validation {key}")
+        ax.plot(epoch, log[key], marker="o", ms=3, label=f"train {key} (running)")
+        if log.get(f"val_{key}") is not None and log[f"val_{key}"].notna().any():
+            ax.plot(epoch, log[f"val_{key}"], marker="o", ms=3, label=f"test {key}")
+        for i, f in enumerate(milestones):  # the step schedule changes after f * epochs
+            ax.axvline(f * len(log) + 0.5, color="grey", ls=":", lw=1,
+                       label=f"lr x{gamma:g}" if i == 0 else None)
         ax.set_xlabel("epoch")
         ax.set_ylabel(key)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     axes[0].set_yscale("log")
-    if "learning_rate" in log:
-        lr = axes[0].twinx()
-        lr.step(epoch, log["learning_rate"], where="mid", color="grey", alpha=0.5)
-        lr.set_yscale("log")
-        lr.set_ylabel("learning rate", color="grey")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(png_path, dpi=80, metadata={"Software": None})  # no version stamp: stable bytes
@@ -261,7 +260,9 @@ def publish(run_dir, *, to=None, tag=None, name=None, batch_size=500) -> Path:
         }
         if (run_dir / CURVES["csv"]).is_file():
             shutil.copyfile(run_dir / CURVES["csv"], staging / CURVES["csv"])
-            plot_curves(staging / CURVES["csv"], staging / CURVES["plot"], name)
+            plot_curves(staging / CURVES["csv"], staging / CURVES["plot"], name,
+                        milestones=config["recipe"].get("milestones", ()),
+                        gamma=config["recipe"].get("gamma", 0.1))
             card["training"]["curves"] = dict(CURVES)
         validate_card(card)
         (staging / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
