@@ -1,0 +1,92 @@
+"""Rebuild notebooks/03_merge_and_run.ipynb on the seed001 study's committed results.
+
+    python notebooks/tools/rebuild_03_on_seed001.py            # from the repository root
+    cd notebooks && jupyter nbconvert --to notebook --execute --inplace 03_merge_and_run.ipynb
+
+Run it once results/seed001/cpu/ is complete. It keeps the introduction, set-up, the merge
+matrix, the path lengths and the parameter counts, and replaces the live comparison on the
+embedded digits by the study's equal-parameter comparison, with the paper's figure, ours and a
+verdict per claim. Arguments (for a test on other results): RESULTS (as the notebook sees it)
+and OUT.
+"""
+import sys
+
+import nbformat
+
+RESULTS = sys.argv[1] if len(sys.argv) > 1 else "../results/seed001/cpu"
+OUT = sys.argv[2] if len(sys.argv) > 2 else "notebooks/03_merge_and_run.ipynb"
+old = nbformat.read("notebooks/03_merge_and_run.ipynb", as_version=4)
+kept = old.cells[:7]
+assert "trainable(zoo.dmrnet" in kept[6].source, "notebook 03 changed: cell 6 is not the counts"
+md = nbformat.v4.new_markdown_cell
+code = nbformat.v4.new_code_cell
+cells = list(kept)
+cells.append(md("""## The study: DMRNet against a ResNet of the same size
+
+The paper compares DMRNet-56 with ResNet-110 (both 1.7M parameters; CIFAR-10 error 4.94% vs
+6.43%). `zoo reproduce seed001 --budget cpu` does the same at a size two CPU cores can train:
+DMRNet-20 against ResNet-38, whose parameter count is within 5% of it, plus the paper's two
+ablations (`identity`: two independent streams; `inception_like`: one stream with both
+branches), which have the same blocks wired differently. All four train with the paper's recipe
+(Nesterov SGD, batch 64, lr 0.1 /10 at 1/2, 3/4 and 7/8) shortened to 4 epochs of 20,000
+Fashion-MNIST images (the stand-in for CIFAR-10), on the same data and seeds, so the differences
+are paired by seed. The results are committed under `results/seed001/cpu/`; this notebook reads
+them and trains nothing."""))
+cells.append(code(f'''import json
+from pathlib import Path
+
+import pandas as pd
+
+RESULTS = Path("{RESULTS}")
+summary = json.loads((RESULTS / "summary.json").read_text())
+runs = pd.read_csv(RESULTS / "runs.csv")
+table = pd.read_csv(RESULTS / "summary.csv")
+paired = pd.read_csv(RESULTS / "paired.csv")
+(DATASET,) = summary["settings"]["datasets"]
+RESNET = next(m for m in table["model"] if m.startswith("resnet"))
+pd.set_option("display.precision", 4)
+print(summary["settings"])
+table[["model", "params", "params_vs_dmrnet", "seeds", "accuracy_mean", "accuracy_std",
+       "loss_mean", "seconds_per_epoch"]]'''))
+cells.append(code('''fig, ax = plt.subplots(figsize=(7, 3.4))
+order = ["dmrnet", RESNET, "identity", "inception_like"]
+for seed, r in runs.groupby("seed"):
+    r = r.set_index("model").loc[order]
+    ax.plot(range(len(order)), 100 * r["test_accuracy"], "o-", alpha=0.7, label=f"seed {seed}")
+ax.set_xticks(range(len(order)), order)
+ax.set(ylabel="test accuracy (%)", title=f"{DATASET}: each seed's four networks (same data)")
+ax.grid(alpha=0.3)
+ax.legend(fontsize=8)
+fig.tight_layout()
+plt.show()'''))
+cells.append(md("""## Verdicts
+
+Paired over seeds: the mean difference in test accuracy (DMRNet minus the other), how many
+seeds DMRNet wins, and a paired t-test. "DMRNet better" needs $p < 0.05$ with DMRNet ahead;
+with three seeds only a difference that is large beside its spread across seeds can pass."""))
+cells.append(code('''paper = summary["paper"]
+claims = {RESNET: ("DMRNet beats a ResNet with the same parameters",
+                   f"CIFAR-10 error {paper['dmrnet56_error']}% (DMRNet-56) vs "
+                   f"{paper['resnet110_error']}% (ResNet-110), 1.7M parameters each"),
+          "identity": ("merging beats independent streams (identity ablation)",
+                       "merge-and-run more accurate than the identity ablation"),
+          "inception_like": ("two streams beat one wide stream (inception-like ablation)",
+                             "merge-and-run more accurate than the inception-like ablation")}
+rows = []
+for _, p in paired.iterrows():
+    claim, theirs = claims[p["against"]]
+    rows.append({"claim": claim, "paper": theirs,
+                 "ours": f"{100 * p['accuracy_difference']:+.2f} pt (std {100 * p['difference_std']:.2f}), "
+                         f"DMRNet ahead in {p['dmrnet_wins']}/{p['seeds']}, p = {p['t_test_p']:.2g}",
+                 "verdict": p["verdict"]})
+with pd.option_context("display.max_colwidth", 90, "display.width", 250):
+    print(pd.DataFrame(rows).to_string(index=False))
+t = table.set_index("model")["seconds_per_epoch"]
+print(f"time per epoch: DMRNet {t['dmrnet']:.0f} s, {RESNET} {t[RESNET]:.0f} s "
+      f"({t['dmrnet'] / t[RESNET]:.2f}x)")'''))
+cells.append(md("## What we saw"))
+cells.append(code('''for line in summary["conclusion"]:
+    print("-", line)'''))
+nb = nbformat.v4.new_notebook(cells=cells, metadata=old.metadata)
+nbformat.write(nb, OUT)
+print("wrote", OUT)
