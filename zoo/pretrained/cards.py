@@ -70,6 +70,7 @@ def plot_curves(csv_path, png_path, title, *, milestones=(), gamma=0.1) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
     import pandas as pd
 
     log = pd.read_csv(csv_path)
@@ -79,10 +80,11 @@ def plot_curves(csv_path, png_path, title, *, milestones=(), gamma=0.1) -> None:
         ax.plot(epoch, log[key], marker="o", ms=3, label=f"train {key} (running)")
         if log.get(f"val_{key}") is not None and log[f"val_{key}"].notna().any():
             ax.plot(epoch, log[f"val_{key}"], marker="o", ms=3, label=f"test {key}")
-        for i, f in enumerate(milestones):  # the step schedule changes after f * epochs
-            ax.axvline(f * len(log) + 0.5, color="grey", ls=":", lw=1,
+        for i, f in enumerate(milestones):  # x = epochs done; the lr steps after f * epochs
+            ax.axvline(f * len(log), color="grey", ls=":", lw=1,
                        label=f"lr x{gamma:g}" if i == 0 else None)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.set_ylabel(key)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
