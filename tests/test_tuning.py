@@ -182,3 +182,40 @@ def test_tuning_is_exported():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)
     assert proc.stdout.split() == ["True", "True"], proc.stderr[-2000:]
+
+
+def test_a_kill_between_a_new_trial_file_and_the_oracle_state_runs_no_point_twice(
+        tmp_path, monkeypatch):
+    # KerasTuner writes a new trial's file, then the oracle's state. A process killed in
+    # between left a RUNNING trial the state did not know: the resumed search proposed its
+    # values again under a new id (the seed-000 study trained a point twice that way).
+    from zoo.tuning.oracle import ResumableGridSearchOracle
+
+    class Killed(BaseException):
+        pass
+
+    save_trial, save = ResumableGridSearchOracle._save_trial, ResumableGridSearchOracle.save
+    seen = {}
+
+    def recording_save_trial(self, trial):
+        if trial.status == "RUNNING" and int(trial.trial_id) == 1:  # the second trial
+            seen["new"] = True
+        return save_trial(self, trial)
+
+    def dying_save(self):
+        if seen.pop("new", False):
+            raise Killed
+        return save(self)
+
+    monkeypatch.setattr(ResumableGridSearchOracle, "_save_trial", recording_save_trial)
+    monkeypatch.setattr(ResumableGridSearchOracle, "save", dying_save)
+    with pytest.raises(Killed):
+        tuning.tune("smoke", "digits", project_dir=tmp_path, epochs=1)
+    (orphan_file,) = [p for p in tmp_path.glob("trial_*/trial.json") if int(p.parent.name[6:]) == 1]
+    orphan = json.loads(orphan_file.read_text())
+    assert orphan["status"] == "RUNNING"  # on disk; the oracle's state does not know it
+    monkeypatch.undo()
+    tuning.tune("smoke", "digits", project_dir=tmp_path, epochs=1)
+    frame = tuning.results(tmp_path)
+    assert sorted(frame["point"]) == [0, 1, 2, 3] and set(frame["status"]) == {"COMPLETED"}
+    assert sorted(frame["trial_id"].astype(int)) == [0, 1, 2, 3]  # the orphan kept its id

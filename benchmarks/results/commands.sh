@@ -17,3 +17,6 @@ python -m benchmarks.trials --grid seed000 --dataset mnist --epochs 1 --sample 8
 # cli_startup_cpu.csv: the catalogue commands in fresh interpreters, 2 cores (measured while a
 # study trained in the background, so an upper bound).
 python -m benchmarks.cli_startup --repeats 5 --out benchmarks/results/cli_startup_cpu.csv
+# path_gradients_cpu.csv: host memory and time per backward route of PathGradients, the zoo's
+# compiled pullback against a persistent GradientTape (TensorFlow, 2 cores, while a study ran).
+python -m benchmarks.path_gradients --routes 60 --out benchmarks/results/path_gradients_cpu.csv

@@ -72,6 +72,29 @@ class ResumableGridSearchOracle(keras_tuner.oracles.GridSearchOracle):
             if name.startswith("trial_") and os.path.isfile(path):
                 read_json(path)
         super().reload()
+        self._adopt_orphans()
+
+    def _adopt_orphans(self):
+        """A process killed after a new trial's file was written but before the oracle's state
+        was leaves a RUNNING trial that the state does not know: the oracle would propose its
+        values again under a new id and the old one would stay RUNNING for ever. Retry it
+        under its own id instead, as KerasTuner does with the trials its state calls ongoing."""
+        queued = set(self._retry_queue)
+        orphans = [t for tid, t in self.trials.items()
+                   if t.status == "RUNNING" and tid not in queued]
+        if not orphans:
+            return
+        for trial in orphans:
+            self._record_values(trial)  # its values count as tried
+            if trial.trial_id not in self.start_order:
+                self.start_order.append(trial.trial_id)
+            self._retry_queue.append(trial.trial_id)
+        values = {tid: t.hyperparameters.values for tid, t in self.trials.items()
+                  if t.hyperparameters.values}
+        self._ordered_ids = LinkedList()
+        for trial_id in sorted(values, key=functools.cmp_to_key(
+                lambda a, b: self._compare(values[a], values[b]))):
+            self._ordered_ids.insert(trial_id)
 
 
 class ResumableGridSearch(keras_tuner.GridSearch):
