@@ -5,7 +5,8 @@
   (kernels inherit this process's environment).
 - ZOO_NOTEBOOK_TEST=1 shrinks data and epochs of the live-training cells (their printed
   numbers are ignored; their assertions are not). Stored outputs come from a full run.
-- Notebooks that need MNIST are skipped, with the reason shown, where it is not available.
+- Notebooks that need real data (MNIST, Fashion-MNIST) are skipped, with the reason shown,
+  where it is not available.
 """
 
 import os
@@ -17,26 +18,28 @@ if os.environ.get("ZOO_DATA_DIR"):  # kernels run in notebooks/: a relative path
 
 import pytest  # noqa: E402
 
-NEEDS_MNIST = {"04_ensemble_view.ipynb", "06_model_zoo_tour.ipynb"}
+# notebook -> the real data sets it reads
+NEEDS_DATA = {"04_ensemble_view.ipynb": ("fashion_mnist",),
+              "06_model_zoo_tour.ipynb": ("mnist",)}
 
 
-def _mnist_missing():
+def _missing(dataset):
     from zoo.data import DataError, load_raw
 
     try:
-        load_raw("mnist", "test", download=False)
+        load_raw(dataset, "test", download=False)
     except (DataError, ValueError) as e:
         return str(e).splitlines()[0]
     return None
 
 
 def pytest_collection_modifyitems(config, items):
-    if not any(item.fspath.basename in NEEDS_MNIST for item in items):
-        return
-    missing = _mnist_missing()
-    if missing is None:
-        return
-    skip = pytest.mark.skip(reason=f"REAL-DATA NOTEBOOK SKIPPED (set ZOO_DATA_DIR): {missing}")
+    missing = {}
     for item in items:
-        if item.fspath.basename in NEEDS_MNIST:
-            item.add_marker(skip)
+        for dataset in NEEDS_DATA.get(item.fspath.basename, ()):
+            if dataset not in missing:
+                missing[dataset] = _missing(dataset)
+            if missing[dataset] is not None:
+                item.add_marker(pytest.mark.skip(
+                    reason=f"REAL-DATA NOTEBOOK SKIPPED (set ZOO_DATA_DIR): {missing[dataset]}"))
+                break
