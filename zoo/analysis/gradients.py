@@ -14,7 +14,7 @@ import keras
 import numpy as np
 
 from zoo import validation as check
-from zoo.analysis.lesion import _chain
+from zoo.analysis.lesion import _chain, _norms
 from zoo.models.units import residual_units
 
 
@@ -65,12 +65,6 @@ def vjp(fn, x, reusable=False):
 
         return y, pullback
     raise ValueError(f"unsupported backend {backend!r}")
-
-
-def _norms(g):
-    """Per-example L2 norm of a batch of gradients."""
-    g = keras.ops.convert_to_numpy(g)
-    return np.sqrt((g.reshape(len(g), -1) ** 2).sum(axis=1))
 
 
 def _loss_grad(probs, y):

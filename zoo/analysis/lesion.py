@@ -192,6 +192,7 @@ def branch_ratios(model, x, batch_size=250) -> list[dict]:
 
 
 def _norms(t) -> np.ndarray:
+    """Per-example L2 norm of a batch (activations or gradients)."""
     a = keras.ops.convert_to_numpy(t)
     return np.linalg.norm(a.reshape(len(a), -1), axis=1)
 
