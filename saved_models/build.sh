@@ -3,6 +3,7 @@
 #   saved_models/build.sh train     trains each model into runs/pretrained/<name>.<dataset>/,
 #                                   resuming a run that was interrupted
 #   saved_models/build.sh publish   writes saved_models/<name>.<dataset>/ (model, card, curves)
+#   saved_models/build.sh train resnet20.mnist plain20.mnist   only those models
 # Data come from $ZOO_DATA_DIR (MNIST and Fashion-MNIST IDX files).
 #
 # Recipe "zoo" (Adam 2e-3, batch 128, lr /10 at 50% and 75% of the epochs) on the full
@@ -37,10 +38,18 @@ procresnet22_noproj mnist          6  none
 resnet20            mnist          6  none
 "
 
+action=${1:-}
+shift || true
+only=" $* "  # optional NAME.DATASET filter
+for id in "$@"; do
+  echo "$MODELS" | awk '{print $1"."$2}' | grep -qx "$id" || { echo "$0: unknown model $id" >&2; exit 2; }
+done
+
 echo "$MODELS" | while read -r name dataset epochs augment; do
   [ -z "$name" ] && continue
+  if [ "$only" != "  " ] && [[ "$only" != *" $name.$dataset "* ]]; then continue; fi
   run="$RUNS/$name.$dataset"
-  case "${1:-}" in
+  case "$action" in
     train)
       if [ -f "$run/results.json" ]; then echo "done: $run"; continue; fi
       resume=()

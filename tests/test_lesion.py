@@ -276,3 +276,16 @@ def test_branch_ratios_match_an_independent_forward_pass(trained, digits_test):
         assert r["median"] == pytest.approx(np.median(ratio), rel=1e-4)
     with pytest.raises(ValueError, match="no skip connection"):
         branch_ratios(trained["plain20"].model, x)
+
+
+def test_norms_of_tiny_float32_gradients_do_not_underflow():
+    # A gradient along a long path has float32 entries near 1e-23; their float32 squares
+    # are below 1e-45 and vanish, so a float32 norm said exactly 0 for Veit's paths of 28+
+    # units. The norm is taken in float64: 784 entries of 1e-23 have norm 28e-23.
+    from zoo.analysis.lesion import _norms
+
+    g = np.full((2, 28, 28, 1), 1e-23, dtype="float32")
+    g[1] *= 1e-10  # 1e-33 entries: still representable (denormal floor 1.4e-45)
+    expected = np.sqrt(784) * g.reshape(2, -1)[:, 0].astype(np.float64)
+    np.testing.assert_allclose(_norms(g), expected, rtol=1e-5)
+    assert np.linalg.norm(g[0].ravel()) == 0.0  # what float32 arithmetic gives

@@ -192,8 +192,11 @@ def branch_ratios(model, x, batch_size=250) -> list[dict]:
 
 
 def _norms(t) -> np.ndarray:
-    """Per-example L2 norm of a batch (activations or gradients)."""
-    a = keras.ops.convert_to_numpy(t)
+    """Per-example L2 norm of a batch (activations or gradients).
+
+    In float64: the gradient along a long path has float32 entries near 1e-22, whose squares
+    (below float32's 1e-45) would vanish and give a norm of exactly 0."""
+    a = keras.ops.convert_to_numpy(t).astype(np.float64)
     return np.linalg.norm(a.reshape(len(a), -1), axis=1)
 
 
