@@ -193,12 +193,15 @@ def test_path_gradients_of_all_routes_sum_to_the_gradient(rng):
     from zoo.analysis.gradients import PathGradients, path_routes
 
     model = zoo.resnet(14, preactivation=True, input_shape=(8, 8, 1), name="pre14")
-    x = rng.uniform(0, 16, size=(8, 8, 8, 1)).astype("float32")
+    # inputs in [0, 1]: raw 0-16 pixels saturate this untrained net's softmax, every gradient
+    # is then exactly 0 and the sums below would hold trivially
+    x = rng.uniform(0, 1, size=(8, 8, 8, 1)).astype("float32")
     y = rng.integers(0, 10, size=8)
     paths = PathGradients(model, x, y)
     probs, pullback = vjp(lambda a: model(a, training=False), keras.ops.convert_to_tensor(x))
     (reference,) = pullback(_loss_grad(probs, y))
     reference = keras.ops.convert_to_numpy(reference)
+    assert np.all(np.abs(reference).reshape(8, -1).max(axis=1) > 1e-4)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(paths.input_gradient()), reference,
                                atol=1e-7)
     routes = [dict(enumerate(r)) for r in itertools.product(("skip", "branch"), repeat=6)]
@@ -289,3 +292,29 @@ def test_norms_of_tiny_float32_gradients_do_not_underflow():
     expected = np.sqrt(784) * g.reshape(2, -1)[:, 0].astype(np.float64)
     np.testing.assert_allclose(_norms(g), expected, rtol=1e-5)
     assert np.linalg.norm(g[0].ravel()) == 0.0  # what float32 arithmetic gives
+
+
+def test_path_gradient_norms_survive_float32_underflow(rng, monkeypatch):
+    # Backpropagation is linear: shrinking the loss gradient by 2^-120 (exact, a power of two)
+    # shrinks every route's gradient by exactly 2^-120. The entries then sit below float32's
+    # normal range (1.2e-38), where plain float32 loses them; the scaled backward pass must
+    # still give the reference norm times 2^-120.
+    from zoo.analysis import gradients
+    from zoo.analysis.gradients import PathGradients
+
+    model = zoo.resnet(14, preactivation=True, input_shape=(8, 8, 1), name="pre14")
+    x = rng.uniform(0, 1, size=(8, 8, 8, 1)).astype("float32")
+    y = rng.integers(0, 10, size=8)
+    route = {0: "branch", 1: "branch", 2: "skip", 3: "branch", 4: "skip", 5: "branch"}
+    reference = PathGradients(model, x, y).input_gradient_norm(route)
+    assert np.all(reference > 1e-6)
+    original = gradients._loss_grad
+    monkeypatch.setattr(gradients, "_loss_grad", lambda p, t: original(p, t) * 2.0**-120)
+    tiny = PathGradients(model, x, y)
+    np.testing.assert_allclose(tiny.input_gradient_norm(route), reference * 2.0**-120,
+                               rtol=1e-5)
+    # without the scaling the same route is lost (0) or far off in float32's denormals
+    unscaled = np.linalg.norm(
+        keras.ops.convert_to_numpy(tiny.input_gradient(route)).astype(np.float64).reshape(8, -1),
+        axis=1)
+    assert np.all(np.abs(unscaled / (reference * 2.0**-120) - 1) > 1e-3)

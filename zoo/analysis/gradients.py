@@ -137,7 +137,15 @@ class PathGradients:
     pullback. :meth:`input_gradient` takes a route, unit index -> ``"skip"`` or ``"branch"``;
     units left out pass the gradient through both paths, as the network itself does. Since
     the backward pass is linear, the gradients of all ``2^n`` routes sum to the full gradient.
+
+    Routes are backpropagated from the loss gradient times ``2**64`` and the norms divided by
+    it in float64 (linearity again; a power of two, so no rounding): a path through 45 of a
+    trained ResNet-110's 54 branches has entries near 1e-36, and longer ones would fall below
+    float32's smallest number (1.4e-45) and read exactly 0. The whole-network gradient of a
+    badly classified batch stays below 1e31 times the scale, far from float32's 3.4e38.
     """
+
+    SCALE = 2.0**64
 
     def __init__(self, model, x, y):
         check.paired_examples(x, y)
@@ -156,11 +164,17 @@ class PathGradients:
             h, pb_m = vjp(lambda sr, u=layer: u.merge(sr[0], sr[1]), (s, r), reusable=True)
             self._pullbacks.append((i, (pb_s, pb_r, pb_m)))
         self.output_gradient = _loss_grad(h, np.asarray(y))
+        self._scaled_output = self.output_gradient * self.SCALE
 
     def input_gradient(self, route=None):
-        """dE/dx along ``route`` (unit index -> "skip" | "branch"; others: both paths)."""
+        """dE/dx along ``route`` (unit index -> "skip" | "branch"; others: both paths), in
+        float32 (entries below 1.4e-45 are 0; :meth:`input_gradient_norm` keeps them)."""
+        return self._backward(route) / self.SCALE
+
+    def _backward(self, route):
+        """The route's gradient times ``SCALE``."""
         route = route or {}
-        g = self.output_gradient
+        g = self._scaled_output
         for i, pb in reversed(self._pullbacks):
             if i is None:
                 (g,) = pb(g)
@@ -178,8 +192,9 @@ class PathGradients:
         return g
 
     def input_gradient_norm(self, route=None) -> np.ndarray:
-        """Per-example L2 norm of :meth:`input_gradient`."""
-        return _norms(self.input_gradient(route))
+        """Per-example L2 norm of :meth:`input_gradient`, exact where its float32 entries
+        would underflow."""
+        return _norms(self._backward(route)) / self.SCALE
 
 
 def path_routes(units, k, rng) -> dict:

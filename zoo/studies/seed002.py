@@ -436,8 +436,9 @@ def headline(frames: dict, budget: Budget) -> dict:
         if len(g) >= 2:
             n = int(g["k"].max())
             lo, hi = effective_range(g["k"].tolist(), (g["weighted_share"]).tolist())
-            # long paths' norms underflow float32 to exactly 0 (a product of ~40 small
-            # branch Jacobians): fit the decay where they are measurable, and say where not
+            # a norm of exactly 0 is float32 underflow, not a measurement (results taken
+            # before PathGradients scaled its backward pass read 0 from 28 units on): fit
+            # the decay where the norms are measurable, and say from where they are not
             positive = g[g["mean_norm"] > 0]
             slope = float(np.polyfit(positive["k"], np.log(positive["mean_norm"]), 1)[0])
             zero = g.loc[g["mean_norm"] == 0, "k"]
