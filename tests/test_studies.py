@@ -234,6 +234,8 @@ def test_records_resume_after_a_killed_write(tmp_path):
     with open(path, "a") as f:
         f.write('{"key": "d", "kind": "single"}')  # whole, but its newline was lost
     assert "d" in Records(path) and path.read_text().endswith("\n")
+    assert Records(path).discard("b") == 1 and Records(path).discard("x") == 0
+    assert list(Records(path).rows) == ["a", "c", "d"]
     path.write_text('{"key": "a"}\nnot json\n{"key": "b"}\n')
     with pytest.raises(ValueError, match=r"records.jsonl:2 is not a JSON line"):
         Records(path)
@@ -312,6 +314,23 @@ def test_seed002_smoke_end_to_end_and_resume(tmp_path):
     _smoke(out, "seed002")
     assert (out / "digits" / "records.jsonl").read_text() == log
     assert (out / "digits" / "preresnet20" / "model.keras").stat().st_mtime == model
+    # --redo measures the named items again, from the same seeded draws: same values back
+    before = {r["key"]: r for r in Records(out / "digits" / "records.jsonl").of("gradient")}
+    proc = _cli("reproduce", "seed002", "--budget", "smoke", "--out", str(out),
+                "--redo", "gradient/")
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr[-3000:]
+    assert f"redo: {len(before)} measurements starting with 'gradient/' dropped" in stderr
+    after = Records(out / "digits" / "records.jsonl")
+    assert len(after) == len(log.splitlines())
+    for key, row in before.items():
+        np.testing.assert_allclose(after.rows[key]["norms"], row["norms"], rtol=1e-5)
+    assert list(after.rows)[-len(before):] == list(before)  # measured again: the last lines
+    assert (out / "digits" / "preresnet20" / "model.keras").stat().st_mtime == model
+    proc = _cli("reproduce", "seed002", "--budget", "smoke", "--out", str(out),
+                "--redo", "nothing/")
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 2 and "has a key starting with 'nothing/'" in stderr
 
 
 # ---- seed001: merge-and-run (Zhao, Wang et al.) ----

@@ -152,6 +152,9 @@ def _parser():
                    help="rewrite the report from the results already there; train nothing")
     s.add_argument("--time-limit", type=positive_float, metavar="SECONDS",
                    help="start no new trial after this long (run in stages; rerun to resume)")
+    s.add_argument("--redo", metavar="KEY_PREFIX",
+                   help="measure again the recorded items whose key starts with this "
+                        "(e.g. gradient/ after a fix to the path sampling)")
     return p
 
 
@@ -238,7 +241,7 @@ def _reproduce(args, argv):
         raise ValueError("name a study (zoo reproduce --list shows them)")
     summary = studies.reproduce(args.study, args.budget, out=args.out,
                                 report_only=args.report_only, time_limit=args.time_limit,
-                                argv=argv)
+                                redo=args.redo, argv=argv)
     for line in summary.get("conclusion", []):
         print(line)
 

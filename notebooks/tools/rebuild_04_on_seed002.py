@@ -209,9 +209,9 @@ for dataset in DATASETS:
     print(f"{dataset}: 90% of the weighted gradient from paths of {g['effective_range'][0]}-"
           f"{g['effective_range'][1]} units ({100 * g['effective_share_of_paths']:.2f}% of paths); "
           f"95% of paths have {g['path_range_95'][0]}-{g['path_range_95'][1]} units; each unit "
-          f"on the path multiplies the norm by {g['norm_decay_per_unit']:.2f} (paths of "
-          f"{g['underflow_from_length']}+ units underflow float32 to 0); "
-          f"{g['samples_per_length']} samples per length")'''))
+          f"on the path multiplies the norm by {g['norm_decay_per_unit']:.2f}; "
+          f"{g['samples_per_length']} samples per length"
+          + (f" (paths of {g['underflow_from_length']}+ units read 0)" if g["underflow_from_length"] else ""))'''))
 cells.append(md("""## Verdicts
 
 Each claim with the paper's figure, ours and the verdict the study computed from them (its rules

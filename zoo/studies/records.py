@@ -71,6 +71,20 @@ class Records:
         self.rows[key] = row
         return row
 
+    def discard(self, prefix) -> int:
+        """Forget every measurement whose key starts with ``prefix`` (so a rerun measures it
+        again, e.g. after a fix to the code that made it); the file is rewritten atomically.
+        Returns how many were dropped."""
+        drop = [key for key in self.rows if key.startswith(prefix)]
+        if drop:
+            from zoo.atomic import write_atomic
+
+            for key in drop:
+                del self.rows[key]
+            write_atomic(self.path, "".join(json.dumps(row, allow_nan=False) + "\n"
+                                            for row in self.rows.values()))
+        return len(drop)
+
     def of(self, kind) -> list[dict]:
         """Every row whose ``kind`` is ``kind``, in the order measured."""
         return [r for r in self.rows.values() if r.get("kind") == kind]

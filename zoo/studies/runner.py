@@ -55,12 +55,27 @@ def record_command(out: Path, argv) -> None:
         write_atomic(path, "\n".join(lines + [line]) + "\n")
 
 
-def reproduce(name, budget, *, out=None, report_only=False, time_limit=None, argv=None,
-              stream=None) -> dict:
+def discard(out: Path, prefix: str) -> int:
+    """Drop the measurements whose key starts with ``prefix`` from every dataset's log under
+    ``out``; the next run measures them again."""
+    from zoo.studies.records import Records
+
+    if not prefix:
+        raise ValueError("the measurement prefix to redo must not be empty")
+    dropped = sum(Records(path).discard(prefix) for path in sorted(out.glob("*/records.jsonl")))
+    if not dropped:
+        raise ValueError(f"no measurement under {out} has a key starting with {prefix!r} "
+                         "(keys look like 'gradient/0/12' or 'ratios/resnet/3/init')")
+    return dropped
+
+
+def reproduce(name, budget, *, out=None, report_only=False, time_limit=None, redo=None,
+              argv=None, stream=None) -> dict:
     """Run (or resume) study ``name`` at ``budget``, then write its report.
 
     ``time_limit`` (seconds) stops starting new work after that long, so a long study can run
     in stages (the GPU budget's device calls are 10 minutes each); rerun to continue.
+    ``redo`` (a key prefix such as ``"gradient/"``) measures those items again.
     Returns the report's summary.
     """
     study = get_study(name)
@@ -73,11 +88,16 @@ def reproduce(name, budget, *, out=None, report_only=False, time_limit=None, arg
     stream = stream or sys.stderr
     if argv is not None:
         record_command(out, argv)
+    if redo is not None and report_only:
+        raise ValueError("--redo measures again, --report-only measures nothing: pick one")
     if not report_only:
         from zoo.tuning.search import ProjectLock
 
         start, started = time.monotonic(), time.strftime("%Y-%m-%dT%H:%M:%S")
         with ProjectLock(out):  # one runner per results folder
+            if redo is not None:
+                print(f"redo: {discard(out, redo)} measurements starting with {redo!r} "
+                      "dropped, measuring them again", file=stream)
             finished = study.run(study.BUDGETS[budget], out, time_limit=time_limit,
                                  stream=stream)
         with open(out / "sessions.jsonl", "a") as f:  # one line per invocation: what it cost
