@@ -432,8 +432,11 @@ def test_seed003_smoke_end_to_end(tmp_path):
     assert len(res14) == 6 and res14["transition"].sum() == 2
     acc = pd.read_csv(out / "accuracy.csv")
     assert len(acc) == 4 and set(acc["projection"]) == {True, False}
+    one_epoch = pd.read_csv(out / "ratio_models.csv")  # each net after its one epoch
+    assert len(one_epoch) == 6 and one_epoch["test_accuracy"].between(0, 1).all()
     summary = json.loads((out / "summary.json").read_text())
     assert "accuracy" in summary["datasets"]["digits"] and summary["conclusion"]
+    assert summary["settings"]["ratio_batch_normalization"].startswith("statistics of the")
     assert "ProcResNet" in stdout
     log = (out / "digits" / "records.jsonl").read_text()
     _smoke(out, "seed003")  # nothing is measured or trained twice

@@ -21,8 +21,16 @@ from zoo.models.units import residual_units
 FAMILIES = ("resnet", "plain", "procresnet", "procresnet_noproj")
 
 
-def block_norm_ratios(model, x, y) -> list[dict]:
-    """Gradient norm ratio of every block from the first to the last residual unit."""
+def block_norm_ratios(model, x, y, *, batch_statistics=True) -> list[dict]:
+    """Gradient norm ratio of every block from the first to the last residual unit.
+
+    ``batch_statistics`` (default): batch normalization uses the statistics of ``x``, as in
+    a training step, which is where the paper measures the gradient; the model's moving
+    averages are left as they were. With ``False`` it uses the moving averages (inference).
+    That is wrong for an untrained net: its averages are still mean 0, variance 1, so batch
+    normalization does nothing, a pre-activation ResNet's activations double with every unit
+    (2^27 in a 164-layer net), the softmax saturates and every gradient is exactly 0.
+    """
     check.paired_examples(x, y)
     layers = _chain(model)
     units = {id(u) for u in residual_units(model)}
@@ -32,9 +40,13 @@ def block_norm_ratios(model, x, y) -> list[dict]:
     first, last = positions[0], positions[-1]
     pullbacks = []
     h = keras.ops.convert_to_tensor(x)
-    for layer in layers:
-        h, pb = vjp(lambda a, layer=layer: layer(a, training=False), h)
-        pullbacks.append(pb)
+    training = bool(batch_statistics)
+    # a training-mode call updates the moving averages: a stateless scope collects those
+    # updates and drops them, on every backend
+    with keras.StatelessScope():
+        for layer in layers:
+            h, pb = vjp(lambda a, layer=layer: layer(a, training=training), h)
+            pullbacks.append(pb)
     g = _loss_grad(h, np.asarray(y))
     rows = []
     for i in range(len(layers) - 1, first - 1, -1):

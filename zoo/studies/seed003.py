@@ -9,7 +9,9 @@ Design, two parts on one dataset:
   the first and the last unit (:func:`zoo.analysis.norms.block_norm_ratios`), on a fixed
   seeded set of test images, at initialization and again after one epoch of training from
   that same initialization. A block with ratio 1 preserves the norm; ``|log ratio|`` is how
-  far it is from that, set against the paper's ``delta ~ log(2L)/L``.
+  far it is from that, set against the paper's ``delta ~ log(2L)/L``. Batch normalization
+  uses the measured batch's statistics, as in the training step where the paper measures
+  (an untrained net's moving averages would make every deep ResNet's gradient exactly 0).
 - ``accuracy``: ProcResNet with and without the projection, trained with one recipe from the
   same seeds; test accuracy by an evaluation pass, paired by seed.
 
@@ -236,6 +238,25 @@ def accuracy_frame(out: Path, budget: Budget) -> pd.DataFrame:
                                        "seconds_per_epoch", "train_examples", "test_examples"])
 
 
+def ratio_models_frame(out: Path, budget: Budget) -> pd.DataFrame:
+    """Test accuracy of each net after its one epoch (did it learn at all?)."""
+    from zoo.studies import runs
+
+    rows = []
+    for dataset in budget.datasets:
+        for family in budget.units_per_stage:
+            for depth in depths_of(family, budget):
+                folder = out / dataset / "ratios" / f"{family}-{depth}"
+                if runs.finished(folder):
+                    r = runs.read(folder)
+                    rows.append({"dataset": dataset, "family": family, "depth": depth,
+                                 "params": r["params"], "test_accuracy": r["test_accuracy"],
+                                 "test_loss": r["test_loss"],
+                                 "seconds_per_epoch": r["seconds_per_epoch"]})
+    return pd.DataFrame(rows, columns=["dataset", "family", "depth", "params", "test_accuracy",
+                                       "test_loss", "seconds_per_epoch"])
+
+
 def _paired_projection(acc: pd.DataFrame, alpha=0.05) -> dict:
     from scipy.stats import ttest_rel
 
@@ -396,11 +417,13 @@ def report(out: Path, *, budget="cpu") -> dict:
     if frame.empty and acc.empty:
         raise ValueError(f"no measurements under {out}: run the study first")
     summary_t = ratio_summary(frame)
+    one_epoch = ratio_models_frame(out, spec)
     for name, table in (("ratios", frame), ("ratio_summary", summary_t),
-                        ("diverged", diverged), ("accuracy", acc)):
+                        ("diverged", diverged), ("accuracy", acc), ("ratio_models", one_epoch)):
         write_atomic(out / f"{name}.csv", table.to_csv(index=False))
     heads = headline(summary_t, acc)
-    settings = asdict(spec)
+    settings = {**asdict(spec),
+                "ratio_batch_normalization": "statistics of the measured images (training mode)"}
     summary = {"study": "seed003", "budget": budget if isinstance(budget, str) else "custom",
                "settings": settings, "paper": PAPER, "diverged": int(len(diverged)),
                "datasets": heads, "conclusion": conclusion(heads)}
@@ -412,6 +435,7 @@ def report(out: Path, *, budget="cpu") -> dict:
              *[f"- {line}" for line in summary["conclusion"]], "",
              "## How far each network is from norm-preserving", "", markdown(summary_t), "",
              "## Runs that diverged in their one epoch", "", markdown(diverged), "",
+             "## Test accuracy after the one epoch", "", markdown(one_epoch), "",
              "## ProcResNet with vs without projection", "", markdown(acc), ""]
     write_atomic(out / "report.md", "\n".join(lines))
     return summary
