@@ -303,6 +303,9 @@ def test_seed002_smoke_end_to_end_and_resume(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     single_head = summary["datasets"]["digits"]["single"]
     assert single_head["resnet_units"] == 7
+    digits = summary["datasets"]["digits"]
+    assert digits["complete"] and digits["measured"] == digits["planned"] == len(
+        (out / "digits" / "records.jsonl").read_text().splitlines())
     assert -1 <= single_head["drop_vs_branch_ratio_rho"] <= 1
     assert summary["paper"]["effective_range"] == [5, 17]
     for name in ("models.csv", "reorder_lesions.csv", "path_gradients.csv", "report.md",

@@ -10,6 +10,7 @@ pre-activation ResNet-110 and plain20, with the paper's figure, ours and a verdi
 After the rebuild, add the "why ours can differ" text the numbers call for.
 """
 import sys
+
 import nbformat
 
 RESULTS = sys.argv[1] if len(sys.argv) > 1 else "../results/seed002/cpu"
@@ -45,8 +46,7 @@ reorder = pd.read_csv(RESULTS / "reorder_lesions.csv")
 reorder_k = pd.read_csv(RESULTS / "reorder_lesions_summary.csv")
 grad = pd.read_csv(RESULTS / "path_gradients_summary.csv")
 # the datasets whose every measurement is in (the study runs them one after the other)
-DATASETS = [d for d, h in summary["datasets"].items()
-            if all(k in h for k in ("single", "random", "reorder", "gradient"))]
+DATASETS = [d for d, h in summary["datasets"].items() if h["complete"]]
 print("complete:", DATASETS)
 pd.set_option("display.precision", 4)
 models[["dataset", "model", "architecture", "params", "epochs", "train_examples",

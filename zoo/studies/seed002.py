@@ -505,6 +505,9 @@ def _smooth_verdict(h) -> str:
 def conclusion(heads: dict) -> list[str]:
     lines = []
     for dataset, h in heads.items():
+        if not h.get("complete", True):
+            lines.append(f"{dataset}: partial, {h['measured']} of {h['planned']} measurements "
+                         "so far; the numbers below can still change.")
         if "single" in h:
             s = h["single"]
             lines.append(
@@ -614,6 +617,12 @@ def report(out: Path, *, budget="cpu") -> dict:
     for name, table in tables.items():
         write_atomic(out / f"{name}.csv", table.to_csv(index=False))
     heads = headline(frames, spec)
+    from zoo.studies.records import Records
+
+    for dataset, h in heads.items():  # a study still running: say how far each dataset is
+        planned = count_items(spec, _dataset_units(spec, dataset))
+        measured = len(Records(out / dataset / "records.jsonl"))
+        h.update(measured=measured, planned=planned, complete=measured >= planned)
     summary = {"study": "seed002", "budget": budget if isinstance(budget, str) else "custom",
                "settings": asdict(spec), "paper": PAPER, "verdict_rules": VERDICT_RULES,
                "datasets": heads, "conclusion": conclusion(heads)}
