@@ -2,3 +2,4 @@
 # The exact commands behind this folder's results (each resumes).
 set -euo pipefail
 zoo reproduce seed003 --budget cpu
+zoo reproduce seed003 --budget cpu --redo ratios/

@@ -118,7 +118,9 @@ def backward_through_units(model, x, y, route=None):
 
 def norm_ratios(model, x, y) -> list[dict]:
     """Per unit, the mean over examples of ``||dE/dx_l|| / ||dE/dx_{l+1}||`` (Zaeemzadeh et
-    al.): near 1 for identity units of a norm-preserving network."""
+    al.): near 1 for identity units of a norm-preserving network. Inference mode (the moving
+    averages): meant for trained networks; for an untrained one use
+    :func:`zoo.analysis.norms.block_norm_ratios`, which uses the batch's statistics."""
     check.paired_examples(x, y)
     _, grads_in, grads_out = backward_through_units(model, x, y)
     rows = []
