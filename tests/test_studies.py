@@ -404,22 +404,31 @@ def test_seed003_summary_and_verdicts_on_hand_made_ratios():
     # ResNet identity blocks closer to 1 than plain ones and shrinking with depth; plain flat
     for depth, res_dev, plain_dev in ((20, 0.2, 0.5), (56, 0.1, 0.52), (110, 0.05, 0.49)):
         for family, dev in (("resnet", res_dev), ("plain", plain_dev)):
-            for pos in range(4):
+            identity = depth // 10  # 2, 5 and 11 identity blocks, then one transition
+            for pos in range(identity + 1):
                 rows.append({"dataset": "d", "family": family, "depth": depth,
                              "phase": "init", "position": pos, "block": f"b{pos}",
-                             "kind": "unit", "transition": pos == 3,
-                             "ratio": float(np.exp(dev if pos < 3 else 1.0))})
+                             "kind": "unit", "transition": pos == identity,
+                             "ratio": float(np.exp(dev if pos < identity else 1.0))})
     summary = seed003.ratio_summary(pd.DataFrame(rows))
     one = summary[(summary["family"] == "resnet") & (summary["depth"] == 56)
                   & (summary["type"] == "identity")].iloc[0]
-    assert one["blocks"] == 3 and one["mean_abs_log_ratio"] == pytest.approx(0.1)
-    assert one["log2L_over_L"] == pytest.approx(math.log(6) / 3)
+    assert one["blocks"] == 5 and one["mean_abs_log_ratio"] == pytest.approx(0.1)
+    assert one["log2L_over_L"] == pytest.approx(math.log(10) / 5)
     heads = seed003.headline(summary, seed003.accuracy_frame(Path("/nonexistent"),
                                                                seed003.BUDGETS["smoke"]))
     claims = heads["d"]["init"]
     assert claims["skips_vs_plain"]["verdict"] == "reproduced"
     assert claims["identity_vs_transition"]["verdict"] == "reproduced"
     assert claims["delta_shrinks_with_depth"]["spearman_resnet"] == pytest.approx(-1)
+    # least-squares slope of log deviation on log L, by hand: sum(dx dy) / sum(dx^2)
+    lx = np.log([2.0, 5.0, 11.0])
+    dx = lx - lx.mean()
+    for key, dev in (("exponent_resnet", [0.2, 0.1, 0.05]),
+                     ("exponent_log2L_over_L", np.log(2 * np.exp(lx)) / np.exp(lx))):
+        dy = np.log(dev) - np.log(dev).mean()
+        assert claims["delta_shrinks_with_depth"][key] == pytest.approx((dx * dy).sum() /
+                                                                       (dx * dx).sum())
     assert claims["delta_shrinks_with_depth"]["verdict"] == "reproduced"
 
 

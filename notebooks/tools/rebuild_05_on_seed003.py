@@ -41,9 +41,18 @@ RESULTS = Path("{RESULTS}")
 summary = json.loads((RESULTS / "summary.json").read_text())
 ratios = pd.read_csv(RESULTS / "ratio_summary.csv")
 accuracy = pd.read_csv(RESULTS / "accuracy.csv")
+one_epoch = pd.read_csv(RESULTS / "ratio_models.csv")
 (DATASET,) = summary["datasets"]
 pd.set_option("display.precision", 3)
 print(summary["settings"])'''))
+cells.append(md("""Batch normalization uses the statistics of the measured images, as in the training
+step where the paper measures its ratios. (With the moving averages of an untrained net --
+mean 0, variance 1 -- it would do nothing: a pre-activation ResNet's activations double with
+every unit, the softmax saturates and every gradient is exactly 0. An earlier version of this
+study measured that way; `zoo reproduce seed003 --redo ratios/` measured again.)
+
+What did one epoch of 10,000 images do to each net? Its test accuracy on the full test split:"""))
+cells.append(code('''one_epoch.pivot_table(index="family", columns="depth", values="test_accuracy")'''))
 cells.append(md("""## Identity blocks against depth, beside $\\log(2L)/L$
 
 Mean $|\\log \\text{ratio}|$ over each net's identity blocks (the units whose skip is the

@@ -314,8 +314,20 @@ def headline(summary: pd.DataFrame, acc: pd.DataFrame) -> dict:
                 plain = sorted(fams["plain"])
                 rho_plain = float(spearmanr(plain, [fams["plain"][d] for d in plain]).statistic) \
                     if len(plain) >= 3 else None
+                # how fast: the exponent b of mean |log ratio| ~ L^b over the identity
+                # blocks L, beside the same fit of the bound log(2L)/L at those L
+                blocks = p[p["type"] == "identity"].set_index(["family", "depth"])[
+                    "identity_blocks"]
+                big_l = np.log([blocks[("resnet", d)] for d in depths])
+                exponent = bound = None
+                if np.ptp(big_l) > 0:
+                    exponent = float(np.polyfit(
+                        big_l, np.log([fams["resnet"][d] for d in depths]), 1)[0])
+                    bound = float(np.polyfit(big_l, np.log(np.log(2 * np.exp(big_l)) /
+                                                           np.exp(big_l)), 1)[0])
                 claims["delta_shrinks_with_depth"] = {
                     "spearman_resnet": rho, "spearman_plain": rho_plain,
+                    "exponent_resnet": exponent, "exponent_log2L_over_L": bound,
                     "verdict": "reproduced" if rho <= -0.8 and not
                     (rho_plain is not None and rho_plain <= -0.8) else
                     "partly (plain nets shrink too)" if rho <= -0.8 else "not"}
@@ -352,9 +364,12 @@ def conclusion(heads: dict) -> list[str]:
             if "delta_shrinks_with_depth" in c:
                 d = c["delta_shrinks_with_depth"]
                 plain = "n/a" if d["spearman_plain"] is None else f"{d['spearman_plain']:.2f}"
+                rate = "" if d["exponent_resnet"] is None else (
+                    f", falling like L^{d['exponent_resnet']:.2f} in the identity blocks L "
+                    f"(log(2L)/L: L^{d['exponent_log2L_over_L']:.2f})")
                 lines.append(f"{dataset} {when}: ResNet deviation against depth, Spearman "
-                             f"{d['spearman_resnet']:.2f} (plain {plain}) -> delta shrinks with "
-                             f"depth: {d['verdict']}.")
+                             f"{d['spearman_resnet']:.2f} (plain {plain}){rate} -> delta "
+                             f"shrinks with depth: {d['verdict']}.")
             if "projection_transitions" in c:
                 p = c["projection_transitions"]
                 pairs = ", ".join(f"{d}: {p['with'][d]:.3f} vs {p['without'][d]:.3f}"
