@@ -43,6 +43,10 @@ ratios = pd.read_csv(RESULTS / "ratio_summary.csv")
 accuracy = pd.read_csv(RESULTS / "accuracy.csv")
 one_epoch = pd.read_csv(RESULTS / "ratio_models.csv")
 (DATASET,) = summary["datasets"]
+# ResNet/plain depths 20, 56, 110, 164 and ProcResNet's 22, 58, 112, 166 side by side
+for frame in (ratios, one_epoch):
+    frame["depths"] = frame.groupby("family")["depth"].rank(method="dense").astype(int).map(
+        dict(enumerate(("20/22", "56/58", "110/112", "164/166"), 1)))
 pd.set_option("display.precision", 3)
 print(summary["settings"])'''))
 cells.append(md("""Batch normalization uses the statistics of the measured images, as in the training
@@ -52,7 +56,7 @@ every unit, the softmax saturates and every gradient is exactly 0. An earlier ve
 study measured that way; `zoo reproduce seed003 --redo ratios/` measured again.)
 
 What did one epoch of 10,000 images do to each net? Its test accuracy on the full test split:"""))
-cells.append(code('''one_epoch.pivot_table(index="family", columns="depth", values="test_accuracy")'''))
+cells.append(code('''one_epoch.pivot_table(index="family", columns="depths", values="test_accuracy", sort=False)'''))
 cells.append(md("""## Identity blocks against depth, beside $\\log(2L)/L$
 
 Mean $|\\log \\text{ratio}|$ over each net's identity blocks (the units whose skip is the
@@ -75,20 +79,47 @@ for ax, phase in zip(axes, ("init", "trained")):
     ax.plot(r["depth"], bound, "k:", label="log(2L)/L (scaled)")
     ax.set(xscale="log", title=f"{DATASET}, {'at initialization' if phase == 'init' else 'after one epoch'}",
            xlabel="depth (layers)", ylabel="mean |log ratio|, identity blocks")
+    ax.set_xticks([20, 56, 110, 164], ["20/22", "56/58", "110/112", "164/166"])
+    ax.minorticks_off()
     ax.grid(alpha=0.3)
 axes[0].legend(fontsize=8)
 fig.tight_layout()
 plt.show()
-table = ratios[ratios["type"] == "identity"].pivot_table(
-    index=["phase", "family"], columns="depth", values="mean_abs_log_ratio")
-table'''))
+d = summary["datasets"][DATASET]
+for phase in ("init", "trained"):
+    c = d[phase]["delta_shrinks_with_depth"]
+    print(f"{phase}: ResNet identity blocks' deviation ~ L^{c['exponent_resnet']:.2f}; "
+          f"log(2L)/L over the same L ~ L^{c['exponent_log2L_over_L']:.2f}")
+ratios[ratios["type"] == "identity"].pivot_table(
+    index=["phase", "family"], columns="depths", values="mean_abs_log_ratio", sort=False)'''))
+cells.append(md("""At initialization all four families' identity blocks move towards 1 with depth, the
+plain net's only slightly (0.38 to 0.31); the ResNet lies closer to 1 than the plain net at
+every depth, and after one epoch the contrast is stark: the ResNet keeps falling (0.35 to
+0.07) while the plain net moves away from 1 (0.43 to 0.65; its 56-164-layer versions did not
+learn at all in that epoch: 10% test accuracy, the degradation problem skips were invented
+for). The paper's $\\delta \\sim c\\log(2L)/L$ falls like $L^{-0.73}$ over our nets' numbers of
+identity blocks; our ResNet's deviation falls like $L^{-0.47}$ at initialization and
+$L^{-0.66}$ after one epoch. The bound describes a network that *can* be that close to
+norm-preserving; He initialization is not, and one epoch of training moves it most of the way
+towards that rate. The study's rule calls the claim reproduced only where the plain net's
+deviation does not shrink too: true after training, not at initialization."""))
 cells.append(md("""## Transitions, and what the projection does to them
 
 The transitions change the shape and have no identity skip. ProcResNet projects their
 convolutions onto norm-preserving operators during training; its `_noproj` twin is the same
 layout with the projection off."""))
 cells.append(code('''t = ratios[(ratios["dataset"] == DATASET) & (ratios["type"] == "transition")]
-t.pivot_table(index=["phase", "family"], columns="depth", values="mean_abs_log_ratio")'''))
+t.pivot_table(index=["phase", "family"], columns="depths", values="mean_abs_log_ratio", sort=False)'''))
+cells.append(md("""The ResNet's transitions get *worse* with depth: 0.10 to 1.11 at initialization and 0.39
+to 1.65 after one epoch; their mean ratio (in `ratio_summary.csv`) falls from 0.68 to 0.19 after
+training, so in ResNet-164 the gradient shrinks about five-fold at each transition. This is
+the paper's point about transitions. (One exception: at initialization ResNet-20's transitions,
+0.10, are closer to 1 than its identity blocks, 0.30, hence "partly" in the verdicts below;
+from 56 layers on, and at every depth after one epoch, the transitions are the far ones.) ProcResNet's transitions are different blocks (a strided
+1×1 convolution between the stages, not a residual unit), and are equally far from 1 at
+every depth at initialization (0.33-0.34, the two twins share their initialization: the
+projection only acts during training). After one epoch the projected ones are at 0.06-0.07 at
+every depth, the unprojected ones at 0.50-0.53: the projection does what it is designed to do."""))
 cells.append(md("""## Accuracy with and without the projection
 
 The paper (CIFAR-10): ProcResNet-166 4.75% test error against ResNet-164's 5.46%. The study
@@ -100,6 +131,15 @@ print(f"with projection {100 * a['with_mean']:.2f} ± {100 * a['with_std']:.2f}%
       f"{100 * a['without_mean']:.2f} ± {100 * a['without_std']:.2f}% ({a['seeds']} seeds; "
       f"projection ahead in {a['projection_wins']}; paired t-test p = {a['t_test_p']:.3g})")
 print("time per epoch (s):", accuracy.groupby("model")["seconds_per_epoch"].mean().round(1).to_dict())'''))
+cells.append(md("""The projection is ahead at every seed, by 0.89 points on average (87.85% against 86.96%,
+paired $t$-test $p = 0.02$ with 2 degrees of freedom), for 5% more time per epoch (the SVDs of
+the transition kernels between steps). The paper's figure compares ProcResNet-166 with a
+ResNet-164 on CIFAR-10 (4.75% against 5.46% error, 0.71 points); ours isolates the projection
+(the same 22-layer layout, seeds and data, the projection on or off), at a budget far from
+convergence (4 epochs of 20,000 images; the zoo's pretrained shallow nets reach 92.2-92.4% on
+Fashion-MNIST after 10 epochs of all 60,000). So: the direction and size of the paper's gain are reproduced at this budget;
+whether the gap survives full training, and at 166 layers, is what the `gpu` budget
+(ProcResNet-166, 30 epochs, 5 seeds) would settle."""))
 cells.append(md("""## Verdicts
 
 Each claim with the paper's statement, ours and the verdict the study computed from them."""))

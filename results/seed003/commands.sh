@@ -3,3 +3,4 @@
 set -euo pipefail
 zoo reproduce seed003 --budget cpu
 zoo reproduce seed003 --budget cpu --redo ratios/
+zoo reproduce seed003 --budget cpu --report-only
