@@ -2,3 +2,5 @@
 # The exact commands behind this folder's results (each resumes).
 set -euo pipefail
 zoo reproduce seed002 --budget cpu
+zoo reproduce seed002 --budget cpu --redo gradient/
+zoo reproduce seed002 --budget cpu --report-only

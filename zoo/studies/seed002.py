@@ -507,7 +507,7 @@ def conclusion(heads: dict) -> list[str]:
     for dataset, h in heads.items():
         if not h.get("complete", True):
             lines.append(f"{dataset}: partial, {h['measured']} of {h['planned']} measurements "
-                         "so far; the numbers below can still change.")
+                         "so far; its numbers can still change.")
         if "single" in h:
             s = h["single"]
             lines.append(
