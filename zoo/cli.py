@@ -34,7 +34,8 @@ EXAMPLES = {
     "reproduce": """example:
   zoo reproduce --list
   zoo reproduce seed000 --budget smoke --out /tmp/seed000-smoke   # under a minute
-  zoo reproduce seed000 --budget cpu      # hours; results/seed000/cpu/, resumes if rerun""",
+  zoo reproduce seed000 --budget cpu      # hours; results/seed000/cpu/, resumes if rerun
+  zoo reproduce seed002 --budget cpu --redo gradient/   # measure the path gradients again""",
 }
 
 
