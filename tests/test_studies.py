@@ -365,9 +365,21 @@ def test_seed001_paired_statistics_against_a_hand_computation():
 
     assert row["accuracy_difference"] == pytest.approx(diff.mean())
     assert row["t_test_p"] == pytest.approx(2 * student.sf(t, 2))
-    assert row["dmrnet_wins"] == 3 and row["verdict"] == "DMRNet better"
+    assert row["dmrnet_wins"] == 3 and row["finding"] == "DMRNet better"
+    assert row["verdict"] == "reproduced"
     frame.loc[3:, "test_accuracy"] = [0.90, 0.91, 0.92]  # the same difference at every seed
-    assert seed001.paired(frame)["verdict"].iloc[0].startswith("the same difference")
+    (row,) = seed001.paired(frame).to_dict("records")
+    assert row["finding"].startswith("the same difference") and row["verdict"] == "undecided"
+    frame.loc[3:, "test_accuracy"] = [0.90, 0.93, 0.92]  # ahead at 2 of 3 seeds: p = 0.67
+    (row,) = seed001.paired(frame).to_dict("records")
+    assert row["dmrnet_wins"] == 2 and row["finding"] == "no significant difference"
+    assert row["verdict"] == "not"
+    frame.loc[3:, "test_accuracy"] = [0.905, 0.90, 0.90]  # ahead at all 3, p = 0.13
+    (row,) = seed001.paired(frame).to_dict("records")
+    assert row["t_test_p"] > 0.05 and row["verdict"] == "partly"
+    frame.loc[3:, "test_accuracy"] = [0.92, 0.935, 0.945]  # behind at all 3, p < 0.05
+    (row,) = seed001.paired(frame).to_dict("records")
+    assert row["finding"] == "DMRNet worse" and row["verdict"] == "contradicted"
 
 
 def test_seed001_smoke_end_to_end(tmp_path):

@@ -62,8 +62,12 @@ plt.show()'''))
 cells.append(md("""## Verdicts
 
 Paired over seeds: the mean difference in test accuracy (DMRNet minus the other), how many
-seeds DMRNet wins, and a paired t-test. "DMRNet better" needs $p < 0.05$ with DMRNet ahead;
-with three seeds only a difference that is large beside its spread across seeds can pass."""))
+seeds DMRNet wins, and a paired t-test. The paper claims DMRNet is the more accurate; the
+verdict on that claim is **reproduced** when DMRNet is ahead with $p < 0.05$, **partly** when
+it is ahead at every seed but $p \\ge 0.05$, **not** when there is no significant difference
+and DMRNet is not ahead at every seed, and **contradicted** when it is behind with
+$p < 0.05$. With three seeds only a difference that is large beside its spread across seeds
+can reach $p < 0.05$."""))
 cells.append(code('''paper = summary["paper"]
 claims = {RESNET: ("DMRNet beats a ResNet with the same parameters",
                    f"CIFAR-10 error {paper['dmrnet56_error']}% (DMRNet-56) vs "
@@ -77,7 +81,8 @@ for _, p in paired.iterrows():
     claim, theirs = claims[p["against"]]
     rows.append({"claim": claim, "paper": theirs,
                  "ours": f"{100 * p['accuracy_difference']:+.2f} pt (std {100 * p['difference_std']:.2f}), "
-                         f"DMRNet ahead in {p['dmrnet_wins']}/{p['seeds']}, p = {p['t_test_p']:.2g}",
+                         f"DMRNet ahead in {p['dmrnet_wins']}/{p['seeds']}, p = {p['t_test_p']:.2g}: "
+                         f"{p['finding']}",
                  "verdict": p["verdict"]})
 with pd.option_context("display.max_colwidth", 90, "display.width", 250):
     print(pd.DataFrame(rows).to_string(index=False))

@@ -153,7 +153,7 @@ def paired(frame: pd.DataFrame, alpha=0.05) -> pd.DataFrame:
             n = len(diff)
             p = float(ttest_rel(both["dmrnet"], both[other]).pvalue) if n >= 2 and \
                 diff.std() > 0 else float("nan")
-            verdict = ("not enough seeds" if n < 2 else
+            finding = ("not enough seeds" if n < 2 else
                        "the same difference at every seed (no spread to test)" if np.isnan(p)
                        else "DMRNet better" if p < alpha and diff.mean() > 0 else
                        "DMRNet worse" if p < alpha else "no significant difference")
@@ -161,9 +161,32 @@ def paired(frame: pd.DataFrame, alpha=0.05) -> pd.DataFrame:
                          "accuracy_difference": float(diff.mean()),
                          "difference_std": float(diff.std()) if n > 1 else float("nan"),
                          "dmrnet_wins": int((diff > 0).sum()), "t_test_p": p,
-                         "verdict": verdict})
+                         "finding": finding,
+                         "verdict": _verdict(finding, int((diff > 0).sum()), n)})
     return pd.DataFrame(rows, columns=["dataset", "against", "seeds", "accuracy_difference",
-                                       "difference_std", "dmrnet_wins", "t_test_p", "verdict"])
+                                       "difference_std", "dmrnet_wins", "t_test_p", "finding",
+                                       "verdict"])
+
+
+# The paper claims DMRNet is more accurate than each other model; how a paired finding
+# answers that claim.
+VERDICT_RULES = {
+    "reproduced": "DMRNet ahead, paired t-test p < 0.05",
+    "partly": "DMRNet ahead at every seed, but p >= 0.05 (too few seeds or too small a gap)",
+    "not": "no significant difference and DMRNet not ahead at every seed",
+    "contradicted": "DMRNet behind, paired t-test p < 0.05",
+    "undecided": "fewer than two seeds, or no spread to test",
+}
+
+
+def _verdict(finding, wins, n) -> str:
+    if finding == "DMRNet better":
+        return "reproduced"
+    if finding == "DMRNet worse":
+        return "contradicted"
+    if finding == "no significant difference":
+        return "partly" if wins == n else "not"
+    return "undecided"
 
 
 def conclusion(table: pd.DataFrame, pairs: pd.DataFrame) -> list[str]:
@@ -176,7 +199,7 @@ def conclusion(table: pd.DataFrame, pairs: pd.DataFrame) -> list[str]:
             f"vs {r.against} {100 * theirs.accuracy_mean:.2f} ± {100 * theirs.accuracy_std:.2f}% "
             f"({r.seeds} seeds; DMRNet ahead in {r.dmrnet_wins}, mean difference "
             f"{100 * r.accuracy_difference:+.2f} points, paired t-test p = {r.t_test_p:.3g}) "
-            f"-> {r.verdict}.")
+            f"-> {r.finding}; the paper's claim: {r.verdict}.")
     return lines
 
 
@@ -194,7 +217,8 @@ def report(out: Path, *, budget="cpu") -> dict:
         write_atomic(out / f"{name}.csv", data.to_csv(index=False))
     summary = {
         "study": "seed001", "budget": budget if isinstance(budget, str) else "custom",
-        "settings": asdict(spec), "paper": PAPER, "runs": int(len(frame)),
+        "settings": asdict(spec), "paper": PAPER, "verdict_rules": VERDICT_RULES,
+        "runs": int(len(frame)),
         "models": {f"{r['dataset']}/{r['model']}": {k: v for k, v in r.items()
                                                     if k not in ("dataset", "model")}
                    for r in table.to_dict("records")},
