@@ -225,9 +225,10 @@ def test_block_norm_ratios_with_batch_statistics_against_whole_tails():
 def test_block_norm_ratios_of_a_deep_untrained_resnet_need_batch_statistics():
     # With the untrained moving averages (mean 0, variance 1) batch normalization is the
     # identity, a pre-activation ResNet-56's activations double with every unit and the
-    # softmax saturates: the gradient is exactly 0 and every ratio is 0 or meaningless. With
-    # the batch's statistics (what a training step sees) every ratio is a sound number.
-    # (measured: inference exactly 0 everywhere; batch statistics 0.55-1.47)
+    # softmax saturates: the gradient vanishes, exactly 0 where the saturation is complete
+    # (how complete depends on the CPU's float rounding: measured all 0 on one machine,
+    # 0.15-0.20 per block on another), far below 1 either way. With the batch's statistics
+    # (what a training step sees) every ratio is a sound number (measured 0.55-1.47).
     keras.utils.set_random_seed(0)
     model = zoo.resnet(56, preactivation=True, input_shape=(16, 16, 1),
                        input_normalization="fashion_mnist")
@@ -237,5 +238,5 @@ def test_block_norm_ratios_of_a_deep_untrained_resnet_need_batch_statistics():
                                                                  batch_statistics=False)])
     batch = np.array([b["ratio"] for b in block_norm_ratios(model, x, y)])
     assert len(batch) == len(inference) == 27
-    assert np.all(inference == 0)
+    assert np.all(inference < 0.3) and np.prod(inference) < 1e-12
     assert np.all((batch > 0.3) & (batch < 3))
