@@ -150,7 +150,7 @@ def paired(frame: pd.DataFrame, alpha=0.05) -> pd.DataFrame:
         for other in [c for c in wide.columns if c != "dmrnet"]:
             both = wide[["dmrnet", other]].dropna()
             diff = both["dmrnet"] - both[other]
-            n = len(diff)
+            n, wins = len(diff), int((diff > 0).sum())
             p = float(ttest_rel(both["dmrnet"], both[other]).pvalue) if n >= 2 and \
                 diff.std() > 0 else float("nan")
             finding = ("not enough seeds" if n < 2 else
@@ -160,9 +160,8 @@ def paired(frame: pd.DataFrame, alpha=0.05) -> pd.DataFrame:
             rows.append({"dataset": dataset, "against": other, "seeds": n,
                          "accuracy_difference": float(diff.mean()),
                          "difference_std": float(diff.std()) if n > 1 else float("nan"),
-                         "dmrnet_wins": int((diff > 0).sum()), "t_test_p": p,
-                         "finding": finding,
-                         "verdict": _verdict(finding, int((diff > 0).sum()), n)})
+                         "dmrnet_wins": wins, "t_test_p": p, "finding": finding,
+                         "verdict": _verdict(finding, wins, n)})
     return pd.DataFrame(rows, columns=["dataset", "against", "seeds", "accuracy_difference",
                                        "difference_std", "dmrnet_wins", "t_test_p", "finding",
                                        "verdict"])
