@@ -160,7 +160,7 @@ for dataset in DATASETS:
           f"{o['rho']:.2f}, largest step {100 * o['largest_step_share']:.0f}% of the rise")'''))
 cells.append(md("""### Why ours falls faster than "smoothly"
 
-Both curves rise monotonically (Spearman's $\\rho$ 0.97 and 1.00), but single steps carry more
+On Fashion-MNIST both curves rise monotonically (Spearman's $\\rho$ 0.97 and 1.00), but single steps carry more
 than a quarter of the rise, so the study calls them *partly* reproduced. The draws show why:
 the spread between draws of the same $k$ is 20-35 points, because a draw that happens to delete
 unit 0 -- the first unit after the stem, whose branch is as large as its input (branch ratio
