@@ -34,7 +34,11 @@ def test_card_schema_and_file(name):
     folder = ROOT / "saved_models" / name
     card = json.loads((folder / "card.json").read_text())
     validate_card(card)
-    assert card["name"] == name and card["tag"] == card["dataset"]["name"]
+    # the tag names the dataset: the zoo's own weights are tagged with it, a study's with
+    # the study before it (dmrnet20.seed001_fashion_mnist)
+    dataset = card["dataset"]["name"]
+    assert card["name"] == name == f"{card['model']}.{card['tag']}"
+    assert card["tag"] == dataset or card["tag"].endswith(f"_{dataset}")
     assert sha256(folder / "model.keras") == card["file"]["sha256"]
     assert (folder / "model.keras").stat().st_size == card["file"]["bytes"]
     assert (folder / "README.md").read_text() == card_markdown(card)  # generated, not edited
@@ -304,6 +308,8 @@ def test_target_status_by_hand():
     assert target_status(card("resnet20", "mnist", 0.9939)) == "**below** (≥ 99.4%)"
     assert target_status(card("shallow_parallel", "fashion_mnist", 0.90)) == "met (≥ 89.0%)"
     assert target_status(card("preresnet110", "fashion_mnist", 0.90)) == "none"
+    study = {**card("dmrnet20", "fashion_mnist", 0.90), "tag": "seed001_fashion_mnist"}
+    assert target_status(study) == "none"  # a study's weights, not the zoo's dmrnet20
     # every model build.sh trains has a target, and nothing else does
     build = (ROOT / "saved_models" / "build.sh").read_text().split('MODELS="', 1)[1].split('"')[0]
     built = {tuple(line.split()[:2]) for line in build.strip().splitlines()}

@@ -168,10 +168,11 @@ _HE_PRE = "He et al., Identity Mappings in Deep Residual Networks, ECCV 2016"
 _BERM = "Bermeitinger et al., Make Deep Networks Shallow Again, KDIR 2023"
 _REFERENCE = {20: 270_000, 56: 850_000, 110: 1_700_000}
 
-for _d in (20, 32, 44, 56, 110):
+for _d in (20, 32, 38, 44, 56, 110):
     register_model(f"resnet{_d}", resnet, family="resnet", paper=_HE,
                    reference_params=_REFERENCE.get(_d), depth=_d,
-                   description=f"Sequential CIFAR ResNet-{_d}, basic post-activation units.")
+                   description=f"Sequential CIFAR ResNet-{_d}, basic post-activation units."
+                   + (" DMRNet-20's parameter match (seed001)." if _d == 38 else ""))
 for _d in (20, 56, 110):
     register_model(f"parallel_resnet{_d}", parallel_resnet, family="parallel_resnet",
                    paper=_BERM, depth=_d,
