@@ -127,12 +127,17 @@ def test_gradient_norm_decreases_with_path_length(trained, digits_test):
     x, y = digits_test[0][:64], digits_test[1][:64]
     result = gradient_by_path_length(trained["preact20"].model, x, y, samples=4, seed=0)
     norms = np.array(result["mean_norm"])
-    assert result["units"] == 7 and len(norms) == 8  # 9 units, 2 transitions
-    # measured: 3.9e-5 at k = 0 down to 1.1e-5 at k = 7 (seed 0)
+    assert result["units"] == 9 and len(norms) == 10  # 9 units, transitions included
+    # measured: 4.7e-7 at k = 0 down to 9.7e-8 at k = 9 (seed 0; correlation -0.93)
     assert norms[0] > 2 * norms[-1]
     assert np.corrcoef(result["lengths"], np.log(norms))[0, 1] < -0.8
     lo, hi = result["effective_range"]
-    assert 0 <= lo <= hi <= 7
+    assert 0 <= lo <= hi <= 9
+    without = gradient_by_path_length(trained["preact20"].model, x, y, samples=2, seed=0,
+                                      lengths=[0, 7], transitions=False)
+    assert without["units"] == 7 and without["lengths"] == [0, 7]
+    with pytest.raises(ValueError, match=r"path lengths must lie in 0\.\.7"):
+        gradient_by_path_length(trained["preact20"].model, x, y, lengths=[8], transitions=False)
 
 
 @on_trained_models
@@ -208,9 +213,14 @@ def test_path_gradients_of_all_routes_sum_to_the_gradient(rng):
     total = sum(keras.ops.convert_to_numpy(paths.input_gradient(r)) for r in routes)
     np.testing.assert_allclose(total, reference, atol=1e-6 * np.abs(reference).max() + 1e-9)
     # one forward pass, backpropagated many times, agrees with a fresh pass per route
-    route = path_routes(residual_units(model), 2, np.random.default_rng(0))
+    units = residual_units(model)
+    route = path_routes(units, 2, np.random.default_rng(0))
     assert sorted(route) == list(range(6)) and list(route.values()).count("branch") == 2
-    assert route[2] == route[4] == "skip"  # transitions: their projection only
+    every = path_routes(units, 6, np.random.default_rng(0))  # transitions are units of a path
+    assert set(every.values()) == {"branch"}
+    kept_out = path_routes(units, 4, np.random.default_rng(0), transitions=False)
+    assert kept_out[2] == kept_out[4] == "skip"  # only their projection
+    assert list(kept_out.values()).count("branch") == 4
     fresh, _, _ = backward_through_units(model, x, y, route)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(paths.input_gradient(route)),
                                keras.ops.convert_to_numpy(fresh), atol=1e-7)

@@ -257,7 +257,7 @@ def test_seed002_plan_draws_are_fixed_by_key():
         assert len(set(deleted)) == k and not {18, 36} & set(deleted)  # the transitions
     assert by_key == {key: args for key, _, _, args in seed002._items(budget, units)}
     gradient = [a for key, a in by_key.items() if key.startswith("gradient/")]
-    assert {a["k"] for a in gradient} == set(range(53))  # 52 non-transition units
+    assert {a["k"] for a in gradient} == set(range(55))  # Veit's 54 units, transitions too
     assert sum(a["samples"] for a in gradient if a["k"] == 7) == 100
 
 
@@ -297,9 +297,9 @@ def test_seed002_smoke_end_to_end_and_resume(tmp_path):
     random = pd.read_csv(out / "random_lesions.csv")
     assert set(random["k"]) == {1, 2, 3} and len(random) == 2 * 3 * 2
     grad = pd.read_csv(out / "path_gradients_summary.csv")
-    assert list(grad["k"]) == list(range(8))
+    assert list(grad["k"]) == list(range(10))  # all 9 units, transitions included
     assert grad["weighted_share"].sum() == pytest.approx(1)
-    assert list(grad["paths"]) == [math.comb(7, k) for k in range(8)]
+    assert list(grad["paths"]) == [math.comb(9, k) for k in range(10)]
     summary = json.loads((out / "summary.json").read_text())
     single_head = summary["datasets"]["digits"]["single"]
     assert single_head["resnet_units"] == 7

@@ -199,10 +199,11 @@ cells.append(md("""## Gradient per path length
 Veit's path sampling on the trained net: forward a batch normally, then backpropagate through the
 branch of $k$ random units and the skip of every other one, and record the gradient's norm at the
 input (`zoo.analysis.gradients.PathGradients` runs the forward pass once and the backward pass
-per route). Transitions always route through their projection, so lengths run over the 52 other
-units. The mean norm falls with $k$; multiplied by the number of paths of that length,
-$\\binom{52}{k}$, it gives each length's share of the total gradient. Veit et al.: almost all of
-it comes from paths of 5-17 units, 0.45% of all paths, while 95% of paths are 19-35 units long."""))
+per route). As in Veit's count of $2^{54}$ paths, the two transitions are units of a path too:
+a path passes either their branch or their projection, so lengths run over all 54 units. The mean
+norm falls with $k$; multiplied by the number of paths of that length, $\\binom{54}{k}$, it gives
+each length's share of the total gradient. Veit et al.: almost all of it comes from paths of 5-17
+units, 0.45% of all paths, while 95% of paths are 19-35 units long (20-34 by the count above)."""))
 cells.append(code('''fig, axes = plt.subplots(1, len(DATASETS), figsize=(7 * len(DATASETS), 3.6), squeeze=False)
 for ax, dataset in zip(axes[0], DATASETS):
     g = grad[grad["dataset"] == dataset]
@@ -227,12 +228,12 @@ for dataset in DATASETS:
           f"on the path multiplies the norm by {g['norm_decay_per_unit']:.2f}; "
           f"{g['samples_per_length']} samples per length"
           + (f" (paths of {g['underflow_from_length']}+ units read 0)" if g["underflow_from_length"] else ""))'''))
-cells.append(md("""On both datasets the gradient comes from short paths: 90% of it from paths of 5-14
-(Fashion-MNIST) and 5-13 (MNIST) units, inside Veit's 5-17, while 95% of all paths have 19-33
-units: reproduced. The share of paths that carry it is smaller than Veit's (0.06% and 0.02%
-against 0.45%) because our range ends at 13-14 units instead of 17, and near there each extra
-unit multiplies the number of paths by 2.5-3; each unit on a path multiplies the gradient norm
-by 0.23 (Fashion-MNIST) and 0.20 (MNIST)."""))
+cells.append(md("""On both datasets the gradient comes from short paths: 90% of it from paths of 8-15
+(Fashion-MNIST) and 7-15 (MNIST) units, inside Veit's 5-17, while 95% of all paths have 20-34
+units: reproduced. The share of paths that carry it is smaller than Veit's (0.07% on both,
+against 0.45%) because our range ends at 15 units instead of 17, and there each extra unit
+multiplies the number of paths by 2.2-2.5. Each unit on a path multiplies the gradient norm by
+0.25 (Fashion-MNIST) and 0.21 (MNIST)."""))
 cells.append(md("""## Verdicts
 
 Each claim with the paper's figure, ours and the verdict the study computed from them (its rules

@@ -199,10 +199,11 @@ class PathGradients:
         return _norms(self._backward(route)) / self.SCALE
 
 
-def path_routes(units, k, rng) -> dict:
-    """A random route through ``k`` non-transition units' branches, every other unit's skip
-    (transitions always through their projection, as in :func:`gradient_by_path_length`)."""
-    candidates = [i for i, u in enumerate(units) if not u.is_transition]
+def path_routes(units, k, rng, transitions=True) -> dict:
+    """A random route through ``k`` units' branches and every other unit's skip (at a
+    transition, its projection). ``transitions=False`` keeps the transitions out of the
+    choice: they then always route through their projection."""
+    candidates = [i for i, u in enumerate(units) if transitions or not u.is_transition]
     chosen = set(rng.choice(candidates, k, replace=False).tolist()) if k else set()
     return {i: "branch" if i in chosen else "skip" for i in range(len(units))}
 
@@ -220,11 +221,13 @@ def effective_range(lengths, weighted, mass=0.9) -> tuple[int, int]:
     return int(min(keep)), int(max(keep))
 
 
-def gradient_by_path_length(model, x, y, samples=20, lengths=None, seed=0) -> dict:
+def gradient_by_path_length(model, x, y, samples=20, lengths=None, seed=0,
+                            transitions=True) -> dict:
     """Veit et al.'s path sampling: for each path length k, ``samples`` times choose k units
-    whose gradient flows through the branch only, the rest through the skip only, and record
-    the norm of the gradient at the input. Transition units are excluded from the choice and
-    always route through their skip (projection).
+    whose gradient flows through the branch only, the rest through the skip only (at a
+    transition, the projection), and record the norm of the gradient at the input. Veit et
+    al. count paths over every unit, transitions included (54 in a ResNet-110, 2^54 paths);
+    ``transitions=False`` leaves them out of the choice, always through their projection.
 
     Returns ``lengths``, ``mean_norm`` per k, ``weighted`` (mean norm x number of paths of
     that length, the total contribution) and ``effective_range`` (the lengths holding 90% of
@@ -237,11 +240,17 @@ def gradient_by_path_length(model, x, y, samples=20, lengths=None, seed=0) -> di
     if any(not getattr(u, "skip", True) for u in units):
         raise ValueError("gradient_by_path_length needs skip connections; a plain network has "
                          "one path only")
-    n = sum(not u.is_transition for u in units)
+    n = sum(transitions or not u.is_transition for u in units)
     lengths = list(range(n + 1)) if lengths is None else list(lengths)
+    if any(not 0 <= k <= n for k in lengths):
+        raise ValueError(f"path lengths must lie in 0..{n} (the units to choose from), "
+                         f"got {lengths}")
     paths = PathGradients(model, x, y)
-    means = [float(np.mean([np.mean(paths.input_gradient_norm(path_routes(units, k, rng)))
-                            for _ in range(samples)])) for k in lengths]
+    means = []
+    for k in lengths:
+        norms = [np.mean(paths.input_gradient_norm(path_routes(units, k, rng, transitions)))
+                 for _ in range(samples)]
+        means.append(float(np.mean(norms)))
     weighted = [m * comb(n, k) for m, k in zip(means, lengths)]
     return {"lengths": lengths, "mean_norm": means, "weighted": weighted,
             "effective_range": effective_range(lengths, weighted), "units": n}

@@ -14,8 +14,8 @@ then measure on a fixed seeded subset of the test split, with nothing retrained:
   Kendall's tau of the order that results;
 - ``gradient``: Veit's path sampling on training images: one forward pass per batch, then per
   path length k the gradient routed through k random units' branches and every other unit's
-  skip; its norm at the input. Transitions always route through their projection, so path
-  lengths run over the 52 other units.
+  skip (a transition's skip is its projection); its norm at the input. As in Veit et al.,
+  paths run over all 54 units, transitions included, so k = 0..54.
 
 Every measurement is appended to ``<out>/<dataset>/records.jsonl`` as it is made, under a key
 drawn from a per-item seed, so a killed run resumes at the next unmeasured item with the same
@@ -141,7 +141,7 @@ def _items(budget: Budget, units: dict):
             order = random_order(units["resnet"], swaps, _rng(budget, 2, swaps, s))
             yield f"reorder/{swaps}/{s}", "reorder", "resnet", {"swaps": swaps, "sample": s,
                                                                  "order": order}
-    n = len(deletable["resnet"])
+    n = len(units["resnet"])  # Veit's 2^54 paths: transitions are units of a path too
     per_batch = -(-budget.gradient_samples // budget.gradient_batches)
     for b in range(budget.gradient_batches):
         for k in range(n + 1):
