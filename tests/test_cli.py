@@ -33,7 +33,8 @@ def run_main(capsys, *args):
 def test_list_and_info(capsys):
     code, out, _ = run_main(capsys, "list", "dmrnet*")
     assert code == 0
-    assert [line.split()[0] for line in out.splitlines()] == ["dmrnet20", "dmrnet56", "dmrnet_wide32"]
+    assert [line.split()[0] for line in out.splitlines()] == [
+        "dmrnet20", "dmrnet20_identity", "dmrnet20_inception_like", "dmrnet56", "dmrnet_wide32"]
     code, out, _ = run_main(capsys, "info", "resnet20")
     assert code == 0 and '"params": 274042' in out and '"family": "resnet"' in out
 

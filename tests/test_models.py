@@ -110,7 +110,8 @@ def test_registry_lists_and_describes():
                      "parallel_resnet110", "dmrnet56", "dmrnet_wide32", "procresnet166",
                      "plain20", "plain56", "shallow_sequential", "shallow_parallel"]:
         assert required in names
-    assert zoo.list_models("resnet*") == ["resnet110", "resnet20", "resnet32", "resnet44", "resnet56"]
+    assert zoo.list_models("resnet*") == ["resnet110", "resnet20", "resnet32", "resnet38",
+                                          "resnet44", "resnet56"]
     info = zoo.model_info("dmrnet_wide32")
     assert info["config"] == {"depth": 32, "widen": 4}
     assert info["builder"] == "zoo.models.dmrnet.dmrnet"

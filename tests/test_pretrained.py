@@ -21,6 +21,38 @@ from zoo.registry import get_spec
 
 NAMES = zoo.list_pretrained()
 
+# A study's network is published as the study trained it and re-measured by the notebook that
+# explains the study (nbval runs it in the same `make test`, with an assert against the
+# committed number); measuring it here again would double the suite's longest tests (a
+# ResNet-110 takes 80-160 s on the full test split).
+STUDY_NOTEBOOKS = {"preresnet110.*": "04_ensemble_view.ipynb", "*.seed002_*": "04_ensemble_view.ipynb",
+                   "*.seed001_*": "03_merge_and_run.ipynb",
+                   "*.seed003_*": "05_norm_preservation.ipynb"}
+
+
+def study_notebook(name):
+    from fnmatch import fnmatch
+
+    return next((nb for pattern, nb in STUDY_NOTEBOOKS.items() if fnmatch(name, pattern)), None)
+
+
+def test_every_model_is_the_zoos_or_a_studys_re_measured_by_its_notebook():
+    from zoo.pretrained.table import TARGETS
+
+    for name in NAMES:
+        card = zoo.pretrained_card(name)
+        notebook = study_notebook(name)
+        if notebook is None:  # the zoo's own weights: trained to a target
+            assert (card["model"], card["dataset"]["name"]) in TARGETS, name
+            continue
+        cells = json.loads((ROOT / "notebooks" / notebook).read_text())["cells"]
+        checks = [c for c in cells if c["cell_type"] == "code"
+                  and "zoo.load_pretrained(" in "".join(c["source"])
+                  and "assert abs(measured - " in "".join(c["source"])]
+        assert checks, f"{notebook} does not re-measure {name}"
+        printed = "".join(o.get("text", "") for c in checks for o in c.get("outputs", []))
+        assert f"{name} " in printed, f"{notebook} shows no measurement of {name}"
+
 
 def test_the_zoo_has_the_promised_models():
     for model in ("resnet20", "parallel_resnet20", "dmrnet20", "procresnet22",
@@ -81,6 +113,8 @@ def test_pretrained_scores_what_its_card_says(name):
         int(np.prod(w.shape)) for w in built.trainable_weights)
     assert model.count_params() == card["params"]["total"]
     assert flops(model) == card["flops"]
+    if study_notebook(name):
+        return  # re-measured by its study's notebook (see STUDY_NOTEBOOKS)
     # raw pixels in, no preprocessing: the card's accuracy within 0.1 percentage point
     loss, accuracy = model.evaluate(x, y, batch_size=500, verbose=0)
     assert abs(accuracy - card["metrics"]["test_accuracy"]) <= 0.001
