@@ -37,6 +37,8 @@ def study_notebook(name):
 
 
 def test_every_model_is_the_zoos_or_a_studys_re_measured_by_its_notebook():
+    import nbformat
+
     from zoo.pretrained.table import TARGETS
 
     for name in NAMES:
@@ -45,12 +47,12 @@ def test_every_model_is_the_zoos_or_a_studys_re_measured_by_its_notebook():
         if notebook is None:  # the zoo's own weights: trained to a target
             assert (card["model"], card["dataset"]["name"]) in TARGETS, name
             continue
-        cells = json.loads((ROOT / "notebooks" / notebook).read_text())["cells"]
-        checks = [c for c in cells if c["cell_type"] == "code"
-                  and "zoo.load_pretrained(" in "".join(c["source"])
-                  and "assert abs(measured - " in "".join(c["source"])]
+        cells = nbformat.read(ROOT / "notebooks" / notebook, as_version=4).cells
+        checks = [c for c in cells if c.cell_type == "code"
+                  and "zoo.load_pretrained(" in c.source
+                  and "assert abs(measured - " in c.source]
         assert checks, f"{notebook} does not re-measure {name}"
-        printed = "".join(o.get("text", "") for c in checks for o in c.get("outputs", []))
+        printed = "".join(o.get("text", "") for c in checks for o in c.outputs)
         assert f"{name} " in printed, f"{notebook} shows no measurement of {name}"
 
 
