@@ -60,6 +60,11 @@ def test_fit_is_reproducible_and_writes_a_run_folder(tmp_path):
     assert results["test_accuracy"] == pytest.approx(a.test_accuracy)
     reloaded = zoo.train.evaluate(run / "model.keras", "digits")
     assert reloaded["accuracy"] == pytest.approx(a.test_accuracy, abs=1e-6)
+    # XLA ("auto" off torch) and the plain graph measure the same model the same way
+    eager = zoo.train.evaluate(run / "model.keras", "digits", jit_compile=False)
+    assert eager["accuracy"] == reloaded["accuracy"]
+    assert eager["loss"] == pytest.approx(reloaded["loss"], rel=1e-5)
+    assert eager["examples"] == reloaded["examples"] == 360
     assert not list(run.glob(".*"))  # no temporary files left behind
 
 
@@ -83,6 +88,8 @@ def test_fit_rejects_bad_arguments(tmp_path):
         fit(model, "digits", mixed_precision=True)
     with pytest.raises(ValueError, match=r"model expects inputs of shape \(32, 32, 3\), but digits images are \(8, 8, 1\)"):
         zoo.train.evaluate(zoo.resnet(20), "digits")
+    with pytest.raises(ValueError, match="jit_compile must be True, False or 'auto', got 'yes'"):
+        zoo.train.evaluate(zoo.resnet(20, input_shape=(8, 8, 1)), "digits", jit_compile="yes")
 
 
 def test_mixed_precision_and_tensorboard(tmp_path):

@@ -146,20 +146,13 @@ for these runs (`commands.sh` retrains them), so the published pair is the seed-
 again with the study's settings. TensorFlow on CPU does not repeat a training run bit for bit,
 so each published model scores what its card says, close to but not exactly the committed run."""))
 cells.append(code('''import zoo
-from zoo.data import load
+from zoo.train import evaluate
 
-
-def test_accuracy(model, x, y):
-    # evaluate() runs one traced graph: about twice as fast as eager calls on 10,000 images
-    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    return model.evaluate(x, y, batch_size=500, verbose=0, return_dict=True)["accuracy"]
-
-
-x_test, y_test = load(DATASET, "test", normalize=None)
 seed0 = accuracy[accuracy["seed"] == 0].set_index("model")["test_accuracy"]
 for model in ("procresnet22", "procresnet22_noproj"):
     name = f"{model}.seed003_{DATASET}"
-    measured = test_accuracy(zoo.load_pretrained(name), x_test, y_test)
+    # evaluate(): the full test split, one compiled (XLA) pass
+    measured = evaluate(zoo.load_pretrained(name), DATASET)["accuracy"]
     card = zoo.pretrained_card(name)["metrics"]["test_accuracy"]
     print(f"{name:42s} measured {measured:.4f} (card {card:.4f}); the committed seed-0 run "
           f"{seed0[model]:.4f}")
