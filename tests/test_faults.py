@@ -162,11 +162,37 @@ def test_a_full_disk_at_save_time_loses_no_training(tmp_path, monkeypatch):
     assert result.history == {} or len(result.history.get("loss", [])) == 0  # nothing retrained
     rows = (run / "metrics.csv").read_text().splitlines()
     assert [r.split(",")[0] for r in rows[1:]] == ["0", "1", "2"]
+    # the run's time is its three epochs of the first session, not the resumed one's nothing
+    column = rows[0].split(",").index("seconds")
+    epochs = sum(float(r.split(",")[column]) for r in rows[1:])
+    assert epochs > 0
+    assert json.loads((run / "results.json").read_text())["train_seconds"] == \
+        pytest.approx(epochs, abs=0.01)
     assert (run / "model.keras").is_file() and not (run / "checkpoint").exists()
     # the same numbers as a run that was never interrupted (weights restored exactly)
     reference = _fit(tmp_path / "reference", epochs=3)
     assert json.loads((run / "results.json").read_text())["test_accuracy"] == \
         pytest.approx(reference.test_accuracy, abs=1e-6)
+
+
+def test_a_run_from_before_epoch_timing_resumes_with_a_well_formed_csv(tmp_path):
+    import csv
+    import sys
+
+    fit_module = sys.modules["zoo.train.fit"]
+    path = tmp_path / "metrics.csv"
+    path.write_bytes(b"epoch,accuracy,loss,val_accuracy,val_loss\r\n0,0.5,1.2,NA,NA\r\n")
+    fit_module._add_seconds_column(path)
+    # the header the CSV logger keeps appending to, and an empty time for the untimed epoch
+    assert path.read_bytes() == (b"epoch,accuracy,loss,seconds,val_accuracy,val_loss\r\n"
+                                 b"0,0.5,1.2,,NA,NA\r\n")
+    with path.open("a", newline="") as f:  # what a resumed epoch appends
+        csv.writer(f).writerow([1, 0.7, 0.8, 12.5, "NA", "NA"])
+    rows = list(csv.DictReader(path.open(newline="")))
+    assert [r["seconds"] for r in rows] == ["", "12.5"] and None not in rows[1]
+    assert fit_module._run_seconds(path, fallback=99.0) == 99.0  # epoch 0 was not timed
+    fit_module._add_seconds_column(path)  # a timed CSV is left as it is
+    assert len(list(csv.DictReader(path.open(newline="")))) == 2
 
 
 def test_a_diverging_run_stops_and_saves_nothing(tmp_path):

@@ -2,8 +2,8 @@
 
 A run folder records everything needed to trust or repeat the run: ``config.json`` (the
 resolved recipe, model, dataset, seed and library versions), ``metrics.csv`` (one row per
-epoch), ``results.json`` (test loss/accuracy, time, hardware) and ``model.keras``. Files are
-written to a temporary name and renamed, so an interrupted run never leaves a half-written
+epoch, with its seconds), ``results.json`` (test loss/accuracy, time, hardware) and
+``model.keras``. Files are written to a temporary name and renamed, so an interrupted run never leaves a half-written
 file behind.
 """
 
@@ -126,11 +126,55 @@ def _prepare_run_dir(run_dir: Path, config: dict, *, resume: bool, overwrite: bo
         if changed:
             raise ValueError(f"{run_dir} holds a run with other {', '.join(changed)}; resume "
                              "it with its own settings, or pass --overwrite")
+        _add_seconds_column(run_dir / "metrics.csv")
     if overwrite:
         for name in RUN_FILES:
             path = run_dir / name
             shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
     run_dir.mkdir(parents=True, exist_ok=True)
+
+
+class EpochSeconds(keras.callbacks.Callback):
+    """Puts each epoch's wall-clock seconds into its logs as ``seconds``, so ``metrics.csv``
+    times every epoch and a run resumed in a later session still adds up its whole time."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["seconds"] = round(time.perf_counter() - self._start, 3)
+
+
+def _add_seconds_column(csv_path):
+    """A run begun before epochs were timed gets an empty ``seconds`` column, so the rows that
+    its resumed epochs append match the header."""
+    if not csv_path.is_file():
+        return
+    lines = csv_path.read_text().splitlines()
+    if lines and "seconds" not in lines[0].split(","):
+        # the CSV logger orders its columns: epoch, then the logs' keys sorted
+        header = lines[0].split(",")
+        keys = sorted(header[1:] + ["seconds"])
+        at = 1 + keys.index("seconds")
+        rows = [line.split(",") for line in lines]
+        rows[0].insert(at, "seconds")
+        for row in rows[1:]:
+            row.insert(at, "")
+        write_atomic(csv_path, "".join(",".join(row) + "\r\n" for row in rows))  # as it writes
+
+
+def _run_seconds(csv_path, fallback):
+    """The sum of the epochs' ``seconds`` in a run's metrics.csv (every session of a resumed
+    run), or ``fallback`` when some epoch was not timed."""
+    import csv
+
+    with open(csv_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    try:
+        return sum(float(row["seconds"]) for row in rows) if rows else fallback
+    except (KeyError, TypeError, ValueError):
+        return fallback
 
 
 def fit(
@@ -223,7 +267,7 @@ def fit(
         metrics=["accuracy"],
     )
     build_training_state(model)
-    callbacks = []
+    callbacks = [EpochSeconds()]  # first, so that the CSV logger below records its column
     projection = None
     if projected_layers(model):
         projection = NormPreservingProjection(recipe.projection_probability, seed=seed)
@@ -277,7 +321,8 @@ def fit(
         summary = {
             "test_loss": result.test_loss,
             "test_accuracy": result.test_accuracy,
-            "train_seconds": round(seconds, 2),
+            # all epochs, also those of earlier sessions of a resumed run
+            "train_seconds": round(_run_seconds(run_dir / "metrics.csv", seconds), 2),
             "epochs": recipe.epochs,
             "projections_applied": projection.applied if projection else 0,
         }
