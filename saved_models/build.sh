@@ -12,6 +12,8 @@
 # The models train in float32. Mixed bfloat16 would not help: on this host (AVX2, no AVX-512
 # BF16) an epoch of ResNet-20 took 203 s against 28-32 s in float32, and the saved model would
 # keep its bfloat16 policy on every user's machine. KERAS_BACKEND=torch took 41 s.
+# MNIST's ProcResNet-22s train 10 epochs: after 6, both scored 99.38% (train accuracy 99.78%),
+# 0.02 pt short of the target, where the other 20-layer nets reached 99.48-99.60%.
 # Targets (issue 16): 20-layer nets MNIST >= 99.4%, Fashion-MNIST >= 92.5%; shallow nets
 # >= 98.5% and >= 89%.
 set -euo pipefail
@@ -34,8 +36,8 @@ procresnet22_noproj fashion_mnist  15 crop_flip
 parallel_resnet20   mnist          6  none
 dmrnet20            mnist          6  none
 plain20             mnist          6  none
-procresnet22        mnist          6  none
-procresnet22_noproj mnist          6  none
+procresnet22        mnist          10 none
+procresnet22_noproj mnist          10 none
 resnet20            mnist          6  none
 "
 
