@@ -3,8 +3,8 @@
 A run folder records everything needed to trust or repeat the run: ``config.json`` (the
 resolved recipe, model, dataset, seed and library versions), ``metrics.csv`` (one row per
 epoch, with its seconds), ``results.json`` (test loss/accuracy, time, hardware) and
-``model.keras``. Files are written to a temporary name and renamed, so an interrupted run never leaves a half-written
-file behind.
+``model.keras``. Files are written to a temporary name and renamed, so an interrupted run
+never leaves a half-written file behind.
 """
 
 from __future__ import annotations
