@@ -15,6 +15,11 @@
 # MNIST's ProcResNet-22s train 10 epochs: after 6, both scored 99.38% (train accuracy 99.78%),
 # 0.02 pt short of the target, where the other 20-layer nets reached 99.48-99.58%; after 10,
 # they scored 99.49% (procresnet22) and 99.51% (procresnet22_noproj).
+# Fashion-MNIST's ProcResNet-22s train 25 epochs: after 15, procresnet22 scored 92.41%, 0.09 pt
+# short of the target, where the other 20-layer nets reached 92.78-93.45% (running train accuracy
+# 92.8% under crops and flips; it still rose 0.5 pt per epoch when the first lr drop came). The
+# published procresnet22.fashion_mnist is that 15-epoch run until its 25-epoch run replaces it
+# (its card records the epochs it had).
 # Targets (issue 16): 20-layer nets MNIST >= 99.4%, Fashion-MNIST >= 92.5%; shallow nets
 # >= 98.5% and >= 89%.
 set -euo pipefail
@@ -32,8 +37,8 @@ resnet20            fashion_mnist  15 crop_flip
 parallel_resnet20   fashion_mnist  15 crop_flip
 dmrnet20            fashion_mnist  15 crop_flip
 plain20             fashion_mnist  15 crop_flip
-procresnet22        fashion_mnist  15 crop_flip
-procresnet22_noproj fashion_mnist  15 crop_flip
+procresnet22        fashion_mnist  25 crop_flip
+procresnet22_noproj fashion_mnist  25 crop_flip
 parallel_resnet20   mnist          6  none
 dmrnet20            mnist          6  none
 plain20             mnist          6  none
