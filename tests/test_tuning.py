@@ -219,3 +219,48 @@ def test_a_kill_between_a_new_trial_file_and_the_oracle_state_runs_no_point_twic
     frame = tuning.results(tmp_path)
     assert sorted(frame["point"]) == [0, 1, 2, 3] and set(frame["status"]) == {"COMPLETED"}
     assert sorted(frame["trial_id"].astype(int)) == [0, 1, 2, 3]  # the orphan kept its id
+
+
+@pytest.mark.parametrize("state_lists_it", [False, True], ids=["ours", "keras-tuner's"])
+def test_a_kill_after_the_first_trial_ended_does_not_train_it_again(tmp_path, monkeypatch,
+                                                                    state_lists_it):
+    # KerasTuner's end_trial saves the oracle's state before it takes the ended trial off
+    # ongoing_trials, its reload retries every ongoing trial, and Tuner.__init__ reloads only
+    # when the tuner's own file exists, first written after that. A kill in between restarted
+    # the project from nothing and retrained trial 0, overwriting its result.
+    from zoo.tuning.oracle import ResumableGridSearchOracle
+
+    class Killed(BaseException):
+        pass
+
+    save_trial, save = ResumableGridSearchOracle._save_trial, ResumableGridSearchOracle.save
+    seen = {}
+
+    def recording_save_trial(self, trial):
+        seen["ended"] = trial.status == "COMPLETED" and int(trial.trial_id) == 0
+        return save_trial(self, trial)
+
+    def dying_save(self):
+        save(self)
+        if seen.pop("ended", False):
+            raise Killed
+
+    monkeypatch.setattr(ResumableGridSearchOracle, "_save_trial", recording_save_trial)
+    monkeypatch.setattr(ResumableGridSearchOracle, "save", dying_save)
+    with pytest.raises(Killed):
+        tuning.tune("smoke", "digits", project_dir=tmp_path, epochs=1)
+    monkeypatch.undo()
+    trials = {int(p.parent.name[6:]): p for p in tmp_path.glob("trial_*/trial.json")}
+    assert list(trials) == [0] and not list(tmp_path.glob("tuner*.json"))
+    ended = trials[0].read_text()
+    assert json.loads(ended)["status"] == "COMPLETED"
+    state = json.loads((tmp_path / "oracle.json").read_text())
+    assert state["ongoing_trials"] == {}  # ours says what is running
+    if state_lists_it:  # a state file as stock KerasTuner writes it at that moment
+        state["ongoing_trials"] = {"tuner0": json.loads(ended)["trial_id"]}
+        (tmp_path / "oracle.json").write_text(json.dumps(state))
+    tuning.tune("smoke", "digits", project_dir=tmp_path, epochs=1)
+    assert trials[0].read_text() == ended  # kept, not trained again
+    frame = tuning.results(tmp_path)
+    assert sorted(frame["point"]) == [0, 1, 2, 3] and set(frame["status"]) == {"COMPLETED"}
+    assert sorted(frame["trial_id"].astype(int)) == [0, 1, 2, 3]

@@ -39,6 +39,11 @@ class ResumableGridSearchOracle(keras_tuner.oracles.GridSearchOracle):
 
     def get_state(self):
         state = super().get_state()
+        # KerasTuner's ``end_trial`` saves this state before it takes the ended trial off
+        # ``ongoing_trials``; only a trial still running is ongoing, or a reload would retry it.
+        state["ongoing_trials"] = {
+            tuner_id: trial_id for tuner_id, trial_id in state["ongoing_trials"].items()
+            if self.trials[trial_id].status == "RUNNING"}
         state["grid_order"] = self._grid_order()
         state["populate_next"] = list(self._populate_next)
         return state
@@ -66,13 +71,26 @@ class ResumableGridSearchOracle(keras_tuner.oracles.GridSearchOracle):
 
     def reload(self):
         # Read every file once ourselves first, so a corrupt one is named, not a JSON traceback.
-        read_json(self._get_oracle_fname())
+        state = read_json(self._get_oracle_fname())
         for name in sorted(os.listdir(self._project_dir)):
             path = os.path.join(self._project_dir, name, "trial.json")
             if name.startswith("trial_") and os.path.isfile(path):
                 read_json(path)
         super().reload()
+        self._drop_finished_retries(state.get("ongoing_trials", {}).values())
         self._adopt_orphans()
+
+    def _drop_finished_retries(self, ongoing_ids):
+        """A state file written by KerasTuner's own ``get_state`` (or by this one before it
+        filtered ``ongoing_trials``) can list a trial that had already ended as ongoing, and
+        ``reload`` queues every ongoing trial for a retry: that finished trial would be trained
+        again and its result overwritten. Take back the retry ``reload`` queued for any trial
+        that is not RUNNING (a failed trial already queued by ``end_trial`` keeps that one)."""
+        for trial_id in ongoing_ids:
+            trial = self.trials.get(trial_id)
+            if trial is not None and trial.status != "RUNNING" and trial_id in self._retry_queue:
+                queue = self._retry_queue
+                del queue[len(queue) - 1 - queue[::-1].index(trial_id)]  # reload appends
 
     def _adopt_orphans(self):
         """A process killed after a new trial's file was written but before the oracle's state
@@ -117,6 +135,16 @@ class ResumableGridSearch(keras_tuner.GridSearch):
             max_consecutive_failed_trials=max_consecutive_failed_trials,
         )
         keras_tuner.Tuner.__init__(self, oracle, hypermodel, **kwargs)
+
+    def _populate_initial_space(self):
+        # ``Tuner.__init__`` reloads a project only when the tuner's own file exists, and that
+        # is first written after the first trial ended, after the oracle's state. A process
+        # killed in between would start the project again from nothing and retrain trial 0.
+        if not self._is_worker() and os.path.isfile(self.oracle._get_oracle_fname()):
+            read_json(self.oracle._get_oracle_fname())
+            self.oracle.reload()  # the tuner's own state is empty
+            return
+        super()._populate_initial_space()
 
     def search(self, *args, **kwargs):
         # KerasTuner prints the traceback of every failed trial; a diverged net is a result
