@@ -141,7 +141,6 @@ class ResumableGridSearch(keras_tuner.GridSearch):
         # is first written after the first trial ended, after the oracle's state. A process
         # killed in between would start the project again from nothing and retrain trial 0.
         if not self._is_worker() and os.path.isfile(self.oracle._get_oracle_fname()):
-            read_json(self.oracle._get_oracle_fname())
             self.oracle.reload()  # the tuner's own state is empty
             return
         super()._populate_initial_space()
