@@ -43,7 +43,7 @@ def _device_name(backend):
     return out.stdout.strip().splitlines()[-1] if out.returncode == 0 and out.stdout else "?"
 
 
-def run_search(concurrency, *, grid, dataset, epochs, sample, seed, subset, validation_subset,
+def run_search(concurrency, *, grid, dataset, epochs, sample, seed, subset, validation_fraction,
                project_dir, data_dir=None):
     """One timed search from scratch; returns (wall seconds, results frame)."""
     from zoo import tuning
@@ -54,7 +54,7 @@ def run_search(concurrency, *, grid, dataset, epochs, sample, seed, subset, vali
         shutil.rmtree(project_dir)
     argv = ["tune", "--grid", grid, "--dataset", dataset, "--epochs", str(epochs),
             "--sample", str(sample), "--seed", str(seed), "--project-dir", str(project_dir)]
-    for flag, value in (("--subset", subset), ("--validation-subset", validation_subset),
+    for flag, value in (("--subset", subset), ("--validation-fraction", validation_fraction),
                         ("--data-dir", data_dir)):
         if value is not None:
             argv += [flag, str(value)]
@@ -96,7 +96,7 @@ def _parser():
     p.add_argument("--sample", type=int, default=32, help="grid points per search")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--subset", type=int, help="training examples per trial (default: all)")
-    p.add_argument("--validation-subset", type=int)
+    p.add_argument("--validation-fraction", type=float)
     p.add_argument("--concurrency", default="1", help="comma-separated, e.g. 1,4,8")
     p.add_argument("--work-dir", help="where the searches run (default: a temporary folder)")
     p.add_argument("--data-dir")
@@ -129,7 +129,7 @@ def main(argv=None):
     for c in levels:
         wall, frame = run_search(c, grid=args.grid, dataset=args.dataset, epochs=args.epochs,
                                  sample=args.sample, seed=args.seed, subset=args.subset,
-                                 validation_subset=args.validation_subset,
+                                 validation_fraction=args.validation_fraction,
                                  project_dir=work / f"concurrency{c}", data_dir=args.data_dir)
         rows.append(row(c, wall, frame, settings, environment))
         r = rows[-1]

@@ -91,7 +91,7 @@ def test_trials_benchmark_times_a_real_search(tmp_path):
     from benchmarks import trials
 
     wall, frame = trials.run_search(1, grid="smoke", dataset="digits", epochs=1, sample=2,
-                                    seed=0, subset=300, validation_subset=100,
+                                    seed=0, subset=300, validation_fraction=0.25,
                                     project_dir=tmp_path / "search")
     row = trials.row(1, wall, frame, {"grid": "smoke"}, {"backend": "tensorflow"})
     assert (row["trials"], row["completed"]) == (2, 2)
@@ -101,7 +101,7 @@ def test_trials_benchmark_times_a_real_search(tmp_path):
                                               "device", "keras", "zoo", "cpus", "date"}
     with pytest.raises(ValueError, match="concurrency must be >= 1, got 0"):
         trials.run_search(0, grid="smoke", dataset="digits", epochs=1, sample=2, seed=0,
-                          subset=None, validation_subset=None, project_dir=tmp_path / "x")
+                          subset=None, validation_fraction=None, project_dir=tmp_path / "x")
 
 
 def test_gpu_script_calls_real_flags():

@@ -132,8 +132,9 @@ def _parser():
     s.add_argument("--seed", type=int, default=0, help="for the sample, data subsets and init")
     s.add_argument("--shard", help="i/N: run every N-th selected point, starting at the i-th")
     s.add_argument("--subset", type=positive_int, help="train on this many examples per trial")
-    s.add_argument("--validation-subset", type=positive_int,
-                   help="validate on this many test examples")
+    s.add_argument("--validation-fraction", type=float, default=0.1,
+                   help="share of the training examples held out (seeded, stratified) for "
+                        "the val_loss objective; the test split is never used (default 0.1)")
     s.add_argument("--max-trials", type=positive_int, help="stop after this many trials")
     s.add_argument("--data-dir")
     s.add_argument("--workers", type=int, default=0,
@@ -220,7 +221,7 @@ def _tune(args, argv):
         folder = tuning.tune(
             args.grid, args.dataset, project_dir=args.project_dir, epochs=args.epochs,
             sample=args.sample, seed=args.seed, shard=args.shard, subset=args.subset,
-            validation_subset=args.validation_subset, data_dir=args.data_dir,
+            validation_fraction=args.validation_fraction, data_dir=args.data_dir,
             max_trials=args.max_trials, verbose=0,
             progress="KERASTUNER_TUNER_ID" not in os.environ)  # workers have no oracle here
     frame = tuning.results(folder)

@@ -348,6 +348,32 @@ def load(
     return _pipeline(x, y, batch_size, shuffle, augment, seed)
 
 
+VALIDATION_FRACTION = 0.1  # the default share of the training split held out for validation
+
+
+def holdout(x, y, fraction=VALIDATION_FRACTION, *, seed=0):
+    """Split training data into ``(x_train, y_train), (x_val, y_val)``: a seeded, stratified
+    ``fraction`` of every class is held out for validation (model selection, early stopping),
+    so the test split stays untouched until the final report. Order within each part is the
+    original order."""
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) \
+            or not 0 < fraction < 1:
+        raise ValueError(f"validation fraction must be a number in (0, 1), got {fraction!r}")
+    y = np.asarray(y)
+    rng = np.random.default_rng([int(seed), 20261203])
+    held = []
+    for label in np.unique(y):
+        members = np.flatnonzero(y == label)
+        take = int(round(fraction * len(members)))
+        held.append(rng.permutation(members)[:take])
+    mask = np.zeros(len(y), bool)
+    mask[np.concatenate(held) if held else []] = True
+    if mask.all() or not mask.any():
+        raise ValueError(f"a validation fraction of {fraction} of {len(y)} examples leaves "
+                         "nothing to train on or nothing to validate on")
+    return (x[~mask], y[~mask]), (x[mask], y[mask])
+
+
 def _pipeline(x, y, batch_size, shuffle, augment, seed):
     import tensorflow as tf
 

@@ -1,24 +1,36 @@
 """seed000: sequential deep vs parallel shallow at equal parameters (Bermeitinger et al.,
-*Make Deep Networks Shallow Again*, KDIR 2023; PAPERS §1).
+*Make Deep Networks Shallow Again*, KDIR 2023; section 1 of the papers' notes).
 
-Design: paired and stratified. A *setting* is a point of the seed-000 grid without its
-layout (1,728 per dataset); each chosen setting is trained as both layouts, so every
-comparison is a pair by construction and both nets have the same parameters. Settings are
-stratified by the paper's determination-ratio bins, Q = training images used x 10 classes /
-trainable parameters, in [0,1), [1,3), [3,10), [10,inf). In every bin a seeded random order of
-the eligible settings is walked until the bin holds ``pairs_per_bin`` complete pairs: a pair
-with a failed (diverged) trial is kept in the counts of failures and replaced by the next
-setting of its bin, in a new round. Each round is one KerasTuner grid search over the
-rounds' points (``<out>/<dataset>/round-<r>/``), so a killed run resumes inside a round and
-the next round is recomputed from the finished ones exactly.
+Design (the ``cpu`` budget since 2026-12; the earlier design, which computed Q on a
+10,000-image subset and so confounded the high-Q bins with the pooling head, is gone: its
+results are in the git history before this file changed).
 
-Eligible: a setting whose forward pass costs at most ``max_forward_flops`` per image (the
-cost cap of a budget; the report says which share of each bin it excludes).
+- Data: every training image of the dataset, less a seeded, stratified 10% held out for
+  validation (early stopping and the validation loss); the test split gives only the final
+  test loss. Q = training images actually trained on x classes / trainable parameters.
+- Pairs: a *setting* is a point of the seed-000 grid without its layout (1,728 per dataset);
+  each chosen setting is trained as both layouts, so both nets of a pair have the same
+  parameters, data, seed and optimizer.
+- Cells: settings are stratified by the paper's Q bins [0,1), [1,3), [3,10), [10,inf) *and*
+  by head (global average pool or flatten), so every populated (bin, head) cell has its own
+  paired comparison; the report gives each cell, each head over bins and all pairs pooled.
+- In every cell a seeded random order of the eligible settings is walked until the cell holds
+  ``pairs`` complete pairs: a pair with a failed (diverged) trial is counted as a failure
+  and replaced by the next setting of its cell in a new round. The pairs of a round are
+  interleaved across cells, so a run stopped early has every cell about equally filled.
+- Eligible: forward pass at most ``max_forward_flops`` per image (the report gives, per
+  cell, the share this leaves out). The Q < 1 cells (the paper's big nets) are run after the
+  others with their own cap and a time budget per dataset (``big_hours``): one pair per Q < 1
+  cell per round, until the time is spent.
+
+Each round is one KerasTuner grid search (``<out>/<dataset>/round-<r>/``, ``big-<r>/`` for the
+Q < 1 rounds), so a killed run resumes inside a round and the next round is recomputed from
+the finished ones exactly.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +43,7 @@ CLAIM = ("At equal parameters sequential and parallel residual stacks reach simi
          "deep slightly lower training loss, shallow slightly lower validation loss.")
 Q_BINS = (0, 1, 3, 10, np.inf)
 Q_LABELS = ("Q<1", "1-3", "3-10", ">=10")
+HEADS = ("gap", "flatten")
 SETTING_AXES = ("layers", "filters", "kernel_size", "activation", "batch_norm", "downsample",
                 "head", "learning_rate", "batch_size")
 # Fashion-MNIST stands in for CIFAR-10 (not available here): the paper's CIFAR-10 row is the
@@ -39,37 +52,55 @@ PAPER_DATASET = {"mnist": "mnist", "fashion_mnist": "cifar10", "cifar10": "cifar
                  "digits": "mnist"}
 
 
+def cell_of(q_bin, head) -> str:
+    return f"{q_bin}/{head}"
+
+
 @dataclass(frozen=True)
 class Budget:
     datasets: tuple
-    train_examples: int | None  # a seeded subset of the train split; None: all of it
-    validation_examples: int | None  # of the test split; None: all of it
-    epochs: int
-    pairs_per_bin: int | None  # complete pairs wanted per Q bin; None: every eligible setting
-    bins: tuple = Q_LABELS
-    max_forward_flops: float | None = None  # the cost cap per setting
+    pairs: dict  # dataset -> complete pairs wanted in each (Q bin, head) cell of ``bins``
+    epochs: int  # at most; early stopping on the validation loss may stop sooner
+    bins: tuple = ("1-3", "3-10", ">=10")
+    max_forward_flops: float | None = None  # the cost cap per setting in ``bins``
+    big_hours: float = 0.0  # per dataset, for the Q < 1 cells after the others; 0: none
+    big_max_forward_flops: float | None = None
+    train_examples: int | None = None  # a seeded subset of the train split; None: all
+    validation_fraction: float = 0.1  # held out of the training examples
+    early_stopping: int | None = 1  # patience in epochs
     max_rounds: int = 4
     seed: int = 0
 
     def describe(self) -> str:
         data = "/".join(self.datasets)
         n = "all" if self.train_examples is None else f"{self.train_examples:,}"
-        pairs = "every setting" if self.pairs_per_bin is None else \
-            f"{self.pairs_per_bin} pairs in each of {len(self.bins)} Q bins"
+        pairs = ", ".join(f"{self.pairs[d]} pairs per (Q bin, head) cell on {d}"
+                          for d in self.datasets)
         cap = "" if self.max_forward_flops is None else \
             f", forward pass <= {self.max_forward_flops / 1e6:g} MFLOP"
-        return f"{data}: {pairs}, {n} train images x {self.epochs} epochs{cap}"
+        big = "" if not self.big_hours else \
+            f"; Q<1 cells: {self.big_hours:g} h per dataset" + (
+                "" if self.big_max_forward_flops is None else
+                f" (<= {self.big_max_forward_flops / 1e6:g} MFLOP)")
+        stop = "" if self.early_stopping is None else \
+            f", early stopping (patience {self.early_stopping})"
+        return (f"{data}: bins {', '.join(self.bins)} x heads gap/flatten: {pairs}; {n} train "
+                f"images less {self.validation_fraction:.0%} held out for validation, at most "
+                f"{self.epochs} epochs{stop}{cap}{big}")
 
 
 BUDGETS = {
-    # CI: 2 pairs of tiny nets on the embedded digits, 1 epoch (under a minute)
-    "smoke": Budget(("digits",), 500, None, 4, 2, bins=("Q<1",), max_forward_flops=0.4e6,
+    # CI: one pair per head of tiny nets on the embedded digits (under a minute)
+    "smoke": Budget(("digits",), {"digits": 1}, 3, bins=("1-3",), max_forward_flops=0.4e6,
                     max_rounds=2),
-    # 2 CPU cores, a few hours: 8 pairs per bin per dataset, 10,000 images x 8 epochs, the
-    # forward pass capped at 60 MFLOP (the cap keeps every trial under ~3 minutes)
-    "cpu": Budget(("mnist", "fashion_mnist"), 10_000, None, 8, 8, max_forward_flops=60e6),
-    # one H100/H200 on JAX, in stages (--time-limit): the whole grid on all 60,000 images
-    "gpu": Budget(("mnist", "fashion_mnist"), None, None, 10, None),
+    # 2 CPU cores, many sessions (about 25 hours with the other studies): MNIST 12 and
+    # Fashion-MNIST 8 pairs in each Q >= 1 cell at <= 120 MFLOP (60 leaves the (1-3, gap) cell
+    # empty on MNIST), then 3 hours of the Q < 1 nets per dataset
+    "cpu": Budget(("mnist", "fashion_mnist"), {"mnist": 12, "fashion_mnist": 8}, 4,
+                  max_forward_flops=120e6, big_hours=3.0, big_max_forward_flops=500e6),
+    # one H100/H200 on JAX, in stages (--time-limit): the whole grid on every image
+    "gpu": Budget(("mnist", "fashion_mnist"), {"mnist": None, "fashion_mnist": None}, 10,
+                  bins=Q_LABELS, early_stopping=2),
 }
 
 
@@ -77,16 +108,32 @@ BUDGETS = {
 # planning
 
 
+def training_examples(dataset, budget: Budget) -> int:
+    """The number of images a trial trains on: the train split (or its subset) less the
+    held-out validation part, exactly as the tuner splits it."""
+    from zoo.data import dataset_info, holdout, load_raw
+
+    info = dataset_info(dataset)
+    _, y, _ = load_raw(info.name, "train")
+    n = len(y)
+    if budget.train_examples is not None and budget.train_examples < n:
+        idx = np.sort(np.random.default_rng(budget.seed).choice(n, budget.train_examples,
+                                                                replace=False))
+        y = y[idx]
+    (_, y_train), _ = holdout(np.zeros(len(y)), y, budget.validation_fraction, seed=budget.seed)
+    return len(y_train)
+
+
 def plan(dataset, budget: Budget) -> pd.DataFrame:
     """Every setting of the grid for ``dataset``: its two points, parameters, FLOPs, Q, bin,
-    eligibility and rank (the seeded order in which its bin draws settings)."""
+    head cell, eligibility, phase ("main" or "big") and rank (the seeded order in which its
+    cell draws settings)."""
     from zoo.data import dataset_info
     from zoo.models.shallow import shallow_stack_flops, shallow_stack_params
     from zoo.tuning.grids import GRIDS
 
     info = dataset_info(dataset)
-    n = info.sizes["train"] if budget.train_examples is None else \
-        min(budget.train_examples, info.sizes["train"])
+    n = training_examples(dataset, budget)
     points = pd.DataFrame(GRIDS["seed000"].points(info.name))
     points["point"] = np.arange(len(points))
     seq = points[points["layout"] == "sequential"].drop(columns="layout")
@@ -101,14 +148,22 @@ def plan(dataset, budget: Budget) -> pd.DataFrame:
     frame["train_examples"] = n
     frame["q"] = n * info.num_classes / frame["params"]
     frame["q_bin"] = pd.cut(frame["q"], Q_BINS, labels=Q_LABELS, right=False).astype(str)
-    cap = budget.max_forward_flops
-    frame["eligible"] = frame["q_bin"].isin(budget.bins) & (
-        True if cap is None else frame["flops"] <= cap)
+    frame["cell"] = [cell_of(b, h) for b, h in zip(frame["q_bin"], frame["head"])]
+    main = frame["q_bin"].isin(budget.bins)
+    big = (frame["q_bin"] == "Q<1") & (budget.big_hours > 0) & ~main
+
+    def capped(cap):
+        return True if cap is None else frame["flops"] <= cap
+
+    frame["phase"] = np.where(main, "main", np.where(big, "big", ""))
+    frame["eligible"] = (main & capped(budget.max_forward_flops)) | (
+        big & capped(budget.big_max_forward_flops))
     frame["rank"] = -1
-    for label in Q_LABELS:
-        members = frame.index[(frame["q_bin"] == label) & frame["eligible"]]
-        rng = np.random.default_rng([budget.seed, Q_LABELS.index(label), _dataset_key(dataset)])
-        frame.loc[members, "rank"] = rng.permutation(len(members))
+    for i, label in enumerate(Q_LABELS):
+        for j, head in enumerate(HEADS):
+            members = frame.index[(frame["cell"] == cell_of(label, head)) & frame["eligible"]]
+            rng = np.random.default_rng([budget.seed, i, j, _dataset_key(dataset)])
+            frame.loc[members, "rank"] = rng.permutation(len(members))
     return frame
 
 
@@ -116,16 +171,28 @@ def _dataset_key(name) -> int:
     return sum(ord(c) for c in name)  # stable across processes, unlike hash()
 
 
-def next_round(frame: pd.DataFrame, status: dict, budget: Budget) -> list[int]:
+def _cells(frame, phase) -> list[str]:
+    return [cell_of(b, h) for b in Q_LABELS for h in HEADS
+            if ((frame["cell"] == cell_of(b, h)) & (frame["phase"] == phase)).any()]
+
+
+def next_round(frame: pd.DataFrame, status: dict, budget: Budget, dataset=None,
+               phase="main", per_cell=None) -> list[int]:
     """Pairs to add in the next round, given ``status`` (point -> KerasTuner status) of every
-    trial run so far: in each bin, enough untried settings (by rank) to reach the wanted
-    number of complete pairs, counting pairs still unfinished as if they will complete."""
-    chosen = []
-    for label in budget.bins:
-        members = frame[(frame["q_bin"] == label) & frame["eligible"]].sort_values("rank")
-        if budget.pairs_per_bin is None:
+    trial run so far: in each cell of the phase, enough untried settings (by rank) to reach
+    the wanted number of complete pairs (``per_cell``; default the budget's), counting pairs
+    still unfinished as if they will complete. The pairs are interleaved across cells (the
+    first of every cell, then the second, ...)."""
+    wanted = budget.pairs.get(dataset) if per_cell is None else per_cell
+    if dataset is None and per_cell is None:
+        wanted = next(iter(budget.pairs.values()))
+    per_cell_lists = []
+    for cell in _cells(frame, phase):
+        members = frame[(frame["cell"] == cell) & frame["eligible"]
+                        & (frame["phase"] == phase)].sort_values("rank")
+        if wanted is None:
             tried = members["point_seq"].isin(status.keys())
-            chosen += members.loc[~tried, "pair"].tolist()
+            per_cell_lists.append(members.loc[~tried, "pair"].tolist())
             continue
         ok, untried = 0, []
         for row in members.itertuples():
@@ -134,7 +201,10 @@ def next_round(frame: pd.DataFrame, status: dict, budget: Budget) -> list[int]:
                 untried.append(row.pair)
             elif "FAILED" not in (s, p):
                 ok += 1
-        chosen += untried[:max(0, budget.pairs_per_bin - ok)]
+        per_cell_lists.append(untried[:max(0, wanted - ok)])
+    chosen = []
+    for k in range(max((len(c) for c in per_cell_lists), default=0)):
+        chosen += [c[k] for c in per_cell_lists if k < len(c)]
     return chosen
 
 
@@ -151,9 +221,25 @@ def _statuses(folder: Path) -> dict:
     return {} if frame.empty else dict(zip(frame["point"], frame["status"]))
 
 
-def _rounds(folder: Path) -> list[Path]:
-    return sorted((p for p in folder.glob("round-*") if p.is_dir()),
-                  key=lambda p: int(p.name.split("-")[1]))
+def _big_seconds(folder: Path) -> float:
+    """Seconds spent so far on the Q < 1 rounds of one dataset (finished trials)."""
+    from zoo.tuning.report import results
+
+    if not folder.is_dir():
+        return 0.0
+    frame = results(folder)
+    if frame.empty:
+        return 0.0
+    big = frame[frame["search"].str.startswith("big-")]
+    return float(big["seconds"].fillna(0).sum())
+
+
+def _wanted(frame, budget, dataset) -> int:
+    per = budget.pairs.get(dataset)
+    main = frame[(frame["phase"] == "main") & frame["eligible"]]
+    if per is None:
+        return 2 * len(main)
+    return 2 * sum(min(per, int((main["cell"] == c).sum())) for c in _cells(frame, "main"))
 
 
 def run(budget: Budget, out: Path, *, time_limit=None, stream=None) -> bool:
@@ -161,6 +247,7 @@ def run(budget: Budget, out: Path, *, time_limit=None, stream=None) -> bool:
     import logging
     import time
 
+    from zoo.atomic import read_json
     from zoo.progress import Progress
     from zoo.tuning.oracle import StopSearch
     from zoo.tuning.search import SEARCH_FILE, make_tuner
@@ -169,8 +256,7 @@ def run(budget: Budget, out: Path, *, time_limit=None, stream=None) -> bool:
     started = time.monotonic()
     plans = {d: plan(d, budget) for d in budget.datasets}
     statuses = {d: _statuses(out / d) for d in budget.datasets}
-    wanted = sum(2 * (len(plans[d][plans[d]["eligible"]]) if budget.pairs_per_bin is None
-                      else budget.pairs_per_bin * len(budget.bins)) for d in budget.datasets)
+    wanted = sum(_wanted(plans[d], budget, d) for d in budget.datasets)
     done = sum(len(s) for s in statuses.values())
     failed = sum(v == "FAILED" for s in statuses.values() for v in s.values())
     progress = Progress(max(wanted, done), done=done, failed=failed, stream=stream)
@@ -184,6 +270,22 @@ def run(budget: Budget, out: Path, *, time_limit=None, stream=None) -> bool:
             detail += f", val_loss {trial.metrics.get_last_value('val_loss'):.4f}"
         progress.update(failed=status == "FAILED", detail=detail)
 
+    def search(dataset, round_dir, indices):
+        remaining = None if time_limit is None else time_limit - (time.monotonic() - started)
+        if remaining is not None and remaining <= 0:
+            raise StopSearch
+        tuner = make_tuner(
+            "seed000", dataset, project_dir=round_dir, epochs=budget.epochs,
+            seed=budget.seed, subset=budget.train_examples,
+            validation_fraction=budget.validation_fraction, evaluate_test=True,
+            early_stopping=budget.early_stopping, indices=indices, on_trial=ended,
+            time_limit=remaining, fail_at_chance=True)
+        tuner.search(verbose=0)
+
+    def indices_of(frame, pairs):
+        rows = frame.set_index("pair").loc[pairs]
+        return [int(i) for pair in rows.itertuples() for i in (pair.point_seq, pair.point_par)]
+
     try:
         for dataset in budget.datasets:
             folder = out / dataset
@@ -191,32 +293,46 @@ def run(budget: Budget, out: Path, *, time_limit=None, stream=None) -> bool:
             for r in range(1, budget.max_rounds + 1):
                 round_dir = folder / f"round-{r}"
                 if (round_dir / SEARCH_FILE).is_file():  # started before: resume it as it was
-                    from zoo.atomic import read_json
-
                     indices = read_json(round_dir / SEARCH_FILE)["indices"]
                 else:
-                    pairs = next_round(frame, _statuses(folder), budget)
+                    pairs = next_round(frame, _statuses(folder), budget, dataset)
                     if not pairs:
                         break
-                    rows = frame.set_index("pair").loc[pairs]
-                    indices = [int(i) for pair in rows.itertuples()
-                               for i in (pair.point_seq, pair.point_par)]
-                    progress.grow(progress.total + (2 * len(pairs) if r > 1 else 0))
-                remaining = None if time_limit is None else \
-                    time_limit - (time.monotonic() - started)
-                if remaining is not None and remaining <= 0:
-                    return False
-                tuner = make_tuner(
-                    "seed000", dataset, project_dir=round_dir, epochs=budget.epochs,
-                    seed=budget.seed, subset=budget.train_examples,
-                    validation_subset=budget.validation_examples, indices=indices,
-                    on_trial=ended, time_limit=remaining, fail_at_chance=True)
-                tuner.search(verbose=0)
+                    indices = indices_of(frame, pairs)
+                    if r > 1:
+                        progress.grow(progress.total + len(indices))
+                search(dataset, round_dir, indices)
+            if not budget.big_hours:
+                continue
+            r = 0
+            while True:  # the Q < 1 cells: a pair per cell per round while time is left
+                r += 1
+                round_dir = folder / f"big-{r}"
+                if (round_dir / SEARCH_FILE).is_file():
+                    indices = read_json(round_dir / SEARCH_FILE)["indices"]
+                else:
+                    if _big_seconds(folder) >= budget.big_hours * 3600:
+                        break
+                    ok = sum(1 for p in frame[frame["phase"] == "big"].itertuples()
+                             if statuses_ok(_statuses(folder), p))
+                    cells = len(_cells(frame, "big"))
+                    pairs = next_round(frame, _statuses(folder), budget, dataset,
+                                       phase="big", per_cell=ok // max(cells, 1) + 1)
+                    if not pairs:
+                        break
+                    indices = indices_of(frame, pairs)
+                    progress.grow(progress.total + len(indices))
+                search(dataset, round_dir, indices)
     except StopSearch:
         return False
     finally:
         progress.close()
     return True
+
+
+def statuses_ok(status: dict, row) -> bool:
+    """Both trials of a planned pair finished without failing."""
+    return status.get(row.point_seq) == "COMPLETED" and status.get(row.point_par) == "COMPLETED"
 
 
 # ---------------------------------------------------------------------------------------

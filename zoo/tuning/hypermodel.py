@@ -77,10 +77,11 @@ class GridHyperModel(keras_tuner.HyperModel):
     """
 
     def __init__(self, points, indices, data, *, epochs, seed=0, eval_batch_size=1024,
-                 fail_at_chance=False):
+                 fail_at_chance=False, test=None, early_stopping=None):
         super().__init__(name="grid")
         self.points, self.indices = points, list(indices)
         self.x, self.y, self.x_val, self.y_val = data
+        self.test, self.early_stopping = test, early_stopping
         self.epochs, self.seed = epochs, seed
         self.eval_batch_size, self.fail_at_chance = eval_batch_size, fail_at_chance
         self.num_classes = int(max(self.y.max(), self.y_val.max())) + 1
@@ -104,8 +105,16 @@ class GridHyperModel(keras_tuner.HyperModel):
         epoch_times = _EpochTimes()
         # KerasTuner's own callbacks (kwargs["callbacks"]) only checkpoint weights, which a
         # grid study never reloads: leaving them out keeps a 3,456-trial project small.
+        callbacks = [epoch_times]
+        validation = None
+        if self.early_stopping is not None:
+            validation = (self.x_val, self.y_val)
+            callbacks.append(keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=int(self.early_stopping),
+                restore_best_weights=True))
         history = model.fit(self.x, self.y, batch_size=point["batch_size"], epochs=self.epochs,
-                            shuffle=True, verbose=0, callbacks=[epoch_times])
+                            shuffle=True, verbose=0, callbacks=callbacks,
+                            validation_data=validation)
         curve = [float(v) for v in history.history["loss"]]
         if not np.isfinite(curve[-1]):
             raise keras_tuner.errors.FailedTrialError(
@@ -120,6 +129,13 @@ class GridHyperModel(keras_tuner.HyperModel):
             raise keras_tuner.errors.FailedTrialError(
                 f"point {hp['point']} diverged: training loss {loss:.4g} (chance is "
                 f"{math.log(self.num_classes):.4g}), validation loss {val_loss:.4g}")
+        extra = {}
+        if validation is not None:
+            extra["best_epoch"] = int(np.argmin(history.history["val_loss"])) + 1
+        if self.test is not None:
+            test_loss, test_accuracy = model.evaluate(*self.test, batch_size=self.eval_batch_size,
+                                                      verbose=0)
+            extra.update(test_loss=float(test_loss), test_accuracy=float(test_accuracy))
         seconds = time.perf_counter() - start
         steady = epoch_times.times[1:] or epoch_times.times
         params = trainable_params(model)
@@ -139,4 +155,7 @@ class GridHyperModel(keras_tuner.HyperModel):
             "last_epoch_improvement": float((previous - curve[-1]) / previous),
             "epochs": len(curve),
             "worker": worker_number(),
+            "train_examples": len(self.y),
+            "validation_examples": len(self.y_val),
+            **extra,
         }

@@ -14,7 +14,8 @@ from zoo.tuning.search import SEARCH_FILE
 
 METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "params", "q", "seconds",
            "train_seconds", "running_loss_last", "running_loss_previous",
-           "last_epoch_improvement", "epochs", "worker")
+           "last_epoch_improvement", "epochs", "worker", "train_examples",
+           "validation_examples", "best_epoch", "test_loss", "test_accuracy")
 Q_BINS = (0, 1, 3, 10, np.inf)
 Q_LABELS = ("Q<1", "1-3", "3-10", ">=10")
 

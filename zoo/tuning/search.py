@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from zoo.atomic import read_json, write_atomic
-from zoo.data import dataset_info, load
+from zoo.data import VALIDATION_FRACTION, dataset_info, holdout, load
 from zoo.train.fit import environment
 from zoo.tuning.grids import get_grid, parse_shard, select
 from zoo.tuning.hypermodel import GridHyperModel
@@ -27,7 +27,8 @@ from zoo.tuning.oracle import ResumableGridSearch
 
 SEARCH_FILE = "search.json"
 # settings that define a search: a restart with other values would mix two studies
-_IDENTITY = ("grid", "dataset", "indices", "epochs", "subset", "validation_subset", "seed")
+_IDENTITY = ("grid", "dataset", "indices", "epochs", "subset", "validation_fraction", "seed",
+             "early_stopping", "test_subset")
 
 
 LOCK_FILE = ".lock"
@@ -87,6 +88,10 @@ def _check_or_write_settings(folder: Path, settings: dict):
     path = folder / SEARCH_FILE
     if path.is_file():
         previous = read_json(path)
+        if "validation_fraction" not in previous:
+            raise ValueError(
+                f"{folder} holds a search made by an older zoo, which validated on the test "
+                "split; its trials cannot be mixed with new ones: use another --project-dir")
         for key in _IDENTITY:
             if previous.get(key) != settings[key]:
                 shown = "the selected points" if key == "indices" else key
@@ -102,15 +107,28 @@ def _check_or_write_settings(folder: Path, settings: dict):
 
 
 def make_tuner(grid="seed000", dataset="mnist", *, project_dir, epochs=1, sample=None,
-               seed=0, shard=None, subset=None, validation_subset=None, data_dir=None,
+               seed=0, shard=None, subset=None, validation_fraction=VALIDATION_FRACTION,
+               test_subset=None, evaluate_test=False, early_stopping=None, data_dir=None,
                max_trials=None, indices=None, on_trial=None, time_limit=None,
                fail_at_chance=False):
     """The KerasTuner ``GridSearch`` (made resumable) for a grid (or its sample/shard) on one
     dataset. ``indices`` names the points explicitly instead (a study's plan); ``on_trial``
     and ``time_limit`` go to :class:`ResumableGridSearch`, ``fail_at_chance`` to the
-    hypermodel."""
+    hypermodel.
+
+    Data: ``subset`` training images (all by default) of which a seeded, stratified
+    ``validation_fraction`` is held out; the objective ``val_loss`` is measured on that
+    held-out part, never on the test split. ``evaluate_test`` also reports each trained
+    net's test loss and accuracy (``test_subset`` images of the test split), for a study's
+    final numbers; they play no part in the search. ``early_stopping`` (a patience in
+    epochs) stops a trial when its validation loss has not improved for that many epochs and
+    keeps its best weights."""
     grid = get_grid(grid)
     info = dataset_info(dataset)
+    if isinstance(validation_fraction, bool) or \
+            not isinstance(validation_fraction, (int, float)) or not 0 < validation_fraction < 1:
+        raise ValueError("validation fraction must be a number in (0, 1), "
+                         f"got {validation_fraction!r}")
     points = [{"model": grid.model, **p} for p in grid.points(dataset)]
     if indices is None:
         indices = select(len(points), sample=sample, seed=seed, shard=shard)
@@ -123,7 +141,10 @@ def make_tuner(grid="seed000", dataset="mnist", *, project_dir, epochs=1, sample
     folder = search_dir(project_dir, shard)
     settings = {
         "grid": grid.name, "dataset": info.name, "indices": indices, "epochs": int(epochs),
-        "subset": subset, "validation_subset": validation_subset, "seed": int(seed),
+        "subset": subset, "validation_fraction": validation_fraction,
+        "validation_split": "held out of the training split (seeded, stratified)",
+        "test_subset": test_subset if evaluate_test else None,
+        "early_stopping": early_stopping, "seed": int(seed),
         "sample": sample, "shard": shard, "grid_axes": {k: list(v) for k, v in grid.axes.items()},
         "grid_size": grid.size(), "points_for_dataset": len(points),
         "environment": environment(), "command": " ".join(sys.argv),
@@ -132,10 +153,12 @@ def make_tuner(grid="seed000", dataset="mnist", *, project_dir, epochs=1, sample
     if os.environ.get("KERASTUNER_TUNER_ID", "chief") == "chief":
         _check_or_write_settings(folder, settings)
     x, y = load(info.name, "train", data_dir=data_dir, subset=subset, seed=seed, normalize=None)
-    xv, yv = load(info.name, "test", data_dir=data_dir, subset=validation_subset, seed=seed,
-                  normalize=None)
+    (x, y), (xv, yv) = holdout(x, y, validation_fraction, seed=seed)
+    test = load(info.name, "test", data_dir=data_dir, subset=test_subset, seed=seed,
+                normalize=None) if evaluate_test else None
     hypermodel = GridHyperModel(points, indices, (x, y, xv, yv), epochs=epochs, seed=seed,
-                                fail_at_chance=fail_at_chance)
+                                fail_at_chance=fail_at_chance, test=test,
+                                early_stopping=early_stopping)
     return ResumableGridSearch(
         hypermodel,
         objective="val_loss",
