@@ -264,3 +264,79 @@ def test_a_kill_after_the_first_trial_ended_does_not_train_it_again(tmp_path, mo
     frame = tuning.results(tmp_path)
     assert sorted(frame["point"]) == [0, 1, 2, 3] and set(frame["status"]) == {"COMPLETED"}
     assert sorted(frame["trial_id"].astype(int)) == [0, 1, 2, 3]
+
+
+_LOCK_RACER = """
+import os, sys, time
+from pathlib import Path
+real_kill = os.kill
+def slow_kill(pid, sig):  # the delay between reading the owner and taking over
+    time.sleep(0.5)
+    return real_kill(pid, sig)
+os.kill = slow_kill
+from zoo.locking import ProjectLock
+go = Path(sys.argv[2])
+print("ready", flush=True)
+while not go.exists():
+    time.sleep(0.01)
+try:
+    with ProjectLock(sys.argv[1]):
+        print("held", flush=True)
+        time.sleep(3)
+except ValueError as e:
+    print("refused:", e, flush=True)
+"""
+
+
+def _dead_pid():
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_racing_starters_on_a_stale_lock_leave_exactly_one_holder(tmp_path):
+    # The lock used to be taken by "read a pid, see it dead, delete, create": starters that
+    # all read the stale pid before any of them deleted it all held the lock.
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / ".lock").write_text(f"{_dead_pid()}\n")  # left by a dead owner
+    go = tmp_path / "go"
+    racers = [subprocess.Popen([sys.executable, "-c", _LOCK_RACER, str(folder), str(go)],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True) for _ in range(3)]
+    for racer in racers:
+        assert racer.stdout.readline().strip() == "ready"
+    go.touch()
+    outputs = [racer.communicate(timeout=60)[0] for racer in racers]
+    held = [o for o in outputs if o.startswith("held")]
+    refused = [o for o in outputs if o.startswith("refused: ")]
+    assert len(held) == 1 and len(refused) == 2, outputs
+    assert all("is being searched by process" in o for o in refused)
+    assert not (folder / ".lock").exists()  # its holder removed it
+
+
+def test_a_dead_owners_lock_frees_itself_even_when_its_pid_is_reused(tmp_path):
+    from zoo.locking import ProjectLock
+
+    folder = tmp_path / "project"
+    code = ("import os, signal, sys\nfrom zoo.locking import ProjectLock\n"
+            "ProjectLock(sys.argv[1]).__enter__()\nos.kill(os.getpid(), signal.SIGKILL)")
+    proc = subprocess.run([sys.executable, "-c", code, str(folder)], cwd=ROOT)
+    assert proc.returncode == -signal.SIGKILL and (folder / ".lock").exists()
+    with ProjectLock(folder) as lock:  # the kernel released it with its owner
+        assert lock.owner() == os.getpid()
+    # a bare pid (an older zoo's lock file) now used by another program: not a zoo search
+    other = subprocess.Popen(["sleep", "30"])
+    try:
+        (folder / ".lock").write_text(f"{other.pid}\n")
+        with ProjectLock(folder):
+            pass
+    finally:
+        other.kill()
+        other.wait()
+    # nested use in the owning process is allowed; another process is refused
+    with ProjectLock(folder), ProjectLock(folder):
+        code = "import sys\nfrom zoo.locking import ProjectLock\nProjectLock(sys.argv[1]).__enter__()"
+        second = subprocess.run([sys.executable, "-c", code, str(folder)], cwd=ROOT,
+                                capture_output=True, text=True)
+        assert f"is being searched by process {os.getpid()}" in second.stderr

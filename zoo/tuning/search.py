@@ -20,6 +20,7 @@ from pathlib import Path
 
 from zoo.atomic import read_json, write_atomic
 from zoo.data import VALIDATION_FRACTION, dataset_info, holdout, load
+from zoo.locking import LOCK_FILE, ProjectLock  # noqa: F401  (imported from here too)
 from zoo.train.fit import environment
 from zoo.tuning.grids import get_grid, parse_shard, select
 from zoo.tuning.hypermodel import GridHyperModel
@@ -29,51 +30,6 @@ SEARCH_FILE = "search.json"
 # settings that define a search: a restart with other values would mix two studies
 _IDENTITY = ("grid", "dataset", "indices", "epochs", "subset", "validation_fraction", "seed",
              "early_stopping", "test_subset")
-
-
-LOCK_FILE = ".lock"
-
-
-class ProjectLock:
-    """``<folder>/.lock`` holding the owner's pid, for as long as a search (or a chief)
-    runs in the folder: a second search on a live project is refused instead of training
-    the same points twice. A lock left by a dead process is taken over."""
-
-    def __init__(self, folder):
-        self.path = Path(folder) / LOCK_FILE
-
-    @staticmethod
-    def _alive(pid) -> bool:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-
-    def __enter__(self):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                try:
-                    pid = int(self.path.read_text().strip() or 0)
-                except (OSError, ValueError):
-                    pid = 0
-                if pid and pid != os.getpid() and self._alive(pid):
-                    raise ValueError(f"{self.path.parent} is being searched by process {pid}; "
-                                     "wait for it, or stop it first") from None
-                self.path.unlink(missing_ok=True)  # left by a process that died
-                continue
-            with os.fdopen(fd, "w") as f:
-                f.write(f"{os.getpid()}\n")
-            return self
-        raise ValueError(f"could not lock {self.path.parent}")
-
-    def __exit__(self, *exc):
-        self.path.unlink(missing_ok=True)
 
 
 def search_dir(project_dir, shard=None) -> Path:
