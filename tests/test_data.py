@@ -166,10 +166,12 @@ def test_offline_without_data_lists_where_it_looked(tmp_path, no_env_data):
 
 
 def test_digits_split_and_normalization():
-    x, y = data.load("digits", "train")
+    x, y = data.load("digits", "train", normalize="standardize")
     xt, yt = data.load("digits", "test")
     assert x.shape == (1437, 8, 8, 1) and xt.shape == (360, 8, 8, 1)
     assert abs(float(x.mean())) < 0.05 and abs(float(x.std()) - 1) < 0.05
+    # the default is raw pixels: what every zoo model takes
+    assert xt.dtype == np.float32 and xt.max() == 255 and np.all(xt == np.round(xt))
     raw_train, _, _ = data.load_raw("digits", "train")
     raw_test, _, _ = data.load_raw("digits", "test")
     train_rows = {r.tobytes() for r in raw_train}

@@ -5,8 +5,11 @@ as plain Keras 3 models.
 use (PEP 562), so ``zoo --help`` and the catalogue commands start in well under a second.
 The first builder, loader or sub-package that needs Keras imports ``zoo.models``,
 ``zoo.layers`` and ``zoo.train`` together, which registers every serializable zoo layer and
-optimizer. To load a zoo ``.keras`` file with plain ``keras.saving.load_model``, touch any of
-them first (``import zoo.train``); ``zoo.load_pretrained`` and ``zoo.train.evaluate`` do it.
+optimizer. Whoever imports Keras first -- zoo, the user (``import zoo, keras`` or
+``import keras, zoo``) or another library -- the zoo's objects are registered as soon as Keras
+is loaded, so ``keras.saving.load_model`` of a zoo file works after ``import zoo`` in any order:
+when Keras is not loaded yet, ``import zoo`` leaves a finder on ``sys.meta_path`` that
+registers them right after Keras's own import finishes (and then removes itself).
 """
 
 from __future__ import annotations
@@ -30,13 +33,87 @@ _ATTRIBUTES = {
 _KERAS_PARTS = ("zoo.layers", "zoo.models", "zoo.train")
 
 
-def _load_keras_parts():
-    if "keras" not in sys.modules:
-        from zoo.quiet import import_keras_quietly
+_ready: set = set()  # Keras parts whose module body has finished
+_loading = False
 
-        import_keras_quietly()
-    for name in _KERAS_PARTS:
-        importlib.import_module(name)
+
+def _load_keras_parts():
+    global _loading
+    if _loading:
+        return
+    _loading = True
+    try:
+        if "keras" not in sys.modules:
+            from zoo.quiet import import_keras_quietly
+
+            import_keras_quietly()
+        for name in _KERAS_PARTS:
+            importlib.import_module(name)
+    finally:
+        _loading = False
+
+
+def _mid_import() -> bool:
+    """Whether one of the Keras parts is being imported right now (its body has not ended)."""
+    return any(name in sys.modules and name not in _ready for name in _KERAS_PARTS)
+
+
+def _part_ready(name):
+    """Called at the end of each Keras part: once none is half-imported, load all of them, so
+    that importing any one (``import zoo.layers``) registers every zoo object."""
+    _ready.add(name)
+    if not _mid_import():
+        _load_keras_parts()
+
+
+class _RegisterAfterKeras:
+    """A ``sys.meta_path`` finder for ``keras`` only: it finds Keras as the other finders do and
+    wraps its loader, so that the zoo's objects are registered right after Keras has loaded,
+    whoever imported it. Costs nothing until then (``zoo --help`` never imports Keras)."""
+
+    def __init__(self):
+        self._finding = False
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != "keras" or self._finding:
+            return None
+        import importlib.util
+
+        self._finding = True
+        try:
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            self._finding = False
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return None
+        spec.loader = _AfterKerasLoader(spec.loader, self)
+        return spec
+
+
+class _AfterKerasLoader:
+    def __init__(self, loader, finder):
+        self._loader, self._finder = loader, finder
+
+    def __getattr__(self, name):
+        return getattr(self._loader, name)
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        self._loader.exec_module(module)
+        module.__loader__ = module.__spec__.loader = self._loader  # Keras's own from now on
+        if self._finder in sys.meta_path:
+            sys.meta_path.remove(self._finder)
+        if _mid_import():  # zoo itself is importing Keras: the part's end registers them
+            return
+        try:
+            _load_keras_parts()
+        except Exception as e:  # never break `import keras` itself
+            import warnings
+
+            warnings.warn(f"residual-zoo could not register its Keras objects ({e!r}); "
+                          "loading zoo .keras files will fail", stacklevel=2)
 
 
 def __getattr__(name):
@@ -61,3 +138,5 @@ __all__ = ["__version__", *sorted(_ATTRIBUTES), *_SUBMODULES]
 
 if "keras" in sys.modules:  # Keras is paid for already: register the zoo's objects now
     _load_keras_parts()
+elif not any(isinstance(f, _RegisterAfterKeras) for f in sys.meta_path):
+    sys.meta_path.insert(0, _RegisterAfterKeras())

@@ -1,8 +1,10 @@
 """``zoo.data.load``: the papers' datasets from local files, system folders, TensorFlow
 Datasets or the embedded scikit-learn digits -- the first source that has them.
 
-Images come back channels-last as float32, normalized (default: per-channel standardization
-with the dataset's usual mean/std in 0-255 units), labels as int64. With ``batch_size`` a
+Images come back channels-last as float32 raw 0-255 pixels by default -- what every zoo model
+built for a dataset takes (it standardizes them itself) -- or normalized on request
+(``normalize="standardize"``: per channel with the dataset's usual mean/std in 0-255 units;
+``"unit"``: [0, 1]), labels as int64. With ``batch_size`` a
 shuffled, augmented, prefetched ``tf.data.Dataset`` comes back instead; Keras 3 trains from it
 on every backend.
 """
@@ -305,7 +307,7 @@ def load(
     split="train",
     *,
     data_dir=None,
-    normalize="standardize",
+    normalize=None,
     subset=None,
     seed=0,
     batch_size=None,
@@ -319,7 +321,9 @@ def load(
         name: mnist, fashion_mnist, cifar10, cifar100, svhn_cropped or digits.
         split: "train" or "test".
         data_dir: a folder to look in before ``ZOO_DATA_DIR``, the system folders and TFDS.
-        normalize: "standardize" (per channel), "unit" ([0, 1]) or None (raw 0-255).
+        normalize: None (default: raw 0-255 pixels, what zoo models take), "standardize"
+            (per channel, for a model of your own without a normalization layer) or "unit"
+            ([0, 1]).
         subset: keep this many examples (a seeded random, class-balanced-in-expectation
             sample), e.g. for quick runs.
         seed: for the subset, the shuffling and the augmentation.

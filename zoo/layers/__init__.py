@@ -35,3 +35,7 @@ __all__ = [
     "projected_layers",
     "transfer_matrices",
 ]
+
+import zoo as _zoo  # noqa: E402
+
+_zoo._part_ready(__name__)  # registers the other Keras parts too (zoo/__init__.py)

@@ -21,3 +21,7 @@ __all__ = [
     "resnet",
     "shallow_stack",
 ]
+
+import zoo as _zoo  # noqa: E402
+
+_zoo._part_ready(__name__)  # registers the other Keras parts too (zoo/__init__.py)

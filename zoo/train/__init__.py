@@ -19,3 +19,7 @@ from zoo.train.recipes import RECIPES, Recipe, get_recipe
 __all__ = ["L2SGD", "RECIPES", "L2Adam", "Recipe", "RunResult", "TrainingDiverged",
            "build_training_state", "environment", "evaluate", "fit", "get_recipe",
            "make_optimizer"]
+
+import zoo as _zoo  # noqa: E402
+
+_zoo._part_ready(__name__)  # registers the other Keras parts too (zoo/__init__.py)
