@@ -188,7 +188,7 @@ def test_smoke_budget_end_to_end_and_resume_after_sigkill(tmp_path):
     for name in ("table2.csv", "paired.csv", "stats.csv", "flattening.csv", "exclusions.csv",
                  "trial_cost.csv", "report.md", "plots.png"):
         assert (out / name).stat().st_size > 0
-    commands = (out.parent / "commands.sh").read_text().splitlines()
+    commands = (out / "commands.sh").read_text().splitlines()
     assert commands.count("zoo " + " ".join(args)) == 1  # recorded once, though run twice
 
 

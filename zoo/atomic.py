@@ -62,3 +62,42 @@ def read_json(path):
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"{path} is truncated or corrupt ({e.__class__.__name__}: {e}); "
                          "delete it to start that part again") from None
+
+
+def exchange(a, b) -> bool:
+    """Swap two existing paths in one step (Linux ``renameat2(RENAME_EXCHANGE)``): a reader
+    sees one or the other at every instant. False, with nothing changed, where the system
+    cannot (another OS, an old kernel or C library, a file system without it)."""
+    import ctypes
+    import errno
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(a))
+
+
+def remove_inside(path, root) -> None:
+    """Remove ``path`` (a folder tree, a file or a link) only if it sits directly in ``root``;
+    a link is removed itself, never what it points to. Anything else raises ValueError, so a
+    name that slipped past its check can never take a removal outside the folder a command
+    manages."""
+    import shutil
+
+    path, root = Path(path), Path(root)
+    if path.parent.resolve() != root.resolve() or path.name in ("", ".", ".."):
+        raise ValueError(f"refusing to remove {path}: it is not inside {root}")
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.is_dir():
+        shutil.rmtree(path)

@@ -106,3 +106,29 @@ def paired_examples(x, y):
         raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
     if len(x) == 0:
         raise ValueError("x and y hold no examples")
+
+
+# The one pattern every name a user gives the zoo must match before it becomes part of a path:
+# a model (``resnet20``), a tag (``mnist``, ``seed001_fashion_mnist``), a study (``seed000``).
+# A pretrained model's name is two of them joined by a dot (``resnet20.mnist``). No dot,
+# slash, space, newline or wildcard can appear, so a name is never ``.``, ``..``, a hidden
+# folder, a path or a YAML break.
+NAME_PATTERN = r"[a-z0-9][a-z0-9_]{0,63}"
+PRETRAINED_PATTERN = rf"{NAME_PATTERN}\.{NAME_PATTERN}"
+
+
+def name(kind: str, value) -> str:
+    """``value`` if it matches :data:`NAME_PATTERN`; ValueError naming ``kind`` otherwise."""
+    import re
+
+    if not isinstance(value, str) or not re.fullmatch(NAME_PATTERN, value):
+        raise ValueError(f"{kind} must be 1-64 lowercase letters, digits and underscores, "
+                         f"starting with a letter or digit, got {value!r}")
+    return value
+
+
+def is_pretrained_name(value) -> bool:
+    """Whether ``value`` is ``model.tag``, each part matching :data:`NAME_PATTERN`."""
+    import re
+
+    return isinstance(value, str) and re.fullmatch(PRETRAINED_PATTERN, value) is not None

@@ -17,6 +17,7 @@ from zoo.quiet import import_keras_quietly
 
 keras = import_keras_quietly()  # TensorFlow's start-up lines stay off stderr
 
+from zoo.atomic import exchange, remove_inside
 from zoo.data import dataset_info
 from zoo.data.formats import sha256
 from zoo.models.complexity import flops, parameter_counts
@@ -184,7 +185,12 @@ def publish(run_dir, *, to=None, tag=None, name=None, batch_size=500) -> Path:
     complete or not at all.
     """
     from zoo.data import load  # the evaluation data
+    from zoo.validation import name as checked_name
 
+    if tag is not None:  # names become folder names: one pattern, checked before any I/O
+        checked_name("--tag", tag)
+    if name is not None:
+        checked_name("--name", name)
     run_dir = Path(run_dir)
     try:
         config = json.loads((run_dir / "config.json").read_text())
@@ -204,15 +210,17 @@ def publish(run_dir, *, to=None, tag=None, name=None, batch_size=500) -> Path:
         )
     _check_run(run_dir, config, results, model)
     info = dataset_info(config["dataset"])
-    name = f"{config['model']}.{tag or info.name}"
+    name = f"{checked_name('the model name in config.json', config['model'])}.{tag or info.name}"
     root = pretrained_dir(to)
     root.mkdir(parents=True, exist_ok=True)
-    staging = root / f".{name}.staging"
-    shutil.rmtree(staging, ignore_errors=True)
+    target, staging, old = root / name, root / f".{name}.staging", root / f".{name}.old"
+    _recover(root, target, old)
+    for leftover in (staging, old):  # what a killed publish left
+        remove_inside(leftover, root)
     staging.mkdir()
     try:
         model.save(staging / MODEL_FILE)  # uncompiled: weights and architecture only
-        published = keras.saving.load_model(staging / MODEL_FILE, safe_mode=True)
+        published = load_model(staging / MODEL_FILE)
         published.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         x, y = load(info.name, "test", normalize=None)
         loss, accuracy = published.evaluate(x, y, batch_size=batch_size, verbose=0)
@@ -269,16 +277,30 @@ def publish(run_dir, *, to=None, tag=None, name=None, batch_size=500) -> Path:
         validate_card(card)
         (staging / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
         (staging / "README.md").write_text(card_markdown(card))
-        target = root / name
-        old = root / f".{name}.old"
-        shutil.rmtree(old, ignore_errors=True)
-        if target.exists():
-            target.rename(old)
-        staging.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
+        _swap_in(staging, target, old)
+        remove_inside(old, root)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        remove_inside(staging, root)  # after a swap: the previous publication
     return target
+
+
+def _swap_in(staging: Path, target: Path, old: Path) -> None:
+    """Make ``staging`` the publication ``target``: at every instant either the previous or
+    the new model is published. Where the two folders can be exchanged in one step that is
+    all; elsewhere the previous one is renamed to ``old`` first, and until the second rename
+    ``old`` stands in for it (``zoo.pretrained.hub``; :func:`_recover` renames it back if the
+    process was killed in between)."""
+    if not target.exists():
+        staging.rename(target)
+    elif not exchange(staging, target):
+        target.rename(old)
+        staging.rename(target)
+
+
+def _recover(root: Path, target: Path, old: Path) -> None:
+    """Undo a publish killed between its two renames: the previous model is published again."""
+    if old.is_dir() and not old.is_symlink() and not target.exists():
+        old.rename(target)
 
 
 # Hugging Face Hub ids of the data sets (for the cards' front matter)

@@ -8,7 +8,7 @@ import json
 import os
 from pathlib import Path
 
-from zoo.data.formats import sha256
+from zoo.validation import is_pretrained_name
 
 CARD_FILE = "card.json"
 MODEL_FILE = "model.keras"
@@ -32,13 +32,30 @@ def pretrained_dir(root=None) -> Path:
     return checkout if checkout.is_dir() else package / "saved_models"
 
 
-def list_pretrained(pattern: str = "*", *, root=None) -> list[str]:
-    """Names (``model.dataset``) of the published models matching a shell-style pattern."""
+def _published(root) -> dict[str, Path]:
+    """name -> the folder that holds its publication. A folder is listed only under a name
+    that matches ``model.tag`` (zoo.validation.PRETRAINED_PATTERN), so the leftovers of a
+    killed ``zoo publish`` (``.NAME.staging``, ``.NAME.old``) never are; ``.NAME.old`` stands
+    in for ``NAME`` only if a publish was killed between its two renames (where the folder
+    cannot be swapped in one step) and ``NAME`` is missing."""
     folder = pretrained_dir(root)
     if not folder.is_dir():
-        return []
-    names = [p.name for p in folder.iterdir() if (p / CARD_FILE).is_file()]
-    return sorted(n for n in names if fnmatch.fnmatchcase(n, pattern))
+        return {}
+    found = {}
+    for entry in folder.iterdir():
+        name = entry.name
+        if name.startswith(".") and name.endswith(".old"):
+            name = name[1:-4]
+            if (folder / name).exists():
+                continue
+        if is_pretrained_name(name) and (entry / CARD_FILE).is_file():
+            found[name] = entry
+    return found
+
+
+def list_pretrained(pattern: str = "*", *, root=None) -> list[str]:
+    """Names (``model.dataset``) of the published models matching a shell-style pattern."""
+    return sorted(n for n in _published(root) if fnmatch.fnmatchcase(n, pattern))
 
 
 def _resolve(name, root):
@@ -85,7 +102,7 @@ def read_card(path) -> dict:
 def pretrained_card(name: str, *, root=None) -> dict:
     """The model card (``card.json``) of a published model."""
     name = _resolve(name, root)
-    return read_card(pretrained_dir(root) / name / CARD_FILE)
+    return read_card(_published(root)[name] / CARD_FILE)
 
 
 def load_pretrained(name: str, *, root=None, compile: bool = True):
@@ -95,22 +112,25 @@ def load_pretrained(name: str, *, root=None, compile: bool = True):
     probabilities. With ``compile`` it is compiled with the loss and accuracy metric it was
     trained with (no optimizer state), so ``model.evaluate(x, y)`` works directly.
     """
-    card = pretrained_card(name, root=root)
-    path = pretrained_dir(root) / card["name"] / MODEL_FILE
+    name = _resolve(name, root)
+    folder = _published(root)[name]  # what is loaded is the folder found, never a card's path
+    card = read_card(folder / CARD_FILE)
+    if card["name"] != name:
+        raise PretrainedError(f"{folder / CARD_FILE}: the card is for {card['name']!r}, not "
+                              f"{name!r} (a renamed or copied folder), so it was not loaded")
+    path = folder / MODEL_FILE
     if not path.is_file():
         raise PretrainedError(f"{path} is missing; the card {card['name']!r} has no model file")
-    actual = sha256(path)
-    expected = card["file"]["sha256"]
-    if actual != expected:
-        raise PretrainedError(
-            f"sha256 mismatch for {path}: the card says {expected}, the file has {actual}; "
-            "the file is corrupt or was modified, so it was not loaded"
-        )
 
     import zoo.train  # noqa: F401  (registers the zoo's layers before deserializing)
     from zoo.saving import load_model
 
-    model = load_model(path, compile=False)
+    try:  # the sha256 is of the bytes that are loaded (one read, into a private copy)
+        model = load_model(path, compile=False, sha256=card["file"]["sha256"])
+    except PretrainedError:
+        raise
+    except ValueError as e:
+        raise PretrainedError(str(e)) from None
     if compile:
         model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model

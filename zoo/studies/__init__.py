@@ -4,7 +4,7 @@ A study is one module: a declarative description (what to train, on which data, 
 how many seeds or pairs, per budget) with a ``run`` that the runner calls and a ``report``
 that turns its results folder into tables, statistics, plots and a generated conclusion.
 Every study resumes where it stopped. Results go to ``results/<study>/<budget>/``, the exact
-commands to ``results/<study>/commands.sh``.
+commands that succeeded to ``commands.sh`` inside that folder.
 
 | study | paper |
 |---|---|

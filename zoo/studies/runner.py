@@ -44,15 +44,38 @@ def default_out(name, budget) -> Path:
     return Path("results") / name / budget
 
 
+COMMANDS_FILE = "commands.sh"
+COMMANDS_HEADER = "# The exact commands behind this folder's results (each resumes)."
+
+
 def record_command(out: Path, argv) -> None:
-    """Append the exact command to ``<out>/../commands.sh`` (once)."""
+    """Add the exact command to ``<out>/commands.sh`` (once), inside the folder the study
+    manages and never beside it; :func:`reproduce` calls it only when the command succeeded.
+    A ``commands.sh`` there that the zoo did not write (a link, a user's script) is left as it
+    is, with a warning. The script starts in the folder the command ran from: relative to
+    itself for a relative ``out`` (a committed ``results/`` folder), else by its path."""
+    import os
+    import warnings
+
     line = "zoo " + " ".join(shlex.quote(a) for a in argv)
-    path = out.parent / "commands.sh"
-    lines = path.read_text().splitlines() if path.is_file() else [
-        "#!/usr/bin/env bash", "# The exact commands behind this folder's results (each resumes).",
-        "set -euo pipefail"]
+    path = out / COMMANDS_FILE
+    if path.is_symlink() or (path.exists() and not (
+            path.is_file() and COMMANDS_HEADER in path.read_text(errors="replace"))):
+        warnings.warn(f"{path} is not the zoo's own record of commands; left as it is, "
+                      f"without {line!r}", stacklevel=2)
+        return
+    if path.is_file():
+        lines = path.read_text().splitlines()
+    else:
+        up = "/".join([".."] * len(out.parts))
+        start = (f'cd "$(dirname "$0")/{up}"' if not out.is_absolute()
+                 else f"cd {shlex.quote(os.getcwd())}")
+        lines = ["#!/usr/bin/env bash", COMMANDS_HEADER, "set -euo pipefail", start]
     if line not in lines:
         write_atomic(path, "\n".join(lines + [line]) + "\n")
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(path, 0o777 & ~mask)  # a script: executable as an ordinary `chmod +x` makes it
 
 
 def discard(out: Path, prefix: str) -> int:
@@ -86,8 +109,6 @@ def reproduce(name, budget, *, out=None, report_only=False, time_limit=None, red
     out = Path(out) if out is not None else default_out(name, budget)
     out.mkdir(parents=True, exist_ok=True)
     stream = stream or sys.stderr
-    if argv is not None:
-        record_command(out, argv)
     if redo is not None and report_only:
         raise ValueError("--redo measures again, --report-only measures nothing: pick one")
     if not report_only:
@@ -108,4 +129,7 @@ def reproduce(name, budget, *, out=None, report_only=False, time_limit=None, red
         if not finished:
             print("stopped at the time limit; run the same command again to continue",
                   file=stream)
-    return study.report(out, budget=budget)
+    summary = study.report(out, budget=budget)
+    if argv is not None:  # provenance of a command that succeeded (or stopped at its limit)
+        record_command(out, argv)
+    return summary
