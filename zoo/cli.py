@@ -39,6 +39,9 @@ EXAMPLES = {
 }
 
 
+MAX_COUNT = 10**9  # epochs, examples, trials: larger is a typo, and overflows inside Keras
+
+
 def positive_int(text):
     try:
         value = int(text)
@@ -46,7 +49,27 @@ def positive_int(text):
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    if value > MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"expected at most {MAX_COUNT:,}, got {text}")
     return value
+
+
+def seed_int(text):
+    """A random seed: what NumPy and Keras accept (0 .. 2**32 - 1)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"expected a seed in 0..{2**32 - 1}, got {text}")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """Argument errors as one line (``zoo train: error: ...``), without the usage block."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def positive_float(text):
@@ -65,9 +88,10 @@ def _sub(sub, name, help):
 
 
 def _parser():
-    p = argparse.ArgumentParser(prog="zoo", description="residual-zoo: residual network model zoo")
+    p = _Parser(prog="zoo", description="residual-zoo: residual network model zoo")
     p.add_argument("--verbose", action="store_true",
-                   help="show TensorFlow's own log lines (hidden by default)")
+                   help="show TensorFlow's own log lines and the traceback of an error "
+                        "(hidden by default)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = _sub(sub, "list", "list registered models")
@@ -84,7 +108,7 @@ def _parser():
     s.add_argument("--epochs", type=positive_int, help="override the recipe's epochs")
     s.add_argument("--batch-size", type=positive_int, help="override the recipe's batch size")
     s.add_argument("--lr", type=positive_float, help="override the recipe's learning rate")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=seed_int, default=0)
     s.add_argument("--subset", type=positive_int, help="train on this many examples (seeded sample)")
     s.add_argument("--test-subset", type=positive_int, help="evaluate on this many test examples")
     s.add_argument("--data-dir", help="folder with local datasets (default: $ZOO_DATA_DIR)")
@@ -129,7 +153,7 @@ def _parser():
     s.add_argument("--epochs", type=positive_int, default=1)
     s.add_argument("--project-dir", required=True, help="where trials are written (and resumed)")
     s.add_argument("--sample", type=positive_int, help="a seeded random sample of this many points")
-    s.add_argument("--seed", type=int, default=0, help="for the sample, data subsets and init")
+    s.add_argument("--seed", type=seed_int, default=0, help="for the sample, data subsets and init")
     s.add_argument("--shard", help="i/N: run every N-th selected point, starting at the i-th")
     s.add_argument("--subset", type=positive_int, help="train on this many examples per trial")
     s.add_argument("--validation-fraction", type=float, default=0.1,
@@ -306,26 +330,54 @@ def _run(args, argv):
               f"({r['examples']} examples)")
 
 
+def _error_line(e: BaseException) -> str:
+    """One line for a failure: the message of a user error (ValueError, DataError, OSError:
+    a file or folder the user named); the kind and first line of anything else."""
+    text = " ".join(str(e).split()) or e.__class__.__name__
+    if isinstance(e, OSError) and e.filename and str(e.filename) not in text:
+        text = f"{text}: {e.filename}"
+    if isinstance(e, MemoryError):
+        text = "out of memory (an input larger than this machine can hold?)"
+    elif isinstance(e, RecursionError):
+        text = "an input nests too deeply to be read"
+    elif isinstance(e, ImportError):
+        backend = os.environ.get("KERAS_BACKEND")
+        text = (f"KERAS_BACKEND={backend} cannot be used ({text}); install it or unset "
+                "KERAS_BACKEND" if backend else f"a required package is missing ({text})")
+    elif not isinstance(e, (ValueError, OSError)):
+        text = f"{e.__class__.__name__}: {text}"
+    return text if len(text) <= 500 else text[:500] + " ..."
+
+
+def _quiet_stdout():
+    """stdout's reader went away (``zoo pretrained | head -1``): send the rest nowhere, so
+    that neither the command nor the interpreter's exit complains."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def main(argv=None):
+    """Run ``zoo ARGV``; every failure is one line on stderr and exit status 2 (``--verbose``
+    adds the traceback), an interrupt 130, a closed pipe on stdout a quiet 0."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
-    from zoo.data import DataError
-
     try:
         _run(args, argv)
-    except (ValueError, DataError, OSError) as e:
-        # OSError: a missing, unreadable or unwritable file or folder the user named
-        text = str(e).strip() or e.__class__.__name__
-        if isinstance(e, OSError) and e.filename and str(e.filename) not in text:
-            text = f"{text}: {e.filename}"
-        message = text.splitlines()
-        print(f"zoo: error: {message[0]}", file=sys.stderr)
-        for line in message[1:]:
-            print(f"  {line}", file=sys.stderr)
-        return 2
+        sys.stdout.flush()
     except KeyboardInterrupt:
         print("zoo: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 0
+    except Exception as e:  # noqa: BLE001  (MemoryError and RecursionError are Exceptions)
+        if args.verbose:
+            import traceback
+
+            traceback.print_exc()
+        print(f"zoo: error: {_error_line(e)}", file=sys.stderr)
+        return 2
     return 0
 
 
