@@ -42,52 +42,73 @@ def test_every_setting_is_one_pair_differing_only_in_layout(mnist_plan):
 
 
 def test_parameters_flops_and_q_match_built_models(mnist_plan):
-    """The plan counts analytically; a built model is the independent reference."""
+    """The plan counts analytically; a built model is the independent reference. Q counts the
+    images trained on: the 60,000 of the train split less the 10% held out (per class)."""
+    from zoo.data import load_raw
+
+    _, y, _ = load_raw("mnist", "train")
+    held = sum(round(0.1 * c) for c in np.bincount(y))
+    assert (mnist_plan["train_examples"] == 60_000 - held).all()
     for row in mnist_plan.sample(12, random_state=1).itertuples():
         for point in (row.point_seq, row.point_par):
             model = build_point({"model": "shallow_stack",
                                  **GRIDS["seed000"].points("mnist")[point]}, (28, 28, 1), 10)
             assert trainable_params(model) == row.params
             assert flops(model) == row.flops
-        q = 10_000 * 10 / row.params
+        q = (60_000 - held) * 10 / row.params
         assert row.q == pytest.approx(q)
         expected = "Q<1" if q < 1 else "1-3" if q < 3 else "3-10" if q < 10 else ">=10"
-        assert row.q_bin == expected
+        assert row.q_bin == expected and row.cell == f"{expected}/{row.head}"
 
 
-def test_stratification_ranks_and_cost_cap(mnist_plan):
+def test_cells_ranks_and_cost_caps(mnist_plan):
+    """Every (Q bin, head) cell is stratified on its own; with the cpu budget's caps every
+    Q >= 1 cell can be filled (a 60 MFLOP cap would leave (1-3, gap) empty), and the Q < 1
+    cells belong to the time-budgeted phase."""
     for label in seed000.Q_LABELS:
-        members = mnist_plan[mnist_plan["q_bin"] == label]
-        eligible = members[members["eligible"]]
-        assert sorted(eligible["rank"]) == list(range(len(eligible)))  # a permutation
-        assert (members.loc[~members["eligible"], "rank"] == -1).all()
-        assert (eligible["flops"] <= CPU.max_forward_flops).all()
-        assert len(eligible) >= CPU.pairs_per_bin  # every bin can be filled
+        for head in seed000.HEADS:
+            members = mnist_plan[mnist_plan["cell"] == f"{label}/{head}"]
+            eligible = members[members["eligible"]]
+            assert sorted(eligible["rank"]) == list(range(len(eligible)))  # a permutation
+            assert (members.loc[~members["eligible"], "rank"] == -1).all()
+            if label == "Q<1":
+                assert (members["phase"] == "big").all()
+                assert (eligible["flops"] <= CPU.big_max_forward_flops).all()
+                continue
+            assert (members["phase"] == "main").all()
+            assert (eligible["flops"] <= CPU.max_forward_flops).all()
+            assert len(eligible) >= CPU.pairs["mnist"]  # every cell can be filled
+    gap_1_3 = mnist_plan[mnist_plan["cell"] == "1-3/gap"]
+    assert not (gap_1_3["flops"] <= 60e6).any()
     again = seed000.plan("mnist", CPU)
     assert again["rank"].equals(mnist_plan["rank"])  # seeded: the same draw every time
 
 
-def test_next_round_replaces_failed_pairs_and_stops_when_full(mnist_plan):
-    first = seed000.next_round(mnist_plan, {}, CPU)
-    assert len(first) == 4 * CPU.pairs_per_bin
+def test_next_round_interleaves_cells_replaces_failed_pairs_and_stops_when_full(mnist_plan):
+    n = CPU.pairs["mnist"]
+    first = seed000.next_round(mnist_plan, {}, CPU, "mnist")
     by_pair = mnist_plan.set_index("pair")
-    assert sorted(by_pair.loc[first].groupby("q_bin").size()) == [CPU.pairs_per_bin] * 4
+    assert len(first) == 6 * n
+    assert sorted(by_pair.loc[first].groupby("cell").size()) == [n] * 6
+    assert by_pair.loc[first[:6], "cell"].nunique() == 6  # the first pair of every cell first
+    assert (by_pair.loc[first[:6], "rank"] == 0).all()
     status = {}
     for pair in first:
         status[by_pair.loc[pair, "point_seq"]] = "COMPLETED"
         status[by_pair.loc[pair, "point_par"]] = "COMPLETED"
-    failed = [p for p in first if by_pair.loc[p, "q_bin"] == "3-10"][:3]
+    failed = [p for p in first if by_pair.loc[p, "cell"] == "3-10/flatten"][:3]
     for pair in failed:
         status[by_pair.loc[pair, "point_par"]] = "FAILED"
-    second = seed000.next_round(mnist_plan, status, CPU)
+    second = seed000.next_round(mnist_plan, status, CPU, "mnist")
     assert len(second) == 3 and set(second).isdisjoint(first)
-    assert set(by_pair.loc[second, "q_bin"]) == {"3-10"}
-    ranks = by_pair.loc[second, "rank"]
-    assert sorted(ranks) == [CPU.pairs_per_bin, CPU.pairs_per_bin + 1, CPU.pairs_per_bin + 2]
+    assert set(by_pair.loc[second, "cell"]) == {"3-10/flatten"}
+    assert sorted(by_pair.loc[second, "rank"]) == [n, n + 1, n + 2]
     for pair in second:
         status[by_pair.loc[pair, "point_seq"]] = status[by_pair.loc[pair, "point_par"]] = \
             "COMPLETED"
-    assert seed000.next_round(mnist_plan, status, CPU) == []
+    assert seed000.next_round(mnist_plan, status, CPU, "mnist") == []
+    big = seed000.next_round(mnist_plan, status, CPU, "mnist", phase="big", per_cell=1)
+    assert sorted(by_pair.loc[big, "cell"]) == ["Q<1/flatten", "Q<1/gap"]
 
 
 def test_paired_statistics_against_exact_values_and_scipy():
@@ -114,30 +135,47 @@ def test_paired_statistics_against_exact_values_and_scipy():
         paired_difference([1, 2], [1, 2, 3])
 
 
-def test_report_tables_on_a_hand_made_study(tmp_path, monkeypatch):
-    """table2, pairs and statistics from a frame whose answers are known."""
+def test_report_tables_and_verdicts_on_a_hand_made_study():
+    """table2, pairs, statistics and verdicts from a frame whose answers are known: parallel's
+    validation loss is 0.8x sequential's in every pair of one cell (outside the margin,
+    clearly lower), equal in another."""
     rows = []
-    for pair, label in enumerate(["Q<1"] * 3 + [">=10"] * 3):
-        for layout, loss in (("sequential", 0.2), ("parallel", 0.1)):
-            rows.append({"dataset": "mnist", "layout": layout, "pair": pair, "q_bin": label,
-                         "q": 0.5 if label == "Q<1" else 20.0, "params": 1000,
-                         "status": "COMPLETED", "loss": loss, "val_loss": loss + pair / 100,
-                         "accuracy": 0.9, "val_accuracy": 0.9, "seconds": 10.0,
+    rng = np.random.default_rng(0)
+    for pair in range(24):
+        cell = ">=10/gap" if pair < 12 else "3-10/flatten"
+        base = 0.2 + pair / 100
+        ratio = 0.8 * np.exp(rng.normal(0, 0.01)) if pair < 12 else np.exp(rng.normal(0, 0.01))
+        for layout, val in (("sequential", base), ("parallel", base * ratio)):
+            rows.append({"dataset": "mnist", "layout": layout, "pair": pair, "cell": cell,
+                         "q_bin": cell.split("/")[0], "head": cell.split("/")[1],
+                         "phase": "main", "q": 20.0, "params": 1000, "status": "COMPLETED",
+                         "loss": val / 2, "val_loss": val, "test_loss": val,
+                         "accuracy": 0.9, "val_accuracy": 0.9, "test_accuracy": 0.9,
+                         "epochs": 4, "best_epoch": 4, "seconds": 10.0,
                          "train_seconds": 9.0 if layout == "sequential" else 4.5,
                          "last_epoch_improvement": 0.01})
-    rows.append({**rows[-1], "pair": 6, "status": "FAILED", "layout": "parallel"})
+    rows.append({**rows[-1], "pair": 99, "status": "FAILED", "layout": "parallel"})
     frame = pd.DataFrame(rows)
-    t2 = seed000.table2(frame).set_index(["layout", "q_bin"])
-    assert t2.loc[("sequential", "Q<1"), "val_loss_mean"] == pytest.approx(0.21)
-    assert t2.loc[("parallel", ">=10"), "failed"] == 1
-    assert t2.loc[("parallel", ">=10"), "trials"] == 4
-    assert t2.loc[("parallel", "Q<1"), "paper_val_loss"] == pytest.approx(0.07551)
+    t2 = seed000.table2(frame).set_index(["q_bin", "head", "layout"])
+    assert t2.loc[(">=10", "gap", "sequential"), "val_loss_mean"] == pytest.approx(0.255)
+    assert t2.loc[("3-10", "flatten", "parallel"), "failed"] == 1
+    assert t2.loc[(">=10", "gap", "parallel"), "paper_val_loss"] == pytest.approx(0.14900)
     pairs = seed000.pairs_of(frame)
-    assert len(pairs) == 6 and np.allclose(pairs["val_loss_par"] - pairs["val_loss_seq"], -0.1)
-    stats = seed000.paired_statistics(pairs).set_index("q_bin")
-    assert stats.loc["all", "pairs"] == 6 and stats.loc["all", "val_loss_share_b_lower"] == 1
-    assert stats.loc["all", "time_ratio_median"] == pytest.approx(0.5)
-    assert "parallel lower" in seed000.conclusion(stats.reset_index())[0]
+    assert len(pairs) == 24
+    stats = seed000.paired_statistics(pairs).set_index("group")
+    assert stats.loc[">=10/gap", "val_loss_log_ratio"] == pytest.approx(np.log(0.8), abs=0.01)
+    assert stats.loc["Q>=1/pooled", "pairs"] == 24
+    assert stats.loc["Q>=1/pooled", "time_ratio_median"] == pytest.approx(0.5)
+    from zoo.studies.claims import judge
+
+    budget = seed000.Budget(("mnist",), {"mnist": 12}, 4)
+    verdicts = {r["id"]: r["verdict"] for r in judge(
+        seed000.claims(budget), seed000.measurements(pairs, budget, frame))}
+    assert verdicts["mnist/>=10/gap/similar"] == "contradicted"  # 20% apart, margin 9.5%
+    assert verdicts["mnist/3-10/flatten/similar"] == "reproduced"
+    assert verdicts["mnist/shallow-faster"] == "reproduced"
+    assert verdicts["mnist/1-3/gap/similar"] == "not tested"
+    assert verdicts["mnist/Q<1/gap/similar"] == "not tested"
 
 
 def _cli(*args):
@@ -173,18 +211,21 @@ def test_smoke_budget_end_to_end_and_resume_after_sigkill(tmp_path):
         assert after[name] == trial
     frame = pd.read_csv(out / "trials.csv")
     assert frame["point"].is_unique  # no point trained twice
-    for column in ("dataset", "layout", "pair", "status", "params", "train_examples", "q",
-                   "q_bin", "loss", "val_loss", "accuracy", "val_accuracy", "seconds",
-                   "epochs"):
+    for column in ("dataset", "layout", "pair", "cell", "status", "params", "train_examples",
+                   "validation_examples", "q", "q_bin", "loss", "val_loss", "test_loss",
+                   "accuracy", "val_accuracy", "test_accuracy", "seconds", "epochs"):
         assert column in frame.columns
     done = frame[frame["status"] == "COMPLETED"]
     complete = done.groupby("pair")["layout"].nunique()
-    assert (complete == 2).sum() == 2  # the budget's two pairs
-    assert (done["train_examples"] == 500).all() and (done["epochs"] == 4).all()
-    assert np.allclose(done["q"], 500 * 10 / done["params"])
+    assert (complete == 2).sum() == 2  # the budget's two pairs, one per head
+    held = done["validation_examples"].iloc[0]
+    assert (done["train_examples"] + held == 1437).all()  # digits' train split, 10% held out
+    assert held == pytest.approx(143, abs=2)
+    assert (done["epochs"] <= 10).all() and done["test_loss"].notna().all()
+    assert np.allclose(done["q"], done["train_examples"] * 10 / done["params"])
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["complete_pairs"] == {"digits/Q<1": 2}
-    assert summary["conclusion"] and "digits, 2 pairs" in stdout
+    assert summary["complete_pairs"] == {"digits/1-3/flatten": 1, "digits/1-3/gap": 1}
+    assert {c["verdict"] for c in summary["claims"]} == {"not tested"}  # one pair per cell
     for name in ("table2.csv", "paired.csv", "stats.csv", "flattening.csv", "exclusions.csv",
                  "trial_cost.csv", "report.md", "plots.png"):
         assert (out / name).stat().st_size > 0
@@ -197,7 +238,7 @@ def test_reproduce_lists_studies_and_rejects_bad_input(capsys):
 
     assert main(["reproduce", "--list"]) == 0
     out = capsys.readouterr().out
-    assert "seed000" in out and "--budget cpu" in out and "8 pairs in each of 4 Q bins" in out
+    assert "seed000" in out and "--budget cpu" in out and "12 pairs per (Q bin, head) cell" in out
     assert main(["reproduce", "nope"]) == 2
     assert "study must be one of 'seed000', 'seed001', 'seed002'" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_:  # argparse, before anything is imported

@@ -91,8 +91,8 @@ class Budget:
 
 BUDGETS = {
     # CI: one pair per head of tiny nets on the embedded digits (under a minute)
-    "smoke": Budget(("digits",), {"digits": 1}, 3, bins=("1-3",), max_forward_flops=0.4e6,
-                    max_rounds=2),
+    "smoke": Budget(("digits",), {"digits": 1}, 10, bins=("1-3",), max_forward_flops=0.4e6,
+                    max_rounds=3),
     # 2 CPU cores, many sessions (about 25 hours with the other studies): MNIST 12 and
     # Fashion-MNIST 8 pairs in each Q >= 1 cell at <= 120 MFLOP (60 leaves the (1-3, gap) cell
     # empty on MNIST), then 3 hours of the Q < 1 nets per dataset
@@ -338,10 +338,19 @@ def statuses_ok(status: dict, row) -> bool:
 # ---------------------------------------------------------------------------------------
 # reporting
 
+LOSSES = ("loss", "val_loss", "test_loss")  # train (evaluation pass), validation, test
+# The paper calls its two layouts "similar" where their mean validation losses differ by up to
+# 10% in a Q >= 1 bin (MNIST, Q >= 10: 0.1490 vs 0.1355, log ratio 0.095; every other Q >= 1
+# bin of both data sets differs less). That largest difference is the equivalence margin, on
+# the log ratio parallel / sequential of a pair's validation loss.
+MARGIN = 0.095
+MARGIN_REASON = ("the largest Q>=1 difference the paper calls similar: MNIST Q>=10 validation "
+                 "loss 0.1490 vs 0.1355, log ratio 0.095")
+
 
 def trials(out: Path, budget: Budget) -> pd.DataFrame:
-    """One row per trial with its pair, Q bin (from the plan, so failed trials have one too)
-    and the round that ran it."""
+    """One row per trial with its pair, cell, Q bin and phase (from the plan, so failed
+    trials have them too) and the round that ran it."""
     from zoo.tuning.report import results
 
     frames = []
@@ -352,160 +361,255 @@ def trials(out: Path, budget: Budget) -> pd.DataFrame:
         found = results(folder)
         if found.empty:
             continue
-        found["round"] = found["search"].str.extract(r"round-(\d+)", expand=False).astype(int)
+        found["round"] = found["search"].str.extract(r"(?:round|big)-(\d+)", expand=False)
+        found["round"] = found["search"].str.split("-").str[0] + "-" + found["round"]
         p = plan(dataset, budget)
         long = pd.concat([
             p.rename(columns={"point_seq": "point"}).drop(columns="point_par")
              .assign(layout="sequential"),
             p.rename(columns={"point_par": "point"}).drop(columns="point_seq")
              .assign(layout="parallel")])
-        keep = ["point", "pair", "params", "flops", "train_examples", "q", "q_bin"]
+        keep = ["point", "pair", "params", "flops", "q", "q_bin", "cell", "phase"]
         found = found.drop(columns=["params", "q"]).merge(long[keep], on="point", how="left")
         frames.append(found)
     if not frames:
         return pd.DataFrame()
     frame = pd.concat(frames, ignore_index=True)
-    first = ["dataset", "layout", "pair", "round", "point", "status", "params", "flops",
-             "train_examples", "q", "q_bin", "loss", "val_loss", "accuracy", "val_accuracy",
-             "seconds", "train_seconds", "epochs", "last_epoch_improvement"]
+    first = ["dataset", "layout", "pair", "cell", "q_bin", "head", "phase", "round", "point",
+             "status", "params", "flops", "train_examples", "validation_examples", "q",
+             "loss", "val_loss", "test_loss", "accuracy", "val_accuracy", "test_accuracy",
+             "epochs", "best_epoch", "seconds", "train_seconds", "last_epoch_improvement"]
     rest = [c for c in frame.columns if c not in first and c not in ("search", "grid", "model")]
     return frame[first + rest].sort_values(["dataset", "pair", "layout"]).reset_index(drop=True)
 
 
 def pairs_of(frame: pd.DataFrame) -> pd.DataFrame:
-    """Complete pairs (both layouts COMPLETED), one row each, parallel minus sequential."""
+    """Complete pairs (both layouts COMPLETED), one row each, with both layouts' numbers and
+    the log ratios parallel / sequential of every loss and of the training time."""
     done = frame[frame["status"] == "COMPLETED"]
     seq = done[done["layout"] == "sequential"].set_index(["dataset", "pair"])
     par = done[done["layout"] == "parallel"].set_index(["dataset", "pair"])
     both = seq.join(par, how="inner", lsuffix="_seq", rsuffix="_par")
-    out = pd.DataFrame({"q_bin": both["q_bin_seq"], "q": both["q_seq"],
-                        "params": both["params_seq"]})
-    for m in ("loss", "val_loss", "accuracy", "val_accuracy", "seconds", "train_seconds"):
+    out = pd.DataFrame({"cell": both["cell_seq"], "q_bin": both["q_bin_seq"],
+                        "head": both["head_seq"], "phase": both["phase_seq"],
+                        "q": both["q_seq"], "params": both["params_seq"]})
+    for m in (*LOSSES, "accuracy", "val_accuracy", "test_accuracy", "train_seconds",
+              "epochs"):
         out[f"{m}_seq"], out[f"{m}_par"] = both[f"{m}_seq"], both[f"{m}_par"]
-    out["seconds_ratio"] = out["train_seconds_par"] / out["train_seconds_seq"]
+    for m in (*LOSSES, "train_seconds"):
+        out[f"log_ratio_{m}"] = np.log(out[f"{m}_par"] / out[f"{m}_seq"])
     return out.reset_index()
 
 
+def _mean_se(values) -> tuple[float, float, float]:
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    if not len(v):
+        return np.nan, np.nan, 0
+    se = float(np.std(v, ddof=1) / np.sqrt(len(v))) if len(v) > 1 else np.nan
+    return float(np.mean(v)), se, len(v)
+
+
 def table2(frame: pd.DataFrame) -> pd.DataFrame:
-    """Mean and median losses per dataset x layout x Q bin over completed trials, failures
-    counted, the paper's Table 2 beside."""
+    """Mean train / validation / test loss per dataset x Q bin x head x layout over completed
+    trials (failures counted), and the paper's Table 2 means per bin beside (the paper does
+    not split by head)."""
     from zoo.tuning.report import PAPER_TABLE2
 
     rows = []
-    for (dataset, layout, label), part in frame.groupby(["dataset", "layout", "q_bin"]):
+    for (dataset, label, head, layout), part in frame.groupby(
+            ["dataset", "q_bin", "head", "layout"]):
         ok = part[part["status"] == "COMPLETED"]
         paper = PAPER_TABLE2.get((PAPER_DATASET.get(dataset, dataset), layout))
         t, v = paper[Q_LABELS.index(label)] if paper else (np.nan, np.nan)
-        rows.append({"dataset": dataset, "layout": layout, "q_bin": label,
+        rows.append({"dataset": dataset, "q_bin": label, "head": head, "layout": layout,
                      "trials": len(part), "failed": int((part["status"] == "FAILED").sum()),
-                     "loss_mean": ok["loss"].mean(), "loss_median": ok["loss"].median(),
-                     "val_loss_mean": ok["val_loss"].mean(),
-                     "val_loss_median": ok["val_loss"].median(),
-                     "val_accuracy_mean": ok["val_accuracy"].mean(),
+                     **{f"{m}_mean": ok[m].mean() for m in LOSSES},
+                     "test_accuracy_mean": ok["test_accuracy"].mean(),
                      "paper_dataset": PAPER_DATASET.get(dataset, dataset),
                      "paper_loss": t, "paper_val_loss": v})
     out = pd.DataFrame(rows)
     if not out.empty:
         out["q_order"] = out["q_bin"].map(Q_LABELS.index)
-        out = out.sort_values(["dataset", "q_order", "layout"]).drop(columns="q_order")
+        out = out.sort_values(["dataset", "q_order", "head", "layout"]).drop(columns="q_order")
     return out.reset_index(drop=True)
 
 
-def paired_statistics(pairs: pd.DataFrame, *, seed=0) -> pd.DataFrame:
-    """Per dataset and Q bin (and over all bins): parallel minus sequential, for validation
-    and training loss, with Wilcoxon p, bootstrap 95% interval, share of pairs in which
-    parallel is lower, and the median parallel/sequential training-time ratio."""
-    from zoo.studies.stats import paired_difference
-
+def paired_statistics(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset and cell, per head over the Q >= 1 cells, and pooled over them: the mean
+    log ratio (parallel / sequential) of each loss with its standard error, the share of pairs
+    in which parallel is lower, and the median training-time ratio."""
     rows = []
     for dataset, part in pairs.groupby("dataset"):
-        groups = [(label, part[part["q_bin"] == label]) for label in Q_LABELS] + [("all", part)]
+        main = part[part["phase"] == "main"]
+        groups = [(c, part[part["cell"] == c]) for c in
+                  [cell_of(b, h) for b in Q_LABELS for h in HEADS]]
+        groups += [(f"Q>=1/{h}", main[main["head"] == h]) for h in HEADS]
+        groups += [("Q>=1/pooled", main)]
         for label, g in groups:
             if g.empty:
                 continue
-            row = {"dataset": dataset, "q_bin": label, "pairs": len(g)}
-            for metric in ("val_loss", "loss"):
-                s = paired_difference(g[f"{metric}_seq"], g[f"{metric}_par"], seed=seed)
-                row.update({f"{metric}_{k}": v for k, v in s.items() if k != "n"})
-            row["time_ratio_median"] = float(g["seconds_ratio"].median())
+            row = {"dataset": dataset, "group": label, "pairs": len(g)}
+            for m in LOSSES:
+                mean, se, _ = _mean_se(g[f"log_ratio_{m}"])
+                row[f"{m}_log_ratio"], row[f"{m}_se"] = mean, se
+                row[f"{m}_parallel_lower_share"] = float((g[f"log_ratio_{m}"] < 0).mean())
+            row["time_ratio_median"] = float(np.exp(g["log_ratio_train_seconds"].median()))
             rows.append(row)
     return pd.DataFrame(rows)
 
 
+def _paper_log_ratio(dataset, index, bins) -> float:
+    from zoo.tuning.report import PAPER_TABLE2
+
+    key = PAPER_DATASET.get(dataset, dataset)
+    seq, par = PAPER_TABLE2[(key, "sequential")], PAPER_TABLE2[(key, "parallel")]
+    return float(np.mean([np.log(par[Q_LABELS.index(b)][index] / seq[Q_LABELS.index(b)][index])
+                          for b in bins]))
+
+
+def _paper_text(dataset, index, bins) -> str:
+    from zoo.tuning.report import PAPER_TABLE2
+
+    key = PAPER_DATASET.get(dataset, dataset)
+    seq, par = PAPER_TABLE2[(key, "sequential")], PAPER_TABLE2[(key, "parallel")]
+    name = {"mnist": "MNIST", "cifar10": "CIFAR-10"}[key]
+    return f"{name} " + "; ".join(
+        f"{b}: {seq[Q_LABELS.index(b)][index]:.3g} vs {par[Q_LABELS.index(b)][index]:.3g}"
+        for b in bins) + " (seq vs par)"
+
+
+def claims(budget: Budget) -> list:
+    """The paper's claims for this budget, declared before any number is looked at: per
+    dataset, four over the pooled Q >= 1 pairs and one per (Q bin, head) cell."""
+    from zoo.studies.claims import Claim
+
+    main_bins = [b for b in Q_LABELS if b != "Q<1"]
+    out = []
+    for d in budget.datasets:
+        table = "Table 2 (CIFAR-10 row for Fashion-MNIST)" if PAPER_DATASET.get(d) == \
+            "cifar10" else "Table 2"
+        common = dict(source=table, group=d, alpha=0.05)
+        out += [
+            Claim(f"{d}/similar", statement="validation losses similar (pooled Q>=1 pairs)",
+                  paper=_paper_text(d, 1, main_bins), kind="equivalence",
+                  measure="log(val loss par / seq)", margin=MARGIN, margin_reason=MARGIN_REASON,
+                  paper_effect=_paper_log_ratio(d, 1, main_bins), **common),
+            Claim(f"{d}/shallow-lower-val", statement="parallel slightly lower validation loss",
+                  paper=_paper_text(d, 1, main_bins), kind="difference",
+                  measure="log(val loss par / seq)", direction=-1,
+                  paper_effect=_paper_log_ratio(d, 1, main_bins), **common),
+            Claim(f"{d}/deep-lower-train", statement="sequential slightly lower training loss",
+                  paper=_paper_text(d, 0, main_bins), kind="difference",
+                  measure="log(train loss par / seq)", direction=+1,
+                  paper_effect=_paper_log_ratio(d, 0, main_bins), **common),
+            Claim(f"{d}/shallow-faster", statement="parallel faster to train",
+                  paper="said, not measured in the paper", kind="difference",
+                  measure="log(train seconds par / seq)", direction=-1, **common),
+        ]
+        for b in Q_LABELS:
+            for h in HEADS:
+                out.append(Claim(
+                    f"{d}/{b}/{h}/similar", statement=f"validation losses similar, Q {b}, "
+                    f"{h} head", paper=_paper_text(d, 1, [b]), kind="equivalence",
+                    measure="log(val loss par / seq)", margin=MARGIN,
+                    margin_reason=MARGIN_REASON, paper_effect=_paper_log_ratio(d, 1, [b]),
+                    **common))
+    return out
+
+
+def measurements(pairs: pd.DataFrame, budget: Budget, frame=None) -> dict:
+    """Claim id -> Measurement from the complete pairs (a = sequential, b = parallel, so the
+    differences are the log ratios parallel / sequential)."""
+    from zoo.studies.claims import Measurement
+
+    out = {}
+    for claim in claims(budget):
+        parts = claim.id.split("/")
+        d = parts[0]
+        part = pairs[pairs["dataset"] == d] if not pairs.empty else pairs
+        if len(parts) == 2:
+            g = part[part["phase"] == "main"] if not part.empty else part
+            wanted = "all Q>=1 cells"
+        else:
+            g = part[part["cell"] == f"{parts[1]}/{parts[2]}"] if not part.empty else part
+            wanted = f"cell {parts[1]}/{parts[2]}"
+        metric = {"similar": "val_loss", "shallow-lower-val": "val_loss",
+                  "deep-lower-train": "loss", "shallow-faster": "train_seconds"}[parts[-1]]
+        if g.empty or len(g) < 2:
+            reason = _why_untested(d, wanted, budget, frame, len(g))
+            out[claim.id] = Measurement(not_tested=reason)
+            continue
+        out[claim.id] = Measurement(a=np.log(g[f"{metric}_seq"]).tolist(),
+                                    b=np.log(g[f"{metric}_par"]).tolist())
+    return out
+
+
+def _why_untested(dataset, where, budget, frame, n) -> str:
+    if dataset not in budget.datasets:
+        return f"{dataset} is not in this budget"
+    if "Q<1" in where and not budget.big_hours and "Q<1" not in budget.bins:
+        return "Q<1 nets are not in this budget (compute): see --budget gpu"
+    if where.startswith("cell ") and where.split()[1].split("/")[0] not in (
+            *budget.bins, *(("Q<1",) if budget.big_hours else ())):
+        return "this Q bin is not in this budget (compute)"
+    started = frame is not None and not frame.empty and (frame["dataset"] == dataset).any()
+    return (f"{n} complete pair(s) so far: the run has not reached {where} yet"
+            if started else f"{dataset} not run yet (the study resumes where it stopped)")
+
+
 def flattening(frame: pd.DataFrame) -> pd.DataFrame:
-    """Has training flattened? Per dataset x layout x bin: the median relative improvement of
-    the running training loss over the last epoch and the share of trials under 10%."""
+    """Has training flattened? Per dataset x cell x layout: epochs run, the epoch early
+    stopping kept, and the median relative improvement of the running training loss over
+    the last epoch."""
     ok = frame[frame["status"] == "COMPLETED"]
-    g = ok.groupby(["dataset", "layout", "q_bin"])["last_epoch_improvement"]
-    return pd.DataFrame({"trials": g.size(), "median_last_epoch_improvement": g.median(),
-                         "share_under_10pct": g.apply(lambda s: float((s < 0.10).mean()))}
+    g = ok.groupby(["dataset", "cell", "layout"])
+    return pd.DataFrame({"trials": g.size(), "epochs_median": g["epochs"].median(),
+                         "best_epoch_median": g["best_epoch"].median(),
+                         "median_last_epoch_improvement": g["last_epoch_improvement"].median()}
                         ).reset_index()
 
 
 def exclusions(budget: Budget) -> pd.DataFrame:
-    """Per dataset and bin: settings in the bin and the share the cost cap leaves out."""
+    """Per dataset and cell: settings in the cell, how many the cost cap keeps, and the share
+    it leaves out (the cell's cap: the main one, or the Q < 1 cells' own)."""
     rows = []
     for dataset in budget.datasets:
         p = plan(dataset, budget)
-        for label in budget.bins:
-            members = p[p["q_bin"] == label]
-            rows.append({"dataset": dataset, "q_bin": label, "settings": len(members),
-                         "eligible": int(members["eligible"].sum()),
-                         "excluded_share": float(1 - members["eligible"].mean())
-                         if len(members) else np.nan})
+        for label in Q_LABELS:
+            for head in HEADS:
+                members = p[p["cell"] == cell_of(label, head)]
+                phase = members["phase"].iloc[0] if len(members) else ""
+                cap = budget.max_forward_flops if phase == "main" else \
+                    budget.big_max_forward_flops if phase == "big" else None
+                rows.append({"dataset": dataset, "cell": cell_of(label, head),
+                             "phase": phase or "not in budget", "settings": len(members),
+                             "cap_mflop": np.nan if cap is None else cap / 1e6,
+                             "eligible": int(members["eligible"].sum()),
+                             "excluded_share": float(1 - members["eligible"].mean())
+                             if len(members) else np.nan})
     return pd.DataFrame(rows)
 
 
 def cost(frame: pd.DataFrame, out: Path) -> pd.DataFrame:
-    """Seconds per trial and the share that is not steady training steps (building,
-    tracing, evaluation; and, over the whole study, process start and bookkeeping)."""
+    """Seconds per trial per cell, and the hours the study has used (its sessions)."""
     import json
 
-    ok = frame[frame["status"] == "COMPLETED"]
+    ok = frame[frame["status"] != "RUNNING"]
     rows = []
-    for (dataset, label), g in ok.groupby(["dataset", "q_bin"]):
-        rows.append({"dataset": dataset, "q_bin": label, "trials": len(g),
+    for (dataset, cell), g in ok.groupby(["dataset", "cell"]):
+        rows.append({"dataset": dataset, "cell": cell, "trials": len(g),
                      "seconds_median": g["seconds"].median(),
-                     "train_seconds_median": g["train_seconds"].median(),
-                     "overhead_share": 1 - g["train_seconds"].sum() / g["seconds"].sum()})
+                     "hours": g["seconds"].sum() / 3600})
     wall = 0.0
     sessions = out / "sessions.jsonl"
     if sessions.is_file():
         wall = sum(json.loads(line)["wall_seconds"] for line in sessions.read_text().splitlines()
                    if line.strip())
-    total = frame["seconds"].sum()
-    rows.append({"dataset": "all", "q_bin": "all", "trials": len(ok),
-                 "seconds_median": ok["seconds"].median(),
-                 "train_seconds_median": ok["train_seconds"].median(),
-                 "overhead_share": 1 - ok["train_seconds"].sum() / ok["seconds"].sum()
-                 if len(ok) else np.nan,
-                 "study_wall_seconds": wall,
-                 "overhead_share_with_process": 1 - ok["train_seconds"].sum() / wall
-                 if wall >= total > 0 else np.nan})
+    rows.append({"dataset": "all", "cell": "all", "trials": len(ok),
+                 "seconds_median": ok["seconds"].median(), "hours": ok["seconds"].sum() / 3600,
+                 "study_wall_hours": wall / 3600})
     return pd.DataFrame(rows)
-
-
-def conclusion(stats: pd.DataFrame, alpha=0.05) -> list[str]:
-    """Sentences generated from the paired statistics, one per dataset."""
-    lines = []
-    for row in stats[stats["q_bin"] == "all"].itertuples():
-        def word(p, diff):
-            if not np.isfinite(p):
-                return "undecided (too few pairs)"
-            if p >= alpha:
-                return f"no significant difference (Wilcoxon p = {p:.2g})"
-            side = "parallel" if diff < 0 else "sequential"
-            return f"{side} lower (Wilcoxon p = {p:.2g})"
-        lines.append(
-            f"{row.dataset}, {row.pairs} pairs: validation loss: "
-            f"{word(row.val_loss_wilcoxon_p, row.val_loss_median_diff)}, parallel lower in "
-            f"{row.val_loss_share_b_lower:.0%} of pairs, mean difference (parallel - sequential) "
-            f"{row.val_loss_mean_diff:+.4f} [95% CI {row.val_loss_ci_low:+.4f}, "
-            f"{row.val_loss_ci_high:+.4f}]; training loss: "
-            f"{word(row.loss_wilcoxon_p, row.loss_median_diff)}, mean difference "
-            f"{row.loss_mean_diff:+.4f} [{row.loss_ci_low:+.4f}, {row.loss_ci_high:+.4f}]; "
-            f"parallel/sequential training time {row.time_ratio_median:.2f}x (median).")
-    return lines
 
 
 def plot(frame: pd.DataFrame, pairs: pd.DataFrame, path: Path):
@@ -514,25 +618,27 @@ def plot(frame: pd.DataFrame, pairs: pd.DataFrame, path: Path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from zoo.tuning.report import plot_loss_vs_q
-
     datasets = list(dict.fromkeys(frame["dataset"]))
-    fig, axes = plt.subplots(2, len(datasets), figsize=(5.5 * len(datasets), 9), squeeze=False)
+    fig, axes = plt.subplots(1, len(datasets), figsize=(6 * len(datasets), 5), squeeze=False)
     for j, dataset in enumerate(datasets):
-        ax = plot_loss_vs_q(frame[frame["dataset"] == dataset], axes[0, j])
-        ax.set(title=f"{dataset}: loss (evaluation pass) against Q")
-        ax = axes[1, j]
+        ax = axes[0, j]
         part = pairs[pairs["dataset"] == dataset]
-        for label in Q_LABELS:
-            g = part[part["q_bin"] == label]
-            ax.loglog(g["val_loss_seq"], g["val_loss_par"], "o", ms=4, label=label)
+        for cell, marker in zip([cell_of(b, h) for b in Q_LABELS for h in HEADS], "oOsSdD^v"):
+            g = part[part["cell"] == cell]
+            if g.empty:
+                continue
+            ax.loglog(g["val_loss_seq"], g["val_loss_par"], marker.lower(), ms=5,
+                      mfc="none" if cell.endswith("flatten") else None, label=cell)
         if not part.empty:
             lo = float(part[["val_loss_seq", "val_loss_par"]].min().min())
             hi = float(part[["val_loss_seq", "val_loss_par"]].max().max())
-            ax.plot([lo, hi], [lo, hi], "k--", lw=1)
-        ax.set(title=f"{dataset}: paired validation loss", xlabel="sequential",
-               ylabel="parallel")
-        ax.legend(fontsize=7, title="Q bin")
+            ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="equal")
+            ax.fill_between([lo, hi], [lo * np.exp(-MARGIN), hi * np.exp(-MARGIN)],
+                            [lo * np.exp(MARGIN), hi * np.exp(MARGIN)], color="grey",
+                            alpha=0.2, label=f"±{MARGIN:g} log ratio (margin)")
+        ax.set(title=f"{dataset}: paired validation loss ({len(part)} pairs)",
+               xlabel="sequential", ylabel="parallel")
+        ax.legend(fontsize=7, title="Q bin / head")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -540,8 +646,10 @@ def plot(frame: pd.DataFrame, pairs: pd.DataFrame, path: Path):
 
 def report(out: Path, *, budget="cpu") -> dict:
     """trials.csv, table2.csv, paired.csv, stats.csv, flattening.csv, exclusions.csv,
-    trial_cost.csv, summary.json, report.md and plots.png in ``out``."""
+    trial_cost.csv, summary.json (with the claims and their verdicts), report.md and
+    plots.png in ``out``."""
     from zoo.atomic import write_atomic, write_json
+    from zoo.studies import claims as verdicts
 
     out = Path(out)
     spec = BUDGETS[budget] if isinstance(budget, str) else budget
@@ -549,29 +657,33 @@ def report(out: Path, *, budget="cpu") -> dict:
     if frame.empty:
         raise ValueError(f"no trials under {out}: run the study first")
     pairs = pairs_of(frame)
-    stats = paired_statistics(pairs, seed=spec.seed)
+    stats = paired_statistics(pairs)
     t2, flat, excl, costs = table2(frame), flattening(frame), exclusions(spec), cost(frame, out)
     for name, table in (("trials", frame), ("table2", t2), ("paired", pairs), ("stats", stats),
                         ("flattening", flat), ("exclusions", excl), ("trial_cost", costs)):
         write_atomic(out / f"{name}.csv", table.to_csv(index=False))
-    complete = pairs.groupby(["dataset", "q_bin"]).size()
+    rows = verdicts.judge(claims(spec), measurements(pairs, spec, frame))
+    complete = pairs.groupby(["dataset", "cell"]).size()
     summary = {
         "study": "seed000", "budget": budget if isinstance(budget, str) else "custom",
+        "design": "2026-12: Q on the full training split less a held-out validation part; "
+                  "pairs stratified by (Q bin, head)",
         "settings": asdict(spec),
+        "splits": {"loss": "training examples (evaluation pass after training)",
+                   "val_loss": f"{spec.validation_fraction:.0%} of the training split, held "
+                               "out (seeded, stratified); early stopping and model selection",
+                   "test_loss": "the test split, final report only"},
+        "q_counts": "training images actually trained on (train split less the held-out part)",
         "trials": int(len(frame)),
         "status": {k: int(v) for k, v in frame["status"].value_counts().items()},
-        "complete_pairs": {f"{d}/{b}": int(n) for (d, b), n in complete.items()},
-        "failed_by_layout_and_bin": {
-            f"{d}/{layout}/{b}": int(n) for (d, layout, b), n in
-            frame[frame["status"] == "FAILED"].groupby(["dataset", "layout", "q_bin"]).size()
-            .items()},
-        "paired": {f"{r['dataset']}/{r['q_bin']}": {k: v for k, v in r.items()
-                                                     if k not in ("dataset", "q_bin")}
+        "complete_pairs": {f"{d}/{c}": int(n) for (d, c), n in complete.items()},
+        "wanted_pairs_per_cell": spec.pairs,
+        "paired": {f"{r['dataset']}/{r['group']}": {k: v for k, v in r.items()
+                                                     if k not in ("dataset", "group")}
                    for r in stats.to_dict("records")},
-        "median_last_epoch_improvement": float(
-            frame.loc[frame["status"] == "COMPLETED", "last_epoch_improvement"].median()),
-        "overhead_share": float(costs.iloc[-1]["overhead_share"]),
-        "conclusion": conclusion(stats) if not stats.empty else [],
+        "claims": verdicts.jsonable(rows),
+        "verdict_counts": verdicts.counts(rows),
+        "hours": float(costs.iloc[-1]["hours"]),
     }
     write_json(out / "summary.json", summary)
     plot(frame, pairs, out / "plots.png")
@@ -579,20 +691,22 @@ def report(out: Path, *, budget="cpu") -> dict:
         f"# seed000 ({summary['budget']}): {TITLE}", "",
         f"Budget: {spec.describe()}.", "",
         f"{len(frame)} trials: " + ", ".join(f"{v} {k}" for k, v in summary["status"].items()),
-        "", "## Conclusion (generated from the statistics below)", "",
-        *[f"- {line}" for line in summary["conclusion"]], "",
-        "## Table 2: losses by Q bin, evaluation pass after training (paper beside)", "",
+        f"({summary['hours']:.1f} hours of trials so far).", "",
+        "## Verdicts (computed by zoo.studies.claims from the pairs below)", "",
+        "Measure: log ratio parallel / sequential of a pair's loss (negative: parallel lower). "
+        f"Equivalence margin ±{MARGIN} ({MARGIN_REASON}). Holm's correction over all "
+        f"{rows[0]['tests_in_family'] if rows else 0} tests of the study.", "",
+        verdicts.markdown(rows), "",
+        "## Losses by Q bin and head, evaluation passes after training (paper beside)", "",
         markdown(t2), "",
-        "## Paired differences, parallel minus sequential", "", markdown(stats), "",
-        "## Has training flattened? (relative improvement of the last epoch)", "",
-        markdown(flat), "",
-        "## Settings the cost cap leaves out", "", markdown(excl), "",
+        "## Paired log ratios, parallel / sequential", "", markdown(stats), "",
+        "## Epochs and flattening", "", markdown(flat), "",
+        "## Settings the cost caps leave out", "", markdown(excl), "",
         "## Seconds per trial", "", markdown(costs), "",
     ]
     failed = frame[frame["status"] == "FAILED"]
     if not failed.empty:
         lines += ["## Failed trials", "",
-                  markdown(failed[["dataset", "layout", "pair", "q_bin", "message"]]), ""]
+                  markdown(failed[["dataset", "layout", "pair", "cell", "message"]]), ""]
     write_atomic(out / "report.md", "\n".join(lines))
     return summary
-
