@@ -120,3 +120,16 @@ def test_a_closed_pipe_exits_quietly():
     finally:
         os.close(write)
     assert r.returncode == 0 and r.stderr == b"", r.stderr[-2000:]
+
+
+# --- item 9: a model that does not fit the dataset's classes --------------------------------
+
+@pytest.mark.parametrize("classes", [5, 11])
+def test_evaluating_a_model_with_other_classes_is_refused(classes, tmp_path, capsys):
+    path = tmp_path / f"classes{classes}.keras"
+    keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+                      keras.layers.Dense(classes, activation="softmax")]).save(path)
+    code, out, err = _main(capsys, "evaluate", str(path), "--dataset", "digits")
+    assert code == 2 and out == ""
+    assert (f"model outputs shape (None, {classes}), but digits has 10 classes"
+            in _one_line(err))

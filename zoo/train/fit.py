@@ -352,6 +352,10 @@ def evaluate(model, dataset, *, split="test", subset=None, seed=0, data_dir=None
             f"model expects inputs of shape {tuple(model.input_shape[1:])}, but {dataset} "
             f"images are {info.shape}"
         )
+    outputs = model.output_shape  # one probability per class, or the loss is nan
+    if not (isinstance(outputs, tuple) and len(outputs) == 2 and outputs[1] == info.num_classes):
+        raise ValueError(f"model outputs shape {outputs}, but {dataset} has {info.num_classes} "
+                         f"classes: it needs one output of shape (None, {info.num_classes})")
     x, y = load(dataset, split, data_dir=data_dir, subset=subset, seed=seed,
                 normalize=None if expects_raw_pixels(model) else "standardize")
     model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"],
