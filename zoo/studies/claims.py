@@ -305,6 +305,19 @@ def markdown(rows: list[dict], group=None) -> str:
     return "\n".join(lines)
 
 
+def lines(rows: list[dict]) -> list[str]:
+    """One short line per claim (``zoo reproduce`` prints them): id, verdict, the estimate
+    with its interval and the Holm-adjusted p, or the reason it was not tested."""
+    out = []
+    for c in table_rows(rows):
+        if c["verdict"] == "not tested":
+            out.append(f"{c['id']}: not tested ({c['bound']})")
+            continue
+        out.append(f"{c['id']}: {c['verdict']} (n = {c['n']}, {c['estimate']} {c['ci']}, "
+                   f"p Holm {c['p_holm']})")
+    return out
+
+
 def counts(rows: list[dict]) -> dict:
     """Verdict -> number of claims."""
     return {v: sum(r["verdict"] == v for r in rows) for v in VERDICTS}
