@@ -449,6 +449,7 @@ def test_seed001_smoke_end_to_end(tmp_path):
         "digits/dmrnet-vs-resnet", "digits/dmrnet-vs-identity", "digits/dmrnet-vs-inception"]
     assert {c["verdict"] for c in summary["claims"]} <= {"reproduced", "contradicted",
                                                          "inconclusive", "not tested"}
+    assert "digits/dmrnet-vs-resnet: " in stdout  # one line per claim
     stamp = (out / "digits" / "dmrnet" / "seed-0" / "model.keras").stat().st_mtime
     _smoke(out, "seed001")  # finished runs are never trained again
     assert (out / "digits" / "dmrnet" / "seed-0" / "model.keras").stat().st_mtime == stamp
