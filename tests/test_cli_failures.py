@@ -133,3 +133,29 @@ def test_evaluating_a_model_with_other_classes_is_refused(classes, tmp_path, cap
     assert code == 2 and out == ""
     assert (f"model outputs shape (None, {classes}), but digits has 10 classes"
             in _one_line(err))
+
+
+# --- item 10: tune-report with nothing finished, or of a folder that is not there -----------
+
+def test_tune_report_of_a_missing_folder_creates_nothing(tmp_path, capsys):
+    missing = tmp_path / "typo"
+    code, _, err = _main(capsys, "tune-report", str(missing))
+    line = _one_line(err)
+    assert code == 2 and str(missing) in line and "not a folder" in line
+    assert not missing.exists()
+
+
+def test_tune_report_without_a_completed_trial_writes_strict_json(tmp_path, capsys):
+    import json
+
+    from zoo import tuning
+
+    tuning.tune("smoke", "digits", project_dir=tmp_path, epochs=1, max_trials=1, verbose=0)
+    for trial in tmp_path.rglob("trial_*/trial.json"):  # as if every trial had failed
+        data = json.loads(trial.read_text())
+        data["status"] = "FAILED"
+        trial.write_text(json.dumps(data))
+    code, _, err = _main(capsys, "tune-report", str(tmp_path))
+    assert code == 0, err
+    text = (tmp_path / "summary.json").read_text()
+    assert "NaN" not in text and json.loads(text)["median_seconds_per_trial"] is None
