@@ -202,3 +202,87 @@ def test_a_deeply_nested_keras_config_is_one_line(tmp_path):
         path = _zip(tmp_path / f"deep{depth}.keras", {"config.json": nested})
         with pytest.raises(ValueError, match="nests deeper than|config.json: RecursionError"):
             check_keras_file(path)
+
+
+def test_an_idx_header_claiming_gigabytes_is_refused_before_reading(tmp_path, monkeypatch):
+    from zoo.data import DataError, read_idx
+
+    # a sparse file: 64 GiB long, a few KB on disk, its header consistent with its length
+    path = tmp_path / "train-images-idx3-ubyte"
+    with open(path, "wb") as f:
+        f.write(bytes([0, 0, 0x08, 3]) + b"".join(d.to_bytes(4, "big")
+                                                  for d in (65536, 1024, 1024)))
+        f.truncate(16 + (64 << 30))
+    requested = []
+    real_open = open
+
+    class Watched:  # nothing past the header may be read
+        def __init__(self, handle):
+            self.handle = handle
+
+        def read(self, size=-1):
+            requested.append(size)
+            return self.handle.read(size)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.handle.close()
+
+    monkeypatch.setattr("builtins.open", lambda *a, **k: Watched(real_open(*a, **k)))
+    with pytest.raises(DataError, match="declares 68,719,476,736 bytes .* refused before"):
+        read_idx(path)
+    assert requested and all(0 <= size <= 12 for size in requested)
+
+
+def test_a_truncated_or_overlong_idx_is_named(tmp_path):
+    import gzip
+
+    from zoo.data import DataError, read_idx
+
+    header = bytes([0, 0, 0x08, 1]) + (10).to_bytes(4, "big")
+    for name, data in (("short", header + bytes(5)), ("long", header + bytes(11))):
+        for suffix, write in (("", lambda p, d: p.write_bytes(d)),
+                              (".gz", lambda p, d: p.write_bytes(gzip.compress(d)))):
+            path = tmp_path / f"{name}-idx1-ubyte{suffix}"
+            write(path, data)
+            with pytest.raises(DataError, match="header promises shape \\(10,\\)"):
+                read_idx(path)
+    path = tmp_path / "ok-idx1-ubyte.gz"
+    path.write_bytes(gzip.compress(header + bytes(range(10))))
+    assert list(read_idx(path)) == list(range(10))
+
+
+def test_an_npz_bomb_is_refused_before_decompressing(tmp_path, monkeypatch):
+    from zoo.data import DataError, formats, read_npz
+
+    monkeypatch.setattr(formats, "MAX_ARRAY_BYTES", 1 << 20)  # the bound, scaled down
+    bomb = tmp_path / "train.npz"
+    np.savez_compressed(bomb, x=np.zeros((8, 512, 512), np.uint8), y=np.zeros(8, np.int64))
+    assert bomb.stat().st_size < 50_000
+    monkeypatch.setattr(np.lib.format, "read_array",
+                        lambda *a, **k: pytest.fail("decompressed a bomb"))
+    with pytest.raises(DataError, match="x.npy declares 2,097,280 bytes .* refused"):
+        read_npz(bomb)
+
+
+def test_an_npz_header_that_lies_is_refused(tmp_path):
+    import io
+
+    from zoo.data import DataError, read_npz
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "|u1", "fortran_order": False,
+                                                  "shape": (1 << 20, 1 << 20)})
+    path = _zip(tmp_path / "train.npz", {"x.npy": header.getvalue(),
+                                         "y.npy": header.getvalue()})
+    with pytest.raises(DataError, match="x.npy|y.npy"):
+        read_npz(path)
+    small = io.BytesIO()
+    np.lib.format.write_array_header_1_0(small, {"descr": "|u1", "fortran_order": False,
+                                                 "shape": (1000,)})
+    path = _zip(tmp_path / "lie.npz", {"x.npy": small.getvalue() + bytes(10),
+                                       "y.npy": small.getvalue() + bytes(10)})
+    with pytest.raises(DataError, match="promises shape \\(1000,\\) .* corrupt"):
+        read_npz(path)

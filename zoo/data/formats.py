@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import pickle
 import zipfile
 import zlib
@@ -39,34 +40,55 @@ def verify_checksum(path, expected: str | None) -> None:
 _IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
+# Bounds for the arrays a dataset file may hold (the largest real one, SVHN's extra split,
+# is ~1.6 GB as uint8 pixels; MNIST's training images are 47 MB): what a header or a zip
+# declares is checked against them before anything is read or decompressed.
+MAX_ARRAY_BYTES = 4 << 30
+
+
+def _too_large(path, what, size) -> DataError:
+    return DataError(f"{path}: {what} declares {size:,} bytes (more than {MAX_ARRAY_BYTES:,}); "
+                     "refused before reading it")
+
+
 def read_idx(path) -> np.ndarray:
     """Read an IDX file (optionally gzip-compressed), e.g. ``train-images-idx3-ubyte.gz``.
 
     Format: two zero bytes, a type byte, the number of dimensions, the dimensions as
-    big-endian int32, then the data.
+    big-endian int32, then the data. The header is read first and checked against
+    :data:`MAX_ARRAY_BYTES` and, uncompressed, the file's size; then exactly the promised
+    bytes are read.
     """
     path = Path(path)
     try:
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rb") as f:
-            raw = f.read()
+            magic = f.read(4)
+            if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] not in _IDX_TYPES:
+                raise DataError(f"{path}: not an IDX file (bad magic number {magic.hex()})")
+            ndim = magic[3]
+            dims = f.read(4 * ndim)
+            if len(dims) < 4 * ndim:
+                raise DataError(f"{path}: truncated IDX header")
+            shape = tuple(int.from_bytes(dims[4 * i : 4 * i + 4], "big") for i in range(ndim))
+            dtype = np.dtype(_IDX_TYPES[magic[2]])
+            expected = math.prod(shape) * dtype.itemsize
+            if expected > MAX_ARRAY_BYTES:
+                raise _too_large(path, f"its header (shape {shape})", expected)
+            held = None if opener is gzip.open else path.stat().st_size - 4 - 4 * ndim
+            if held is not None and held != expected:
+                raise DataError(
+                    f"{path}: truncated or corrupt IDX data: header promises shape {shape} "
+                    f"({expected} bytes), file holds {held} bytes")
+            raw = f.read(expected + 1)  # one more: a file longer than its header is corrupt
     except (OSError, EOFError, zlib.error) as e:
         raise DataError(f"{path}: cannot read IDX file ({e}); the file is corrupt or truncated") from e
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
-        raise DataError(f"{path}: not an IDX file (bad magic number {raw[:4].hex()})")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DataError(f"{path}: truncated IDX header")
-    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    dtype = np.dtype(_IDX_TYPES[raw[2]])
-    expected = int(np.prod(shape)) * dtype.itemsize
-    if len(raw) - header != expected:
+    if len(raw) != expected:
         raise DataError(
             f"{path}: truncated or corrupt IDX data: header promises shape {shape} "
-            f"({expected} bytes), file holds {len(raw) - header} bytes"
+            f"({expected} bytes), file holds {len(raw) if len(raw) < expected else 'more'} bytes"
         )
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+    return np.frombuffer(raw, dtype=dtype).reshape(shape)
 
 
 class _ArraysOnly(pickle.Unpickler):
@@ -148,9 +170,43 @@ def read_cifar_batch(path, label_key: str, release_md5: str | None = None
     return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels
 
 
+def _check_npz(path: Path) -> None:
+    """Every member's declared size, and every array's header, within
+    :data:`MAX_ARRAY_BYTES` and consistent with each other, before NumPy allocates or
+    decompresses anything (a 2 MB npz can declare gigabytes of zeros)."""
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if info.file_size > MAX_ARRAY_BYTES:
+                raise _too_large(path, f"its member {info.filename}", info.file_size)
+            if not info.filename.endswith(".npy"):
+                continue
+            with archive.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                if version == (1, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+                elif version == (2, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+                else:
+                    raise DataError(f"{path}: {info.filename} has .npy format {version}, "
+                                    "not 1.0 or 2.0")
+            needed = math.prod(shape) * dtype.itemsize
+            if needed > MAX_ARRAY_BYTES:
+                raise _too_large(path, f"the header of {info.filename} (shape {shape})", needed)
+            if needed > info.file_size:
+                raise DataError(f"{path}: {info.filename} promises shape {shape} ({needed:,} "
+                                f"bytes) but holds {info.file_size:,}; the file is corrupt")
+
+
 def read_npz(path) -> tuple[np.ndarray, np.ndarray]:
-    """An ``.npz`` with arrays ``x`` (N, H, W[, C]) and ``y`` (N,)."""
+    """An ``.npz`` with arrays ``x`` (N, H, W[, C]) and ``y`` (N,); sizes are checked before
+    reading (:func:`_check_npz`)."""
     path = Path(path)
+    try:
+        _check_npz(path)
+    except DataError:
+        raise
+    except (OSError, ValueError, zlib.error, EOFError, zipfile.BadZipFile) as e:
+        raise DataError(f"{path}: cannot read npz ({e}); the file is corrupt or truncated") from e
     try:
         with np.load(path) as f:
             x, y = f["x"], f["y"]
