@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,7 @@ from zoo.tuning.hypermodel import build_point, trainable_params
 
 
 def zoo_cli(*args, **popen):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = popen.pop("env", {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     return subprocess.Popen([sys.executable, "-m", "zoo.cli", *args], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
 
@@ -114,9 +115,60 @@ def test_diverging_and_failing_trials_are_recorded_and_the_search_goes_on(tmp_pa
         assert "kernel_size must be a positive odd integer" in frame.loc[point, "message"]
 
 
+def _listening(pid) -> list[str]:
+    """The local addresses on which process ``pid`` listens for TCP (Linux /proc)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    found = []
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # LISTEN
+                found.append(_address(fields[1]))
+    return found
+
+
+def _address(field):
+    """/proc/net/tcp's "0100007F:1F90" (little-endian 32-bit words) as an ip_address."""
+    import ipaddress
+
+    raw = bytes.fromhex(field.split(":")[0])
+    raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+    address = ipaddress.ip_address(raw)
+    return getattr(address, "ipv4_mapped", None) or address
+
+
+def _chief_pid(parent):
+    for child in Path(f"/proc/{parent}/task/{parent}/children").read_text().split():
+        try:
+            if b"KERASTUNER_TUNER_ID=chief" in Path(f"/proc/{child}/environ").read_bytes():
+                return int(child)
+        except OSError:
+            pass
+    return None
+
+
 def test_chief_and_two_workers_run_every_point_exactly_once(tmp_path):
+    # an address the user's environment asks for is overridden: the chief listens on loopback
     proc = zoo_cli("tune", "--grid", "smoke", "--dataset", "digits", "--epochs", "1",
-                   "--project-dir", str(tmp_path), "--workers", "2")
+                   "--project-dir", str(tmp_path), "--workers", "2",
+                   env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3",
+                        "KERASTUNER_ORACLE_IP": "0.0.0.0"})
+    addresses, deadline = [], time.time() + 300
+    while not addresses and proc.poll() is None and time.time() < deadline:
+        chief = _chief_pid(proc.pid)
+        try:
+            addresses = _listening(chief) if chief else []
+        except OSError:  # it ended meanwhile
+            pass
+        time.sleep(0.5)
+    assert addresses and all(a.is_loopback for a in addresses), addresses
     out, err = proc.communicate(timeout=400)
     assert proc.returncode == 0, err[-3000:]
     frame = tuning.results(tmp_path)
@@ -171,6 +223,13 @@ def test_cli_rejects_bad_arguments_in_one_line(tmp_path, capsys):
     assert main(["tune", "--grid", "smoke", "--dataset", "digits", "--shard", "0/2",
                  "--project-dir", str(tmp_path)]) == 2
     assert "shard i/N needs 1 <= i <= N" in capsys.readouterr().err
+    for bad in ("-1", "two", str((os.cpu_count() or 1) + 1)):  # at most the cores
+        with pytest.raises(SystemExit):
+            main(["tune", "--project-dir", str(tmp_path / "w"), "--workers", bad])
+        assert "argument --workers: expected" in capsys.readouterr().err
+    with pytest.raises(ValueError, match=r"workers must be 1\.\.\d+ \(the CPU cores"):
+        tuning.launch([], 10_000, tmp_path / "w")
+    assert not (tmp_path / "w").exists()
     assert main(["tune-report", str(tmp_path / "empty")]) == 2
     assert "no trials found" in capsys.readouterr().err
 
@@ -340,3 +399,160 @@ def test_a_dead_owners_lock_frees_itself_even_when_its_pid_is_reused(tmp_path):
         second = subprocess.run([sys.executable, "-c", code, str(folder)], cwd=ROOT,
                                 capture_output=True, text=True)
         assert f"is being searched by process {os.getpid()}" in second.stderr
+
+
+def _strict_json(path):
+    def refuse(constant):
+        raise AssertionError(f"{path} holds {constant}, which is not JSON")
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+def test_tune_report_of_failed_or_unpaired_searches_and_of_a_typo(tmp_path, monkeypatch, capsys):
+    import warnings
+
+    from zoo.cli import main
+
+    # its one point diverges: no completed trial
+    failing = Grid("failing", "test", "shallow_stack", {
+        "dataset": ("digits",), "kernel_size": (3,), "activation": ("linear",),
+        "batch_norm": (False,), "filters": (4,), "layers": (2,), "learning_rate": (1e12,),
+        "batch_size": (64,)})
+    monkeypatch.setitem(GRIDS, "failing", failing)
+    tuning.tune("failing", "digits", project_dir=tmp_path / "failed", epochs=1, verbose=0)
+    assert main(["tune-report", str(tmp_path / "failed")]) == 0
+    summary = _strict_json(tmp_path / "failed" / "summary.json")
+    assert summary["median_seconds_per_trial"] is None and summary["best_trial"] is None
+    assert summary["status"] == {"FAILED": 1}
+    assert not (tmp_path / "failed" / "plots.png").exists()
+    # a typo names no search: refused in one line, and no folder is created for it
+    assert main(["tune-report", str(tmp_path / "typo")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no search found" in err
+    assert not (tmp_path / "typo").exists()
+    assert main(["tune-report", str(tmp_path / "failed"), "--out", str(tmp_path / "o2")]) == 0
+    # one layout only: nothing to pair, so one plot panel, not an empty second one; and a
+    # one-epoch trial (its previous-epoch loss is NaN) raises no All-NaN warning
+    single = Grid("single", "test", "shallow_stack", {
+        "dataset": ("digits",), "layout": ("sequential",), "kernel_size": (3,),
+        "filters": (4,), "layers": (1,), "learning_rate": (3e-3,), "batch_size": (64,)})
+    monkeypatch.setitem(GRIDS, "single", single)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tuning.tune("single", "digits", project_dir=tmp_path / "single", epochs=1, verbose=0)
+    assert not [w for w in caught if "All-NaN" in str(w.message)], [str(w.message) for w in caught]
+    out = tuning.write_report(tmp_path / "single")
+    import matplotlib.image
+
+    height, width = matplotlib.image.imread(out / "plots.png").shape[:2]
+    assert width < 1.5 * height  # one panel
+    assert _strict_json(out / "summary.json")["best_trial"]["settings"]["layout"] == "sequential"
+
+
+def test_results_summary_best_models_and_reports_name_each_trials_hyperparameters(
+        tmp_path, capsys):
+    from zoo.cli import main
+
+    folder = tuning.tune("smoke", "digits", project_dir=tmp_path, epochs=1, verbose=0)
+    frame = tuning.results(folder)
+    best = frame.loc[frame["val_loss"].idxmin()]
+    # the same search reopened as a KerasTuner user would
+    tuner = tuning.make_tuner("smoke", "digits", project_dir=tmp_path, epochs=1)
+    capsys.readouterr()
+    tuner.results_summary()
+    out = capsys.readouterr().out
+    assert f"Trial {best['trial_id']} (best): val_loss {best['val_loss']:.4g}" in out
+    assert out.count("layout=") == 4 and "layers=" in out and "learning_rate=" in out
+    (model,) = tuner.get_best_models(1)  # the best trial's weights were kept
+    loss, _ = model.evaluate(tuner.hypermodel.x_val, tuner.hypermodel.y_val, verbose=0)
+    assert loss == pytest.approx(best["val_loss"], rel=1e-4)
+    assert len(list(tmp_path.glob("trial_*/best.weights.h5"))) == 1
+    with pytest.raises(ValueError, match=r"^trial \d+ has no kept weights: .*$"):
+        tuner.get_best_models(2)
+    # the CLI names the best trial's settings, and so does the report
+    assert main(["tune-report", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"best: trial {best['trial_id']}, point {best['point']}: ")
+    assert f"layout={best['layout']}" in out and f"layers={best['layers']}" in out
+    report = (tmp_path / "report.md").read_text()
+    assert "## Best trials" in report and f"layout={best['layout']}" in report
+    # a search run without keep_best says so in one line
+    empty = tuning.make_tuner("smoke", "digits", project_dir=tmp_path / "new", epochs=1)
+    with pytest.raises(ValueError, match="no completed trial"):
+        empty.get_best_models()
+
+
+class _Toy(__import__("keras_tuner").HyperModel):
+    """A real KerasTuner hypermodel that trains nothing: each trial's val_loss is a function
+    of its two hyperparameters. ``plan`` maps (a, b) to what its runs do, in turn."""
+
+    def __init__(self, log, plan=None):
+        super().__init__()
+        self.log, self.plan = log, plan or {}
+
+    def build(self, hp):
+        import keras
+
+        hp.Choice("a", [1, 2, 3])
+        hp.Choice("b", ["x", "y"])
+        return keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+
+    def fit(self, hp, model, *args, **kwargs):
+        key = (hp["a"], hp["b"])
+        runs = [line for line in self.log.read_text().splitlines()
+                if line == repr(key)] if self.log.exists() else []
+        with self.log.open("a") as f:
+            f.write(repr(key) + "\n")
+        action = self.plan.get(key, [])[len(runs):len(runs) + 1]
+        if action == ["crash"]:
+            raise RuntimeError("a transient fault")  # INVALID: retried
+        if action == ["kill"]:
+            raise SystemExit("killed")  # not an Exception: ends the process's search
+        return {"val_loss": hp["a"] + (0.5 if hp["b"] == "y" else 0.0)}
+
+
+def _space():
+    import keras_tuner
+
+    hp = keras_tuner.HyperParameters()
+    hp.Choice("a", [1, 2, 3])
+    hp.Choice("b", ["x", "y"])
+    return hp
+
+
+def test_resumable_grid_search_takes_gridsearchs_arguments_and_walks_its_order(tmp_path):
+    import keras_tuner
+
+    from zoo.tuning.oracle import ResumableGridSearch
+
+    orders = {}
+    for name, cls in (("stock", keras_tuner.GridSearch), ("ours", ResumableGridSearch)):
+        tuner = cls(_Toy(tmp_path / f"{name}.log"), objective="val_loss", directory=tmp_path,
+                    project_name=name, hyperparameters=_space(), tune_new_entries=False,
+                    allow_new_entries=False)
+        tuner.search(verbose=0)
+        orders[name] = [tuple(tuner.oracle.trials[t].hyperparameters.values.values())
+                        for t in tuner.oracle.start_order]
+    assert orders["ours"] == orders["stock"] and len(set(orders["ours"])) == 6
+
+
+def test_a_search_killed_while_a_trial_is_retried_runs_that_trial_again(tmp_path):
+    from zoo.tuning.oracle import ResumableGridSearch
+
+    log = tmp_path / "runs.log"
+    plan = {(2, "x"): ["crash", "kill"]}  # fails once (retry queued), killed in its retry
+
+    def tuner():
+        return ResumableGridSearch(_Toy(log, plan), objective="val_loss", directory=tmp_path,
+                                   project_name="p", max_retries_per_trial=2)
+
+    with pytest.raises(SystemExit):
+        tuner().search(verbose=0)
+    retried = [json.loads(p.read_text()) for p in tmp_path.glob("p/trial_*/trial.json")]
+    assert [t["status"] for t in retried if t["hyperparameters"]["values"] == {"a": 2, "b": "x"}
+            ] == ["RUNNING"]  # its file says what it was doing when killed
+    resumed = tuner()
+    resumed.search(verbose=0)
+    statuses = {tuple(t.hyperparameters.values.values()): t.status
+                for t in resumed.oracle.trials.values()}
+    assert len(statuses) == 6 and set(statuses.values()) == {"COMPLETED"}, statuses
+    assert log.read_text().splitlines().count("(2, 'x')") == 3  # crash, kill, completed

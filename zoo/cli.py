@@ -82,6 +82,20 @@ def positive_float(text):
     return value
 
 
+def workers_count(text):
+    """``--workers``: 0 (one process) up to the CPU cores of this host; more processes than
+    cores only slow every trial down (and each holds a copy of the data)."""
+    cores = os.cpu_count() or 1
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not 0 <= value <= cores:
+        raise argparse.ArgumentTypeError(
+            f"expected 0..{cores} (the CPU cores of this host), got {value}")
+    return value
+
+
 def _sub(sub, name, help):
     return sub.add_parser(name, help=help, epilog=EXAMPLES.get(name),
                           formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -160,9 +174,13 @@ def _parser():
                    help="share of the training examples held out (seeded, stratified) for "
                         "the val_loss objective; the test split is never used (default 0.1)")
     s.add_argument("--max-trials", type=positive_int, help="stop after this many trials")
+    s.add_argument("--max-mflops", type=positive_float, metavar="MFLOPS",
+                   help="only points whose forward pass costs at most this many MFLOPs per "
+                        "image (the sample and shard are drawn from those)")
     s.add_argument("--data-dir")
-    s.add_argument("--workers", type=int, default=0,
-                   help="run as KerasTuner chief + N workers on this host")
+    s.add_argument("--workers", type=workers_count, default=0,
+                   help="run as KerasTuner chief + N workers on this host (at most the CPU "
+                        "cores; the chief's oracle listens on 127.0.0.1 only)")
 
     s = _sub(sub, "tune-report", "tables, CSV and plots from a search directory")
     s.add_argument("project_dir")
@@ -232,8 +250,6 @@ def _tune(args, argv):
     from zoo import tuning
 
     if args.workers:
-        if args.workers < 0:
-            raise ValueError(f"--workers must be >= 0, got {args.workers}")
         tuning.check_search(args.grid, args.dataset, shard=args.shard, data_dir=args.data_dir)
         rest = [a for i, a in enumerate(argv) if a != "--workers" and not a.startswith("--workers=")
                 and (i == 0 or argv[i - 1] != "--workers")]
@@ -246,12 +262,15 @@ def _tune(args, argv):
             args.grid, args.dataset, project_dir=args.project_dir, epochs=args.epochs,
             sample=args.sample, seed=args.seed, shard=args.shard, subset=args.subset,
             validation_fraction=args.validation_fraction, data_dir=args.data_dir,
-            max_trials=args.max_trials, verbose=0,
+            max_trials=args.max_trials, max_mflops=args.max_mflops, verbose=0,
             progress="KERASTUNER_TUNER_ID" not in os.environ)  # workers have no oracle here
     frame = tuning.results(folder)
     if not frame.empty:
         print(f"{len(frame)} trials in {folder}: " + ", ".join(
             f"{v} {k}" for k, v in frame["status"].value_counts().items()))
+        best = tuning.best_trials(frame, 1)
+        if not best.empty:
+            print(tuning.describe_trial(best.iloc[0], best=True))
 
 
 def _reproduce(args, argv):
@@ -303,9 +322,13 @@ def _run(args, argv):
     elif args.command == "tune":
         _tune(args, argv)
     elif args.command == "tune-report":
-        from zoo.tuning import write_report
+        from zoo.tuning import best_trials, describe_trial, results, write_report
 
-        print(f"report written to {write_report(args.project_dir, args.out)}")
+        out = write_report(args.project_dir, args.out)
+        best = best_trials(results(args.project_dir), 1)
+        if not best.empty:
+            print(describe_trial(best.iloc[0], best=True))
+        print(f"report written to {out}")
     elif args.command == "reproduce":
         _reproduce(args, argv)
     elif args.command == "publish":

@@ -21,6 +21,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from zoo import compat
 from zoo import validation as check
 
 PROJECTIONS = ("polar", "clip")
@@ -173,6 +174,6 @@ def projected_layers(model):
     """The layers of ``model`` that the projection acts on."""
     return [
         layer
-        for layer in model._flatten_layers(include_self=False)
+        for layer in compat.flatten_layers(model)
         if isinstance(layer, NormPreservingConv2D) and layer.projection is not None
     ]

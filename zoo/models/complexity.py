@@ -13,12 +13,14 @@ import math
 
 import numpy as np
 
+from zoo import compat
+
 
 def _kernel_layers(model):
     """Layers that own a ``kernel`` weight (Conv*, Dense, BranchConv2D), at any depth."""
     found = []
-    for layer in model._flatten_layers(include_self=False, recursive=True):
-        own = {id(w) for w in getattr(layer, "_trainable_variables", [])}
+    for layer in compat.flatten_layers(model):
+        own = {id(w) for w in compat.own_trainable_variables(layer)}
         kernel = getattr(layer, "kernel", None)
         if kernel is not None and id(kernel) in own:
             found.append(layer)
@@ -42,13 +44,8 @@ def flops(model) -> int:
             return out
         return wrapped
 
-    for layer in layers:
-        layer.call = counting(layer, layer.call)
-    try:
+    with compat.wrapped_calls(layers, counting):
         model(np.zeros((1, *shape), dtype="float32"), training=False)
-    finally:
-        for layer in layers:
-            del layer.call  # back to the class's method
     return 2 * sum(macs.values())
 
 

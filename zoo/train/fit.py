@@ -89,12 +89,14 @@ def build_training_state(model: keras.Model) -> None:
     way (the variables start at zero). The JAX and PyTorch trainers already build them
     up front.
     """
-    if keras.backend.backend() != "tensorflow" or not hasattr(model, "_symbolic_build"):
+    from zoo import compat
+
+    if keras.backend.backend() != "tensorflow" or not compat.can_symbolic_build(model):
         return
     x = keras.KerasTensor((None, *model.input_shape[1:]), dtype="float32")
     y = keras.KerasTensor((None,), dtype="int32")
     try:
-        model._symbolic_build(data_batch=(x, y, None))
+        compat.symbolic_build(model, x, y)
     except TypeError:  # a Keras whose private signature changed: fit() builds them itself
         pass
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from zoo import compat
+
 
 class _CoupledL2:
     """Adds ``l2 * w`` to each gradient before the wrapped optimizer's update."""
@@ -14,7 +16,7 @@ class _CoupledL2:
         self.l2 = float(l2)
 
     def apply(self, grads, trainable_variables=None):
-        variables = (self._trainable_variables if trainable_variables is None
+        variables = (compat.optimizer_variables_in_use(self) if trainable_variables is None
                      else list(trainable_variables))
         if self.l2 and variables:
             grads = [g if g is None else ops.add(g, ops.multiply(self.l2, v))

@@ -8,6 +8,8 @@ import_keras_quietly()  # before Keras is imported: TensorFlow's start-up lines 
 from zoo.tuning.grids import GRIDS, Grid, get_grid, select
 from zoo.tuning.hypermodel import GridHyperModel, build_point
 from zoo.tuning.report import (
+    best_trials,
+    describe_trial,
     paired,
     paired_summary,
     plot_loss_vs_q,
@@ -19,7 +21,8 @@ from zoo.tuning.report import (
 from zoo.tuning.search import ProjectLock, check_search, launch, make_tuner, search_dir, tune
 
 __all__ = [
-    "GRIDS", "Grid", "GridHyperModel", "ProjectLock", "build_point", "check_search",
+    "GRIDS", "Grid", "GridHyperModel", "ProjectLock", "best_trials", "build_point",
+    "check_search", "describe_trial",
     "get_grid", "launch", "make_tuner",
     "paired", "paired_summary", "plot_loss_vs_q", "plot_paired", "results", "search_dir",
     "select", "table2", "tune", "write_report",

@@ -16,6 +16,7 @@ import keras_tuner
 import numpy as np
 
 import zoo
+from zoo import compat
 from zoo.train import build_training_state
 from zoo.tuning.grids import BUILDER_AXES
 
@@ -32,6 +33,22 @@ def build_point(point: dict, input_shape, num_classes) -> keras.Model:
     builders = {"shallow_stack": zoo.shallow_stack, "dmrnet": zoo.dmrnet,
                 "procresnet": zoo.procresnet}
     return builders[model](**kwargs)
+
+
+def point_flops(point: dict, input_shape, num_classes) -> int:
+    """Forward FLOPs per image of a grid point's net: counted from the architecture for the
+    shallow stacks (no model is built: a 3,456-point grid is priced in milliseconds),
+    measured on the built model for the other families."""
+    if point["model"] == "shallow_stack":
+        from zoo.models.shallow import shallow_stack_flops
+
+        settings = {"layers": 4, "filters": 32, "kernel_size": 3, "downsample": "maxpool",
+                    "head": "flatten", **point}  # shallow_stack's own defaults
+        return shallow_stack_flops(**settings, input_shape=input_shape,
+                                   num_classes=num_classes)
+    from zoo.models.complexity import flops
+
+    return flops(build_point(point, input_shape, num_classes))
 
 
 def trainable_params(model) -> int:
@@ -103,9 +120,13 @@ class GridHyperModel(keras_tuner.HyperModel):
         point = self.point(hp)
         start = getattr(self, "_start", time.perf_counter())
         epoch_times = _EpochTimes()
-        # KerasTuner's own callbacks (kwargs["callbacks"]) only checkpoint weights, which a
-        # grid study never reloads: leaving them out keeps a 3,456-trial project small.
-        callbacks = [epoch_times]
+        # KerasTuner's per-trial checkpoint (SaveBestEpoch) writes a weights file for every
+        # trial: left out, it keeps a 3,456-trial project small (the tuner keeps the best
+        # trial's weights instead, with keep_best). The others -- the search's own callbacks
+        # and KerasTuner's TunerCallback, which calls the tuner's on_epoch_*/on_batch_*
+        # hooks (progress, Ctrl-C) -- run; none of them changes the training.
+        callbacks = [epoch_times] + [c for c in kwargs.get("callbacks") or []
+                                     if not compat.is_checkpoint_callback(c)]
         validation = None
         if self.early_stopping is not None:
             validation = (self.x_val, self.y_val)

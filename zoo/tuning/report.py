@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from zoo.atomic import read_json
+from zoo.atomic import read_json, write_json
 from zoo.tuning.grids import get_grid
 from zoo.tuning.search import SEARCH_FILE
 
@@ -73,10 +73,40 @@ def completed(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[frame["status"] == "COMPLETED"]
 
 
+_NOT_SETTINGS = {*METRICS, "search", "trial_id", "grid", "point", "status", "message",
+                 "dataset", "model"}
+
+
+def settings_of(frame: pd.DataFrame) -> list[str]:
+    """The columns of ``results()`` that are a grid point's settings (its hyperparameters
+    by name)."""
+    return [c for c in frame.columns if c not in _NOT_SETTINGS]
+
+
+def best_trials(frame: pd.DataFrame, n=10, objective="val_loss") -> pd.DataFrame:
+    """The ``n`` completed trials with the lowest ``objective``, best first."""
+    done = completed(frame)
+    if done.empty or objective not in done:
+        return done.head(0)
+    return done.sort_values([objective, "point"]).head(n)
+
+
+def describe_trial(row, best=False, objective="val_loss") -> str:
+    """One line: a trial's id, point, objective and its settings by name."""
+    settings = ", ".join(f"{k}={row[k]}" for k in row.index
+                         if k not in _NOT_SETTINGS and not (isinstance(row[k], float)
+                                                            and np.isnan(row[k])))
+    return (f"{'best: ' if best else ''}trial {row['trial_id']}, point {row['point']}: "
+            f"{objective} {row[objective]:.4g}, val_accuracy {row['val_accuracy']:.4f} "
+            f"({settings})")
+
+
 def table2(frame: pd.DataFrame) -> pd.DataFrame:
     """Mean train and validation loss by dataset x layout x Q bin (as the paper reports), with
     medians (robust to a few diverged trials), trial counts and the paper's values beside."""
     done = completed(frame).copy()
+    if "layout" not in done or "q" not in done:  # a grid without layouts (dmrnet, procresnet)
+        return pd.DataFrame(columns=["dataset", "layout", "q_bin", "trials", "loss", "val_loss"])
     done["q_bin"] = pd.cut(done["q"], Q_BINS, labels=Q_LABELS, right=False)
     ours = (done.groupby(["dataset", "layout", "q_bin"], observed=False)
             .agg(trials=("loss", "size"), loss=("loss", "mean"), val_loss=("val_loss", "mean"),
@@ -95,6 +125,8 @@ def paired(frame: pd.DataFrame) -> pd.DataFrame:
     """Sequential vs parallel at identical other settings: one row per pair that both
     finished, with parallel-minus-sequential differences."""
     done = completed(frame)
+    if "layout" not in done:  # nothing to pair
+        return pd.DataFrame()
     axes = [c for c in done.columns if c not in (*METRICS, "search", "trial_id", "point",
                                                   "status", "message", "layout")]
     seq = done[done["layout"] == "sequential"]
@@ -181,35 +213,54 @@ def write_report(project_dir, out_dir=None) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out = Path(out_dir or project_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    if not Path(project_dir).is_dir():
+        raise ValueError(f"no search found: {project_dir} is not a folder")
     frame = results(project_dir)
     if frame.empty:
         raise ValueError(f"no trials found under {project_dir}")
+    out = Path(out_dir or project_dir)
+    out.mkdir(parents=True, exist_ok=True)
     frame.to_csv(out / "trials.csv", index=False)
     t2 = table2(frame)
     t2.to_csv(out / "table2.csv", index=False)
     pairs = paired(frame)
     pairs.to_csv(out / "paired.csv", index=False)
     counts = frame["status"].value_counts().to_dict()
+    done = completed(frame)
+    best = best_trials(frame, 10)
     summary = {"trials": int(len(frame)), "status": {k: int(v) for k, v in counts.items()},
-               "median_seconds_per_trial": float(completed(frame)["seconds"].median()),
+               "median_seconds_per_trial": float(done["seconds"].median())
+               if not done.empty else None,
+               "best_trial": None if best.empty else {
+                   "trial_id": str(best.iloc[0]["trial_id"]),
+                   "point": int(best.iloc[0]["point"]),
+                   **{m: float(best.iloc[0][m]) for m in ("val_loss", "val_accuracy", "loss")},
+                   "settings": {k: best.iloc[0][k].item() if hasattr(best.iloc[0][k], "item")
+                                else best.iloc[0][k] for k in settings_of(best)}},
                "paired": paired_summary(pairs)}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    if "layout" in frame and not completed(frame).empty:
-        fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
-        plot_loss_vs_q(frame, axes[0])
+    write_json(out / "summary.json", summary)  # strict JSON: no NaN
+    (out / "plots.png").unlink(missing_ok=True)  # an old one would outlive its data
+    if "layout" in frame and not done.empty:
+        panels = 1 if pairs.empty else 2  # no empty panel
+        fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 4.5), squeeze=False)
+        plot_loss_vs_q(frame, axes[0, 0])
         if not pairs.empty:
-            plot_paired(pairs, axes[1])
+            plot_paired(pairs, axes[0, 1])
         fig.tight_layout()
         fig.savefig(out / "plots.png", dpi=120)
         plt.close(fig)
     lines = [f"# Grid search report: {project_dir}", "",
              f"{summary['trials']} trials: " + ", ".join(f"{v} {k}" for k, v in counts.items()),
-             "", "## Table 2: mean losses by Q bin (ours vs Bermeitinger et al.)", "",
-             markdown_table(t2), "",
-             "## Sequential vs parallel at identical other settings", "",
-             "```json", json.dumps(summary["paired"], indent=2), "```", ""]
+             ""]
+    if not best.empty:
+        lines += ["## Best trials (lowest validation loss)", "",
+                  describe_trial(best.iloc[0], best=True), "",
+                  markdown_table(best[["trial_id", "point", "val_loss", "val_accuracy", "loss",
+                                       *settings_of(best)]]), ""]
+    lines += ["## Table 2: mean losses by Q bin (ours vs Bermeitinger et al.)", "",
+              markdown_table(t2), "",
+              "## Sequential vs parallel at identical other settings", "",
+              "```json", json.dumps(summary["paired"], indent=2), "```", ""]
     failed = frame[frame["status"] != "COMPLETED"]
     if not failed.empty:
         lines += ["## Failed trials", "", markdown_table(failed[["point", "status", "message"]]), ""]

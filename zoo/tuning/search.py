@@ -129,12 +129,87 @@ def make_tuner(grid="seed000", dataset="mnist", *, project_dir, epochs=1, sample
     )
 
 
+def capped_indices(grid, dataset, max_mflops, *, sample=None, seed=0, shard=None) -> list[int]:
+    """The points a search runs when only those of at most ``max_mflops`` forward MFLOPs per
+    image may run: the sample (seeded) and shard are drawn from those points."""
+    from zoo.tuning.hypermodel import point_flops
+
+    grid, info = get_grid(grid), dataset_info(dataset)
+    if isinstance(max_mflops, bool) or not isinstance(max_mflops, (int, float)) or \
+            not max_mflops > 0 or max_mflops != max_mflops:
+        raise ValueError(f"max MFLOPs must be a positive number, got {max_mflops!r}")
+    points = [{"model": grid.model, **p} for p in grid.points(info.name)]
+    eligible = [i for i, p in enumerate(points)
+                if point_flops(p, info.shape, info.num_classes) <= max_mflops * 1e6]
+    if not eligible:
+        raise ValueError(f"no point of grid {grid.name} costs at most {max_mflops:g} MFLOPs "
+                         "per image")
+    return [eligible[i] for i in select(len(eligible), sample=sample, seed=seed, shard=shard)]
+
+
+class TrialProgress:
+    """Progress inside a trial, for :class:`ResumableGridSearch`'s ``trial_progress``: on a
+    terminal a bar of the epoch's batches under the trials' bar; elsewhere (a log) one line
+    per epoch."""
+
+    def __init__(self, tuner, *, stream=None, live=None):
+        self.tuner, self.stream = tuner, stream or sys.stderr
+        self.live = self.stream.isatty() if live is None else live
+        self._bar, self._start = None, time.monotonic()
+
+    def _label(self, trial, epoch):
+        return (f"point {trial.hyperparameters.values.get('point')}: epoch {epoch + 1}/"
+                f"{self.tuner.hypermodel.epochs}")
+
+    def epoch_begin(self, trial, epoch):
+        self._start = time.monotonic()
+        if self.live:
+            import math
+
+            from tqdm.auto import tqdm
+
+            hypermodel = self.tuner.hypermodel
+            batch = hypermodel.points[trial.hyperparameters.values["point"]]["batch_size"]
+            self.close()
+            self._bar = tqdm(total=math.ceil(len(hypermodel.y) / batch), unit="batch",
+                             desc=self._label(trial, epoch), file=self.stream, position=1,
+                             leave=False, dynamic_ncols=True)
+
+    def batch_end(self, trial, batch):
+        if self._bar is not None:
+            self._bar.update(1)
+
+    def epoch_end(self, trial, epoch, logs):
+        if self.live:
+            self.close()
+            return
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in logs.items()
+                          if k in ("loss", "val_loss") and isinstance(v, (int, float)))
+        print(f"  {self._label(trial, epoch)}{', ' + shown if shown else ''} "
+              f"({time.monotonic() - self._start:.1f} s)", file=self.stream, flush=True)
+
+    def close(self):
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
 def tune(grid="seed000", dataset="mnist", *, project_dir, verbose=1, progress=False,
-         **kwargs):
+         max_mflops=None, keep_best=True, **kwargs):
     """Run (or resume) a search; returns the project directory holding its trials.
     ``verbose=0`` silences KerasTuner's per-trial progress; ``progress`` prints trials done /
-    total, failed, elapsed and ETA instead (see :class:`zoo.progress.Progress`)."""
+    total, failed, elapsed and ETA instead (see :class:`zoo.progress.Progress`), and the
+    epochs (a batch bar on a terminal) of the trial that runs. ``max_mflops`` runs only the
+    points (of the sample or shard) whose forward pass costs at most that many MFLOPs per
+    image. ``keep_best`` keeps the best trial's weights for ``get_best_models()``. Ctrl-C
+    stops it within seconds, resumable."""
+    if max_mflops is not None:
+        if kwargs.get("indices") is not None:
+            raise ValueError("give indices or max_mflops, not both")
+        kwargs["indices"] = capped_indices(grid, dataset, max_mflops, sample=kwargs.get("sample"),
+                                           seed=kwargs.get("seed", 0), shard=kwargs.get("shard"))
     tuner = make_tuner(grid, dataset, project_dir=project_dir, **kwargs)
+    tuner.keep_best = keep_best
     folder = search_dir(project_dir, kwargs.get("shard"))
     if progress:
         from zoo.progress import Progress
@@ -148,15 +223,19 @@ def tune(grid="seed000", dataset="mnist", *, project_dir, verbose=1, progress=Fa
         tuner.on_trial = lambda trial: bar.update(
             failed=trial.status == "FAILED",
             detail=f"point {trial.hyperparameters.values.get('point')} {trial.status.lower()}")
+        tuner.trial_progress = TrialProgress(tuner, live=bar.live)
     # a chief or worker started by launch(): the launching process holds the lock
     distributed = "KERASTUNER_TUNER_ID" in os.environ
     if distributed and os.environ["KERASTUNER_TUNER_ID"] != "chief":
         watch_chief()
+    elif distributed:
+        _warn_if_exposed(os.environ.get("KERASTUNER_ORACLE_IP", ""))
     try:
         with contextlib.nullcontext() if distributed else ProjectLock(folder):
             tuner.search(verbose=verbose)
     finally:
         if progress:
+            tuner.trial_progress.close()
             bar.close()
     return folder
 
@@ -187,6 +266,22 @@ def watch_chief(timeout=None, interval=1.0):
             time.sleep(interval)
 
     threading.Thread(target=probe, name="zoo-chief-watchdog", daemon=True).start()
+
+
+def _warn_if_exposed(host):
+    """KerasTuner's chief serves its oracle as plain gRPC, without authentication, on
+    ``KERASTUNER_ORACLE_IP``: ``--workers`` binds it to 127.0.0.1; a multi-host chief bound to
+    another address is reachable by anyone who can reach that address, so say so."""
+    import ipaddress
+
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback:
+        print(f"zoo: warning: the oracle listens on {host} without authentication: whoever "
+              "reaches that address can read and change this search; use a private network",
+              file=sys.stderr, flush=True)
 
 
 def _free_port() -> int:
@@ -235,6 +330,10 @@ def launch(argv: list[str], workers: int, project_dir, *, port=None, python=sys.
     """
     import signal
 
+    cores = os.cpu_count() or 1
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= cores:
+        raise ValueError(f"workers must be 1..{cores} (the CPU cores of this host), "
+                         f"got {workers!r}")
     port = port or _free_port()
     logs = Path(project_dir) / "logs"
     logs.mkdir(parents=True, exist_ok=True)
