@@ -136,7 +136,8 @@ def test_an_existing_run_folder_is_not_overwritten_silently(tmp_path):
     with pytest.raises(ValueError, match="already holds a run.*--resume.*--overwrite"):
         _fit(tmp_path, epochs=1)
     assert (tmp_path / "run" / "config.json").read_text() == before
-    with pytest.raises(ValueError, match="holds a run with other model_config"):
+    with pytest.raises(ValueError, match="holds a run with other settings "
+                                         r"\(model_config.kernel_size: null -> 5\)"):
         _fit(tmp_path, epochs=1, resume=True, kernel_size=5)
     _fit(tmp_path, epochs=1, overwrite=True)
     assert len((tmp_path / "run" / "metrics.csv").read_text().splitlines()) == 2

@@ -95,3 +95,131 @@ def test_a_hugging_face_handle_loads_after_import_zoo(saved_files, tmp_path):
 def test_import_zoo_alone_still_imports_no_keras():
     r = fresh("import sys, zoo; print('keras' in sys.modules, 'tensorflow' in sys.modules)")
     assert r.returncode == 0 and r.stdout.split() == ["False", "False"], r.stderr
+
+
+# ---- 3. validation is held out of the training split -----------------------------------------
+
+def test_zoo_train_validates_on_data_held_out_of_the_training_split(tmp_path):
+    run = tmp_path / "run"
+    r = zoo_cli("train", "shallow_sequential", "--dataset", "digits", "--epochs", "2",
+                "--out", str(run))
+    assert r.returncode == 0, r.stderr
+    assert "held out of the training split" in r.stdout and "test split" in r.stdout
+    config = json.loads((run / "config.json").read_text())
+    results = json.loads((run / "results.json").read_text())
+    held = config["validation"]
+    assert held["split"] == "train" and held["fraction"] == 0.1 and held["seed"] == 0
+    assert config["train_examples"] + held["examples"] == 1437  # digits' training split
+    # the validation numbers are not the test numbers (the demo's used to be equal)
+    assert results["validation_split"] == "held out of the training split"
+    assert results["test_split"] == "test" and results["val_loss"] != results["test_loss"]
+    header = (run / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert "val_loss" in header
+    # which examples are held out: seeded and stratified, as zoo.data.holdout does it
+    r = fresh("""
+        import numpy as np, zoo
+        x, y = zoo.data.load("digits", "train")
+        (xt, yt), (xv, yv) = zoo.data.holdout(x, y, 0.1, seed=0)
+        share = np.bincount(yv) / np.bincount(y)  # per class
+        print(len(yv), share.min(), share.max())
+    """)
+    n, lo, hi = r.stdout.split()
+    assert int(n) == held["examples"] and 0.09 < float(lo) <= float(hi) < 0.11
+    # a flag changes the share, --no-validation trains on all of it
+    r = zoo_cli("train", "shallow_sequential", "--dataset", "digits", "--epochs", "1",
+                "--validation-fraction", "0.25", "--out", str(tmp_path / "quarter"))
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "quarter" / "config.json").read_text())["validation"][
+        "examples"] == pytest.approx(1437 / 4, abs=6)
+    r = zoo_cli("train", "shallow_sequential", "--dataset", "digits", "--epochs", "1",
+                "--validation-fraction", "1.5", "--out", str(tmp_path / "bad"))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert "validation_fraction must be a number in (0, 1)" in r.stderr
+
+
+# ---- 4. resume; issue 31: a run folder's lock, --resume without config.json -------------------
+
+def _epochs(run):
+    return [row.split(",")[0] for row in (run / "metrics.csv").read_text().splitlines()[1:]]
+
+
+def test_resume_of_a_finished_run_does_nothing_extends_or_names_what_differs(tmp_path):
+    run = tmp_path / "run"
+    args = ("train", "shallow_sequential", "--dataset", "digits", "--subset", "400",
+            "--out", str(run))
+    assert zoo_cli(*args, "--epochs", "2").returncode == 0
+    results = (run / "results.json").read_text()
+    model = (run / "model.keras").read_bytes()
+    r = zoo_cli(*args, "--epochs", "2", "--resume")
+    assert r.returncode == 0, r.stderr
+    assert "already finished its 2 epochs" in r.stdout and "nothing to train" in r.stdout
+    assert (run / "results.json").read_text() == results  # untouched
+    assert (run / "model.keras").read_bytes() == model
+    assert _epochs(run) == ["0", "1"]
+    r = zoo_cli(*args, "--epochs", "2", "--resume", "--seed", "1", "--lr", "0.5")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert "recipe.learning_rate: 0.002 -> 0.5" in r.stderr and "seed: 0 -> 1" in r.stderr
+    r = zoo_cli(*args, "--epochs", "1", "--resume")
+    assert r.returncode == 2 and "epochs: 2 -> 1" in r.stderr
+    r = zoo_cli(*args, "--epochs", "3", "--resume")
+    assert r.returncode == 0, r.stderr
+    assert _epochs(run) == ["0", "1", "2"]  # extended from its last epoch, no row repeated
+    config = json.loads((run / "config.json").read_text())
+    assert config["extended"] == [{"from_epochs": 2, "to_epochs": 3}]
+    rows = (run / "metrics.csv").read_text().splitlines()
+    column = rows[0].split(",").index("seconds")
+    seconds = sum(float(row.split(",")[column]) for row in rows[1:])
+    assert json.loads((run / "results.json").read_text())["train_seconds"] == \
+        pytest.approx(seconds, abs=0.01)
+
+
+def test_publish_refuses_a_run_whose_metrics_repeat_an_epoch(tmp_path):
+    run = tmp_path / "run"
+    assert zoo_cli("train", "shallow_sequential", "--dataset", "digits", "--subset", "300",
+                   "--epochs", "2", "--out", str(run)).returncode == 0
+    lines = (run / "metrics.csv").read_text().splitlines()
+    (run / "metrics.csv").write_text("\r\n".join([*lines, *lines[1:]]) + "\r\n")  # trained twice
+    r = zoo_cli("publish", str(run), "--to", str(tmp_path / "zoo"))
+    assert r.returncode == 2 and "lists epoch(s) 0, 1 more than once" in r.stderr
+    assert not (tmp_path / "zoo" / "shallow_sequential.digits").exists()
+
+
+def test_resume_without_config_json_is_refused(tmp_path):
+    run = tmp_path / "run"
+    (run / "checkpoint").mkdir(parents=True)
+    (run / "checkpoint" / "training_metadata.json").write_text('{"epoch": 1, "batch": 0}')
+    (run / "metrics.csv").write_text("epoch,accuracy,loss\r\n0,0.5,1.0\r\n")
+    r = zoo_cli("train", "shallow_sequential", "--dataset", "digits", "--epochs", "2",
+                "--resume", "--out", str(run))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert "no config.json" in r.stderr and "--overwrite" in r.stderr
+    assert not (run / "config.json").exists()
+
+
+def test_a_run_folder_in_use_is_locked(tmp_path):
+    run = tmp_path / "run"
+    first = subprocess.Popen(
+        [sys.executable, "-m", "zoo.cli", "train", "resnet20", "--dataset", "digits",
+         "--epochs", "30", "--out", str(run)], cwd=ROOT, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    try:
+        import time
+
+        deadline = time.time() + 300
+        while not (run / "config.json").exists():  # written under the lock
+            assert first.poll() is None, first.stderr.read()
+            assert time.time() < deadline
+            time.sleep(0.5)
+        r = zoo_cli("train", "shallow_sequential", "--dataset", "digits", "--epochs", "1",
+                    "--overwrite", "--out", str(run))
+        assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+        assert f"is in use: process {first.pid} is training in it" in r.stderr
+        assert first.poll() is None  # the live run goes on
+        assert json.loads((run / "config.json").read_text())["model"] == "resnet20"
+    finally:
+        first.kill()
+        first.wait()
+    # its owner gone (even by SIGKILL), the folder is free again
+    r = zoo_cli("train", "shallow_sequential", "--dataset", "digits", "--epochs", "1",
+                "--subset", "200", "--overwrite", "--out", str(run))
+    assert r.returncode == 0, r.stderr

@@ -56,7 +56,10 @@ def test_fit_is_reproducible_and_writes_a_run_folder(tmp_path):
     run = a.run_dir
     config = json.loads((run / "config.json").read_text())
     assert config["seed"] == 0 and config["recipe"]["epochs"] == 3
-    assert config["train_examples"] == 1437 and config["dataset"] == "digits"
+    # 10% of the training split held out for validation (seeded, stratified), never the test
+    assert config["dataset"] == "digits" and config["validation"]["split"] == "train"
+    assert config["train_examples"] + config["validation"]["examples"] == 1437
+    assert config["validation"]["examples"] == pytest.approx(143.7, abs=5)
     assert config["environment"]["zoo"] == zoo.__version__ and "keras" in config["environment"]["versions"]
     lines = (run / "metrics.csv").read_text().strip().splitlines()
     assert lines[0].startswith("epoch") and len(lines) == 4
@@ -137,9 +140,9 @@ def test_augmentation_is_a_setting_of_the_run(tmp_path):
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["augment"] == "crop" and run.test_accuracy > 0
     assert "--augment crop" in _command(config, {"epochs": 1})
-    with pytest.raises(ValueError, match="holds a run with other augment"):
+    with pytest.raises(ValueError, match='other settings \\(augment: "crop" -> null\\)'):
         zoo.train.fit("shallow_sequential", "digits", recipe="quick", epochs=1, seed=0,
                       augment=None, out_dir=tmp_path / "run", resume=True, verbose=0,
-                      layers=1, filters=4)
+                      validate=False, layers=1, filters=4)
     with pytest.raises(ValueError, match="augment must be one of"):
         zoo.train.fit("shallow_sequential", "digits", epochs=1, augment="rotate", verbose=0)

@@ -133,8 +133,13 @@ def _parser():
                    help="training augmentation: default (the papers': crop + flip for CIFAR, "
                         "crop for SVHN, none for MNIST-like data), crop_flip, crop or none")
     s.add_argument("--tensorboard", action="store_true", help="write TensorBoard logs to --out")
+    s.add_argument("--validation-fraction", type=float, default=0.1,
+                   help="share of the training examples held out (seeded, stratified) for "
+                        "the per-epoch val_* metrics; the test split is used only for the "
+                        "final report (default 0.1)")
     s.add_argument("--no-validation", action="store_true",
-                   help="skip the per-epoch test-split metrics (the final evaluation still runs)")
+                   help="train on the whole training split, with no per-epoch validation "
+                        "(the final test evaluation still runs)")
     again = s.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true",
                        help="continue the run in --out from its last finished epoch")
@@ -314,9 +319,13 @@ def _run(args, argv):
                      out_dir=args.out, mixed_precision=args.mixed_precision,
                      augment=None if args.augment == "none" else args.augment,
                      tensorboard=args.tensorboard, validate=not args.no_validation,
+                     validation_fraction=args.validation_fraction,
                      resume=args.resume, overwrite=args.overwrite)
+        if result.val_accuracy is not None:
+            print(f"validation accuracy {result.val_accuracy:.4f}  validation loss "
+                  f"{result.val_loss:.4f}  (held out of the training split)")
         print(f"test accuracy {result.test_accuracy:.4f}  test loss {result.test_loss:.4f}  "
-              f"({result.seconds:.1f} s)")
+              f"(test split; {result.seconds:.1f} s)")
         if result.run_dir:
             print(f"run folder: {result.run_dir}")
     elif args.command == "tune":

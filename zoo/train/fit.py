@@ -1,10 +1,13 @@
 """``zoo.train.fit``: train a zoo model on a dataset with a named recipe, reproducibly.
 
 A run folder records everything needed to trust or repeat the run: ``config.json`` (the
-resolved recipe, model, dataset, seed and library versions), ``metrics.csv`` (one row per
-epoch, with its seconds), ``results.json`` (test loss/accuracy, time, hardware) and
+resolved recipe, model, dataset, seed, validation hold-out and library versions),
+``metrics.csv`` (one row per epoch, with its seconds; ``loss``/``accuracy`` are the running
+means on the training stream, ``val_*`` come from the part held out of the training split),
+``results.json`` (test loss/accuracy on the test split, the last validation numbers, time) and
 ``model.keras``. Files are written to a temporary name and renamed, so an interrupted run
-never leaves a half-written file behind.
+never leaves a half-written file behind. A folder in use is locked (``.lock``, the kernel's
+``flock``): a second process is refused in one line naming the owner.
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ import keras
 import zoo
 from zoo import validation as check
 from zoo.atomic import read_json, write_atomic, write_json  # noqa: F401 (write_atomic: re-exported)
-from zoo.data import dataset_info, load
+from zoo.data import VALIDATION_FRACTION, dataset_info, holdout, load
+from zoo.data.datasets import AUGMENTATIONS, _pipeline
 from zoo.layers import NormPreservingProjection, projected_layers
 from zoo.layers.parallel import has_gpu
+from zoo.locking import LOCK_FILE, ProjectLock
 from zoo.models.stem_head import expects_raw_pixels
 from zoo.registry import create_model
 from zoo.train.optimizers import make_optimizer
@@ -35,12 +40,19 @@ from zoo.train.recipes import get_recipe
 
 @dataclass
 class RunResult:
+    """``test_*``: the test split, measured once after training. ``val_*``: the last epoch on
+    the part held out of the training split (None without validation). ``status``: "trained",
+    "resumed", "extended" or "finished already" (a resumed finished run: nothing was done)."""
+
     model: keras.Model
     history: dict
     test_loss: float
     test_accuracy: float
     seconds: float
     run_dir: Path | None
+    val_loss: float | None = None
+    val_accuracy: float | None = None
+    status: str = "trained"
 
 
 def environment() -> dict:
@@ -110,30 +122,144 @@ class TrainingDiverged(ValueError):
     """The training loss became NaN or infinite."""
 
 
-def _prepare_run_dir(run_dir: Path, config: dict, *, resume: bool, overwrite: bool):
+# the settings a resumed run must share with the run in its folder (epochs apart: see below)
+RESUME_KEYS = ("model", "model_config", "dataset", "train_examples", "recipe", "seed",
+               "mixed_precision", "augment", "validation")
+
+
+def _flatten(value, prefix=""):
+    if isinstance(value, dict) and value:
+        out = {}
+        for key, item in value.items():
+            out.update(_flatten(item, f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: value}
+
+
+def _differences(old: dict, new: dict) -> list[str]:
+    """``["seed: 0 -> 1", "recipe.learning_rate: 0.1 -> 0.01"]``: every setting of ``new``
+    that differs from ``old`` (epochs apart), with both values."""
+    as_json = json.loads(json.dumps({k: new.get(k) for k in RESUME_KEYS}))
+    a = _flatten({k: old.get(k) for k in RESUME_KEYS})
+    b = _flatten(as_json)
+    a.pop("recipe.epochs", None)
+    b.pop("recipe.epochs", None)
+    return [f"{k}: {json.dumps(a.get(k))} -> {json.dumps(b.get(k))}"
+            for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+
+
+def _finished_epochs(run_dir: Path):
+    """Epochs a finished run trained (its results.json), None for an unfinished run."""
+    if not (run_dir / "results.json").is_file():
+        return None
+    return int(read_json(run_dir / "results.json")["epochs"])
+
+
+def _prepare_run_dir(run_dir: Path, config: dict, *, resume: bool, overwrite: bool) -> str:
     """Refuse to mix two runs in one folder: an existing run is continued (``resume``, same
-    settings), replaced (``overwrite``), or left alone with one clear error."""
-    existing = [p.name for p in run_dir.iterdir()] if run_dir.is_dir() else []
-    if run_dir.exists() and not run_dir.is_dir():
-        raise ValueError(f"--out {run_dir} is a file, not a folder")
+    settings), replaced (``overwrite``), or left alone with one clear error. Returns what to
+    do: "new", "resume" (an interrupted run), "extend" (a finished run, more epochs) or
+    "finished" (a finished run, the same epochs: nothing to do)."""
+    existing = sorted(p.name for p in run_dir.iterdir() if p.name != LOCK_FILE) \
+        if run_dir.is_dir() else []
     if existing and not (resume or overwrite):
-        raise ValueError(f"{run_dir} already holds a run ({', '.join(sorted(existing)[:4])}); "
+        raise ValueError(f"{run_dir} already holds a run ({', '.join(existing[:4])}); "
                          "pass --resume to continue it or --overwrite to replace it")
-    if resume and (run_dir / "config.json").is_file():
+    mode = "new"
+    if resume and existing:
+        if not (run_dir / "config.json").is_file():
+            raise ValueError(
+                f"{run_dir} holds {', '.join(existing[:4])} but no config.json, so the "
+                "settings it was trained with are unknown and --resume could continue it with "
+                "another learning rate, seed or epoch count; pass --overwrite to start again")
         old = read_json(run_dir / "config.json")
-        keys = ("model", "model_config", "dataset", "train_examples", "recipe", "seed",
-                "mixed_precision", "augment")
-        changed = [k for k in keys if json.loads(json.dumps(old.get(k))) !=
-                   json.loads(json.dumps(config[k]))]
+        changed = _differences(old, config)
+        old_epochs = old.get("recipe", {}).get("epochs")
+        new_epochs = config["recipe"]["epochs"]
+        done = _finished_epochs(run_dir)
+        if done is None and old_epochs != new_epochs:
+            changed.append(f"epochs: {old_epochs} -> {new_epochs} (finish the run with its own "
+                           "epochs first; a finished run can then be extended)")
+        if done is not None and new_epochs < done:
+            changed.append(f"epochs: {done} -> {new_epochs} (a finished run cannot be "
+                           "shortened)")
         if changed:
-            raise ValueError(f"{run_dir} holds a run with other {', '.join(changed)}; resume "
-                             "it with its own settings, or pass --overwrite")
+            raise ValueError(f"{run_dir} holds a run with other settings ({'; '.join(changed)})"
+                             "; resume it with its own, or pass --overwrite")
+        if done is None:
+            mode = "resume"
+        elif new_epochs == done:
+            mode = "finished"
+        else:
+            if not (run_dir / "model.keras").is_file():
+                raise ValueError(f"{run_dir} is finished but has no model.keras to extend; "
+                                 "pass --overwrite to train it again")
+            mode = "extend"
         _add_seconds_column(run_dir / "metrics.csv")
     if overwrite:
         for name in RUN_FILES:
             path = run_dir / name
             shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
     run_dir.mkdir(parents=True, exist_ok=True)
+    return mode
+
+
+class RunLock(ProjectLock):
+    """``<run folder>/.lock`` while ``fit`` trains in it (see :class:`zoo.locking.ProjectLock`):
+    a second process on the same folder -- ``--overwrite`` included -- is refused."""
+
+    def _refuse(self, pid):
+        who = f"process {pid}" if pid else "another process"
+        return ValueError(f"{self.path.parent} is in use: {who} is training in it; wait for "
+                          "it to end, or stop it first")
+
+
+def _drop_rows_from(csv_path: Path, first_epoch: int) -> None:
+    """Keep only the rows of epochs before ``first_epoch`` (0-based), so that epochs trained
+    again after a resume are not listed (and timed) twice."""
+    if not csv_path.is_file():
+        return
+    lines = csv_path.read_text().splitlines()
+    if not lines:
+        return
+    kept = [lines[0]] + [line for line in lines[1:]
+                         if line.split(",")[0].isdigit() and int(line.split(",")[0]) < first_epoch]
+    if len(kept) != len(lines):
+        write_atomic(csv_path, "".join(line + "\r\n" for line in kept))
+
+
+def _checkpoint_epoch(run_dir: Path) -> int:
+    """The epoch an interrupted run's checkpoint continues from (0 without one)."""
+    meta = run_dir / CHECKPOINT_DIR / "training_metadata.json"
+    try:
+        return int(json.loads(meta.read_text())["epoch"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+
+
+def _read_history(csv_path: Path) -> dict:
+    import csv
+
+    with open(csv_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    keys = [k for k in (rows[0] if rows else {}) if k != "epoch"]
+    return {k: [float(r[k]) if r[k] not in ("", None) else None for r in rows] for k in keys}
+
+
+def _copy_training_state(model, saved) -> None:
+    """Weights and optimizer state (step, moments) of a finished run's saved model into a
+    freshly compiled one, whose optimizer carries the extended schedule."""
+    model.set_weights(saved.get_weights())
+    if saved.optimizer is None or not saved.optimizer.variables:
+        raise ValueError("the finished run's model.keras has no optimizer state to extend from")
+    if not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    mine, theirs = model.optimizer.variables, saved.optimizer.variables
+    if [tuple(v.shape) for v in mine] != [tuple(v.shape) for v in theirs]:
+        raise ValueError("the finished run's optimizer state does not match its recipe's "
+                         "optimizer; pass --overwrite to train it again")
+    for a, b in zip(mine, theirs):
+        a.assign(b)
 
 
 class EpochSeconds(keras.callbacks.Callback):
@@ -196,6 +322,7 @@ def fit(
     augment="default",
     tensorboard=False,
     validate=True,
+    validation_fraction=VALIDATION_FRACTION,
     verbose="auto",
     resume=False,
     overwrite=False,
@@ -211,8 +338,18 @@ def fit(
     A run folder is checkpointed after every epoch (Keras ``BackupAndRestore``), so a run that
     was killed, or failed to save its model (a full disk), continues with ``resume=True``
     from its last finished epoch. A folder that already holds a run is refused unless
-    ``resume`` (same settings) or ``overwrite`` says what to do with it. A loss that turns
-    NaN stops training (``TerminateOnNaN``) and raises; nothing is saved as if it were fine.
+    ``resume`` (same settings) or ``overwrite`` says what to do with it. Resuming a finished
+    run with the same settings does nothing (``status`` "finished already"); with a larger
+    ``epochs`` it trains on from its last epoch (the optimizer's state carried over, the
+    schedule of the new length); any other difference is refused, naming each field
+    (``seed: 0 -> 1``). A loss that turns NaN stops training (``TerminateOnNaN``) and raises;
+    nothing is saved as if it were fine.
+
+    Validation: ``validation_fraction`` (default ``zoo.data.VALIDATION_FRACTION``, 0.1) of the
+    training examples (after ``subset``) is held out -- seeded by ``seed``, stratified by
+    class (``zoo.data.holdout``) -- and gives the per-epoch ``val_*`` numbers; the model trains
+    on the rest. ``validate=False`` (or ``validation_fraction=0``) trains on all of them and
+    measures no validation. The test split is used only for the final ``test_*`` report.
 
     ``augment``: the training split's augmentation, "default" (the papers': pad-4 crop and
     flip for CIFAR, crop for SVHN, none for MNIST-like data), "crop_flip", "crop" or None.
@@ -228,6 +365,15 @@ def fit(
     check.positive_int("epochs", recipe.epochs)
     check.positive_int("batch_size", recipe.batch_size)
     info = dataset_info(dataset)
+    if not validate or validation_fraction in (0, None):
+        validation_fraction = None
+    elif isinstance(validation_fraction, bool) or not isinstance(validation_fraction,
+                                                                  (int, float)) \
+            or not 0 < validation_fraction < 1:
+        raise ValueError(f"validation_fraction must be a number in (0, 1) (0 or None: no "
+                         f"validation), got {validation_fraction!r}")
+    if out_dir is not None and Path(out_dir).exists() and not Path(out_dir).is_dir():
+        raise ValueError(f"--out {out_dir} is a file, not a folder")
     keras.utils.set_random_seed(seed)
 
     # Models built here normalize inside themselves (raw 0-255 pixels in), so a saved model
@@ -239,13 +385,18 @@ def fit(
         raw = expects_raw_pixels(model)
     normalize = None if raw else "standardize"
     # Data first: a missing dataset should fail before minutes of model building.
-    train = load(dataset, "train", data_dir=data_dir, subset=subset, seed=seed,
-                 batch_size=recipe.batch_size, normalize=normalize, augment=augment)
+    x, y = load(dataset, "train", data_dir=data_dir, subset=subset, seed=seed,
+                normalize=normalize)
+    x_val = y_val = None
+    if validation_fraction:
+        (x, y), (x_val, y_val) = holdout(x, y, validation_fraction, seed=seed)
     if augment == "default":
         augment = info.augment
+    check.choice("augment", augment, AUGMENTATIONS)
+    train = _pipeline(x, y, recipe.batch_size, True, augment, seed)
     x_test, y_test = load(dataset, "test", data_dir=data_dir, subset=test_subset, seed=seed,
                           normalize=normalize)
-    n_train = info.sizes["train"] if subset is None else min(subset, info.sizes["train"])
+    n_train = len(y)
     steps = int(train.cardinality()) if hasattr(train, "cardinality") else None
 
     model_name = model if isinstance(model, str) else model.name
@@ -269,45 +420,89 @@ def fit(
         metrics=["accuracy"],
     )
     build_training_state(model)
+    validation = None if validation_fraction is None else {
+        "split": "train", "fraction": validation_fraction, "examples": int(len(y_val)),
+        "seed": seed, "method": "held out of the training split, seeded and stratified by "
+                                "class (zoo.data.holdout); the model never trains on it"}
+    config = {
+        "model": model_name,
+        "model_config": model_kwargs,
+        "params": int(model.count_params()),
+        "dataset": dataset,
+        "train_examples": int(n_train),
+        "validation": validation,
+        "test_examples": int(len(y_test)),
+        "test_split": "test (the final report only; never used for validation)",
+        "recipe": recipe.to_dict(),
+        "seed": seed,
+        "mixed_precision": bool(mixed_precision),
+        "augment": augment,
+        "environment": environment(),
+    }
+    if verbose == "auto":
+        verbose = 1 if sys.stdout.isatty() else 2
+    data = (train, (x_val, y_val) if validation else None, (x_test, y_test))
+    if out_dir is None:
+        return _train(model, recipe, data, seed, None, "new", verbose, tensorboard)
+    run_dir = Path(out_dir)
+    with RunLock(run_dir):
+        mode = _prepare_run_dir(run_dir, config, resume=resume, overwrite=overwrite)
+        if mode == "finished":
+            return _finished_result(run_dir, verbose)
+        if mode == "extend":
+            history = read_json(run_dir / "config.json").get("extended", [])
+            step = {"from_epochs": _finished_epochs(run_dir), "to_epochs": recipe.epochs}
+            config["extended"] = history if step in history else [*history, step]
+        write_json(run_dir / "config.json", config)
+        return _train(model, recipe, data, seed, run_dir, mode, verbose, tensorboard)
+
+
+def _finished_result(run_dir, verbose) -> RunResult:
+    """A finished run resumed with its own settings: read, not trained again."""
+    results = read_json(run_dir / "results.json")
+    if verbose:
+        print(f"{run_dir} already finished its {results['epochs']} epochs with these "
+              "settings; nothing to train (a larger epochs extends it)", flush=True)
+    model = keras.saving.load_model(run_dir / "model.keras")
+    history = _read_history(run_dir / "metrics.csv") if (run_dir / "metrics.csv").is_file() \
+        else {}
+    return RunResult(model, history, results["test_loss"], results["test_accuracy"], 0.0,
+                     run_dir, results.get("val_loss"), results.get("val_accuracy"),
+                     "finished already")
+
+
+def _train(model, recipe, data, seed, run_dir, mode, verbose, tensorboard) -> RunResult:
+    train, validation_data, (x_test, y_test) = data
     callbacks = [EpochSeconds()]  # first, so that the CSV logger below records its column
     projection = None
     if projected_layers(model):
         projection = NormPreservingProjection(recipe.projection_probability, seed=seed)
         callbacks.append(projection)
-    run_dir = None
-    if out_dir is not None:
-        run_dir = Path(out_dir)
-        config = {
-            "model": model_name,
-            "model_config": model_kwargs,
-            "params": int(model.count_params()),
-            "dataset": dataset,
-            "train_examples": int(n_train),
-            "test_examples": int(len(y_test)),
-            "recipe": recipe.to_dict(),
-            "seed": seed,
-            "mixed_precision": bool(mixed_precision),
-            "augment": augment,
-            "environment": environment(),
-        }
-        _prepare_run_dir(run_dir, config, resume=resume, overwrite=overwrite)
-        write_json(run_dir / "config.json", config)
+    initial_epoch = 0
+    if run_dir is not None:
+        if mode == "extend":
+            initial_epoch = _finished_epochs(run_dir)
+            _copy_training_state(model, keras.saving.load_model(run_dir / "model.keras"))
+        # an interrupted run continues from its checkpoint's epoch: rows of later epochs
+        # (written before a kill, not checkpointed) are dropped, so no epoch is listed twice
+        initial_epoch = max(initial_epoch, _checkpoint_epoch(run_dir))
+        _drop_rows_from(run_dir / "metrics.csv", initial_epoch)
+        # the log first, then the checkpoint: a kill between them repeats an epoch whose row
+        # the line above drops, never loses one
+        callbacks.append(keras.callbacks.CSVLogger(str(run_dir / "metrics.csv"),
+                                                   append=mode != "new"))
         # every epoch: weights, optimizer and epoch, so that --resume continues exactly
         callbacks.append(keras.callbacks.BackupAndRestore(str(run_dir / CHECKPOINT_DIR),
                                                           delete_checkpoint=False))
-        callbacks.append(keras.callbacks.CSVLogger(str(run_dir / "metrics.csv"), append=resume))
         if tensorboard:
             callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard")))
     callbacks.append(keras.callbacks.TerminateOnNaN())
-    if verbose == "auto":
-        verbose = 1 if sys.stdout.isatty() else 2
 
     start = time.perf_counter()
-    # shuffle=False: the tf.data pipeline already reshuffles every epoch, seeded
-    # Per-epoch validation on the test split is for monitoring only (no model selection);
-    # validate=False skips it, the final test evaluation always runs.
-    history = model.fit(train, epochs=recipe.epochs, shuffle=False,
-                        validation_data=(x_test, y_test) if validate else None,
+    # shuffle=False: the tf.data pipeline already reshuffles every epoch, seeded.
+    # Validation: the part held out of the training split; the test split only at the end.
+    history = model.fit(train, epochs=recipe.epochs, initial_epoch=initial_epoch,
+                        shuffle=False, validation_data=validation_data,
                         callbacks=callbacks, verbose=verbose)
     seconds = time.perf_counter() - start
     losses = history.history.get("loss", [])
@@ -316,13 +511,20 @@ def fit(
             f"training diverged: the loss became {losses[-1]} in epoch {len(losses)} "
             f"(learning rate {recipe.learning_rate:g}); nothing was saved as a result")
     test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
+    val_loss = history.history.get("val_loss", [None])[-1] if validation_data else None
+    val_accuracy = history.history.get("val_accuracy", [None])[-1] if validation_data else None
+    status = {"new": "trained", "resume": "resumed", "extend": "extended"}[mode]
     result = RunResult(model, history.history, float(test_loss), float(test_accuracy),
-                       seconds, run_dir)
+                       seconds, run_dir, val_loss, val_accuracy, status)
     if run_dir is not None:
         save_model_atomic(model, run_dir / "model.keras")
         summary = {
             "test_loss": result.test_loss,
             "test_accuracy": result.test_accuracy,
+            "test_split": "test",
+            "val_loss": val_loss,
+            "val_accuracy": val_accuracy,
+            "validation_split": "held out of the training split" if validation_data else None,
             # all epochs, also those of earlier sessions of a resumed run
             "train_seconds": round(_run_seconds(run_dir / "metrics.csv", seconds), 2),
             "epochs": recipe.epochs,
