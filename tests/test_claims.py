@@ -121,3 +121,16 @@ def test_every_verdict_is_from_the_closed_vocabulary_and_claims_are_checked():
         Claim("k", "T", "s", "p", "difference", "m")
     with pytest.raises(ValueError, match="no measurement for claim"):
         judge([diff(+1)], {})
+
+
+def test_rows_read_back_from_summary_json_render_the_same():
+    """summary.json stores NaN as null: the table and the lines render from either."""
+    import json
+
+    from zoo.studies.claims import jsonable, lines
+
+    rows = judge([diff(+1), Claim("x", "T", "s", "p", "difference", "m", direction=1)],
+                 {"c": Measurement(a=A, b=NOISE), "x": Measurement(not_tested="no data")})
+    back = json.loads(json.dumps(jsonable(rows)))
+    assert markdown(back) == markdown(rows)
+    assert lines(back) == lines(rows) and lines(back)[1] == "x: not tested (no data)"

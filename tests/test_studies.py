@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -460,43 +459,65 @@ def test_seed001_smoke_end_to_end(tmp_path):
 from zoo.studies import seed003  # noqa: E402
 
 
-def test_seed003_depths_are_the_papers():
+def test_seed003_depths_and_parameters_are_the_papers():
+    """One name, one architecture: the study's 164-layer ResNet is the paper's pre-activation
+    bottleneck net (1.71M parameters on CIFAR-10), the same as the registry's preresnet164,
+    and ProcResNet-(9n+4) is compared with PreResNet-(9n+2) of the same units per stage."""
     cpu = seed003.BUDGETS["cpu"]
-    assert seed003.depths_of("resnet", cpu) == [20, 56, 110, 164]
+    assert seed003.depths_of("preresnet", cpu) == [20, 56, 110, 164]
+    assert seed003.depths_of("plain", cpu) == [20, 56, 110, 164]
     assert seed003.depths_of("procresnet", cpu) == [22, 58, 112, 166]
+    _, net = seed003._build("preresnet", 18, "digits", 0)
+    ref = zoo.create_model("preresnet164", input_shape=(8, 8, 1), input_normalization="digits")
+    assert net.count_params() == ref.count_params()
+    cifar = zoo.create_model("preresnet164", input_shape=(32, 32, 3))
+    assert abs(cifar.count_params() / seed003.PAPER_PARAMS["preresnet164"] - 1) < 0.02
+    runs = list(seed003._compare_runs(cpu))
+    assert [r[1] for r in runs[:2]] == ["procresnet22", "preresnet20"]
+    assert {r[0] for r in runs if r[1] == "procresnet22"} == {0, 1, 2, 3, 4}  # >= 5 seeds
+    assert {r[0] for r in runs if r[1] == "procresnet58"} == {0, 1, 2}  # a deeper pair
+    proc = zoo.create_model(runs[0][2], input_shape=(28, 28, 1), **runs[0][3])
+    pre = zoo.create_model(runs[1][2], input_shape=(28, 28, 1), **runs[1][3])
+    assert (proc.name, pre.name) == ("procresnet22", "preresnet20")
+    assert abs(proc.count_params() / pre.count_params() - 1) < 0.1  # about equal size
+    gpu = seed003.BUDGETS["gpu"]
+    assert [seed003.depth_of("procresnet", n) for n, _ in gpu.comparisons] == [166]
 
 
-def test_seed003_summary_and_verdicts_on_hand_made_ratios():
+def test_seed003_verdicts_on_hand_made_ratios():
     rows = []
-    # ResNet identity blocks closer to 1 than plain ones and shrinking with depth; plain flat
+    # PreResNet identity blocks closer to 1 than plain ones and shrinking with depth; plain
+    # flat; transitions far from 1
     for depth, res_dev, plain_dev in ((20, 0.2, 0.5), (56, 0.1, 0.52), (110, 0.05, 0.49)):
-        for family, dev in (("resnet", res_dev), ("plain", plain_dev)):
+        for family, dev in (("preresnet", res_dev), ("plain", plain_dev)):
             identity = depth // 10  # 2, 5 and 11 identity blocks, then one transition
             for pos in range(identity + 1):
                 rows.append({"dataset": "d", "family": family, "depth": depth,
-                             "phase": "init", "position": pos, "block": f"b{pos}",
+                             "phase": "trained", "position": pos, "block": f"b{pos}",
                              "kind": "unit", "transition": pos == identity,
-                             "ratio": float(np.exp(dev if pos < identity else 1.0))})
+                             "ratio": float(np.exp(dev * (1 + 0.01 * pos)
+                                                   if pos < identity else 1.0))})
     summary = seed003.ratio_summary(pd.DataFrame(rows))
-    one = summary[(summary["family"] == "resnet") & (summary["depth"] == 56)
+    one = summary[(summary["family"] == "preresnet") & (summary["depth"] == 56)
                   & (summary["type"] == "identity")].iloc[0]
-    assert one["blocks"] == 5 and one["mean_abs_log_ratio"] == pytest.approx(0.1)
+    assert one["blocks"] == 5 and one["mean_abs_log_ratio"] == pytest.approx(0.102)
     assert one["log2L_over_L"] == pytest.approx(math.log(10) / 5)
-    heads = seed003.headline(summary, seed003.accuracy_frame(Path("/nonexistent"),
-                                                               seed003.BUDGETS["smoke"]))
-    claims = heads["d"]["init"]
-    assert claims["skips_vs_plain"]["verdict"] == "reproduced"
-    assert claims["identity_vs_transition"]["verdict"] == "reproduced"
-    assert claims["delta_shrinks_with_depth"]["spearman_resnet"] == pytest.approx(-1)
-    # least-squares slope of log deviation on log L, by hand: sum(dx dy) / sum(dx^2)
-    lx = np.log([2.0, 5.0, 11.0])
-    dx = lx - lx.mean()
-    for key, dev in (("exponent_resnet", [0.2, 0.1, 0.05]),
-                     ("exponent_log2L_over_L", np.log(2 * np.exp(lx)) / np.exp(lx))):
-        dy = np.log(dev) - np.log(dev).mean()
-        assert claims["delta_shrinks_with_depth"][key] == pytest.approx((dx * dy).sum() /
-                                                                       (dx * dx).sum())
-    assert claims["delta_shrinks_with_depth"]["verdict"] == "reproduced"
+    from zoo.studies.claims import judge
+
+    budget = seed003.Budget(("d",), {"preresnet": (2, 6, 12), "plain": (3, 9, 18)})
+    empty = pd.DataFrame(columns=["dataset", "seed", "projection", "test_accuracy"])
+    comp = pd.DataFrame(columns=["dataset", "depth", "seed", "family", "test_accuracy"])
+    verdicts = {r["id"].split("/")[1]: r for r in judge(
+        seed003.claims(budget), seed003.measurements(summary, empty, comp, budget))}
+    assert verdicts["delta-shrinks"]["verdict"] == "reproduced"
+    assert verdicts["delta-shrinks"]["large_reversals"] == 0
+    assert verdicts["skips-keep-norm"]["n"] == 3
+    assert verdicts["skips-keep-norm"]["estimate"] == pytest.approx(
+        np.mean([0.2 * 1.005 - 0.5 * 1.005, 0.1 * 1.02 - 0.52 * 1.02,
+                 0.05 * 1.05 - 0.49 * 1.05]))
+    assert verdicts["procresnet166-vs-preresnet164"]["verdict"] == "not tested"
+    assert "gpu" in verdicts["procresnet166-vs-preresnet164"]["reason"]
+    assert verdicts["projection-accuracy"]["verdict"] == "not tested"
 
 
 def test_seed003_smoke_end_to_end(tmp_path):
@@ -506,17 +527,21 @@ def test_seed003_smoke_end_to_end(tmp_path):
     assert set(ratios["family"]) == set(seed003.FAMILIES)
     assert set(ratios["phase"]) == {"init", "trained"} and (ratios["ratio"] > 0).all()
     # every block between the first and the last unit: a depth-14 ResNet has 6 units
-    res14 = ratios[(ratios["family"] == "resnet") & (ratios["depth"] == 14)
+    # a bottleneck PreResNet-20 has 6 units; 3 are transitions (16 -> 64 widens stage 1)
+    res20 = ratios[(ratios["family"] == "preresnet") & (ratios["depth"] == 20)
                    & (ratios["phase"] == "init")]
-    assert len(res14) == 6 and res14["transition"].sum() == 2
+    assert len(res20) == 6 and res20["transition"].sum() == 3
     acc = pd.read_csv(out / "accuracy.csv")
     assert len(acc) == 4 and set(acc["projection"]) == {True, False}
+    comp = pd.read_csv(out / "compare.csv")  # ProcResNet-13 vs PreResNet-11, two seeds
+    assert sorted(comp["model"]) == ["preresnet11"] * 2 + ["procresnet13"] * 2
     one_epoch = pd.read_csv(out / "ratio_models.csv")  # each net after its one epoch
     assert len(one_epoch) == 6 and one_epoch["test_accuracy"].between(0, 1).all()
     summary = json.loads((out / "summary.json").read_text())
-    assert "accuracy" in summary["datasets"]["digits"] and summary["conclusion"]
+    ids = [c["id"].split("/")[1] for c in summary["claims"]]
+    assert "procresnet13-vs-preresnet11" in ids and "projection-accuracy" in ids
     assert summary["settings"]["ratio_batch_normalization"].startswith("statistics of the")
-    assert "ProcResNet" in stdout
+    assert "digits/procresnet13-vs-preresnet11: " in stdout
     log = (out / "digits" / "records.jsonl").read_text()
     _smoke(out, "seed003")  # nothing is measured or trained twice
     assert (out / "digits" / "records.jsonl").read_text() == log

@@ -252,10 +252,13 @@ TABLE_COLUMNS = ("id", "source", "statement", "paper", "n", "estimate", "ci", "p
                  "bound", "verdict")
 
 
+def _finite(v) -> bool:
+    """A number that is not NaN (summary.json stores NaN as null)."""
+    return v is not None and np.isfinite(v)
+
+
 def _fmt(v, spec="{:.3g}") -> str:
-    if v is None or (isinstance(v, float) and not np.isfinite(v)):
-        return ""
-    return spec.format(v)
+    return spec.format(v) if _finite(v) else ""
 
 
 def table_rows(rows: list[dict]) -> list[dict]:
@@ -273,14 +276,13 @@ def table_rows(rows: list[dict]) -> list[dict]:
                      "> 2 SE" if r.get("reversals") is not None else "")
         else:
             bound = ""
-        if r["verdict"] == "inconclusive" and np.isfinite(r.get("mde", np.nan)):
+        if r["verdict"] == "inconclusive" and _finite(r.get("mde")):
             bound = (bound + "; " if bound else "") + f"detectable ±{_fmt(r['mde'])}" + (
                 f" (paper {_fmt(r['paper_effect'])})" if r.get("paper_effect") is not None
                 else "")
         if r["verdict"] == "not tested":
             bound = r["reason"]
-        ci = f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]" if np.isfinite(
-            r.get("ci_low", np.nan)) else ""
+        ci = f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]" if _finite(r.get("ci_low")) else ""
         out.append({"id": r["id"], "source": r["source"], "statement": r["statement"],
                     "paper": r["paper"], "n": str(r["n"]) if r["n"] else "",
                     "estimate": _fmt(r["estimate"], "{:+.3g}"), "ci": ci,

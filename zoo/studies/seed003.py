@@ -1,19 +1,23 @@
 """seed003: norm preservation and the Procrustes ResNet (Zaeemzadeh, Rahnavard, Shah, TPAMI
 2021; PAPERS §4).
 
-Design, two parts on one dataset:
+Design, three parts on one dataset:
 
-- ``ratios``: for each family -- pre-activation ResNet, plain (no skips), ProcResNet with and
-  without the projection -- at four depths (the paper's 164/166-layer scale and three
-  shallower), the gradient-norm ratio ``||dE/dx_in|| / ||dE/dx_out||`` of every block between
+- ``ratios``: for each family -- pre-activation bottleneck ResNet (``zoo.preresnet``, depth
+  9n+2: the paper's ResNet-164 at n = 18), plain (no skips, basic units, 6n+2), ProcResNet with
+  and without the projection (9n+4) -- at four depths (the paper's 164/166-layer scale and
+  three shallower), the gradient-norm ratio ``||dE/dx_in|| / ||dE/dx_out||`` of every block between
   the first and the last unit (:func:`zoo.analysis.norms.block_norm_ratios`), on a fixed
   seeded set of test images, at initialization and again after one epoch of training from
   that same initialization. A block with ratio 1 preserves the norm; ``|log ratio|`` is how
   far it is from that, set against the paper's ``delta ~ log(2L)/L``. Batch normalization
   uses the measured batch's statistics, as in the training step where the paper measures
   (an untrained net's moving averages would make every deep ResNet's gradient exactly 0).
-- ``accuracy``: ProcResNet with and without the projection, trained with one recipe from the
-  same seeds; test accuracy by an evaluation pass, paired by seed.
+- ``compare`` (the paper's headline): ProcResNet against the pre-activation bottleneck ResNet
+  of the same depth and widths (ProcResNet-(9n+4) vs PreResNet-(9n+2): the same n units per
+  stage), one recipe, the same seeds; test accuracy by an evaluation pass, paired by seed.
+- ``accuracy`` (an ablation, not the headline): ProcResNet with and without the projection,
+  trained the same way.
 
 Every ratio measurement is appended to ``<out>/<dataset>/records.jsonl`` under its key; every
 training run is a ``zoo.train.fit`` run folder. A killed run resumes where it stopped.
@@ -37,7 +41,10 @@ CLAIM = ("Identity skips keep the gradient norm nearly constant through a unit (
 # CIFAR-10 test error (%), PAPERS §4
 PAPER = {"resnet164_error": 5.46, "procresnet166_error": 4.75, "resnet272_error": 4.73,
          "procresnet274_error": 4.20, "delta": "c * log(2L) / L"}
-FAMILIES = ("resnet", "plain", "procresnet", "procresnet_noproj")
+FAMILIES = ("preresnet", "plain", "procresnet", "procresnet_noproj")
+# the paper's CIFAR-10 parameters of the nets the study measures at their full depth
+PAPER_PARAMS = {"preresnet164": 1.71e6, "procresnet166": 1.72e6, "preresnet272": 2.82e6,
+                "procresnet274": 2.83e6}
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,8 @@ class Budget:
     accuracy_epochs: int = 4
     accuracy_train_examples: int | None = None
     seeds: tuple = (0, 1, 2)
+    # ProcResNet vs PreResNet: (units per stage n, seeds) per pair, trained like ``accuracy``
+    comparisons: tuple = ()
     seed: int = 0
 
     def describe(self) -> str:
@@ -60,49 +69,70 @@ class Budget:
         n = "all" if self.ratio_train_examples is None else f"{self.ratio_train_examples:,}"
         m = "all" if self.accuracy_train_examples is None else \
             f"{self.accuracy_train_examples:,}"
+        compare = "; ".join(f"ProcResNet-{9 * k + 4} vs PreResNet-{9 * k + 2}, seeds "
+                            f"{', '.join(map(str, seeds))}" for k, seeds in self.comparisons)
         return (f"{'/'.join(self.datasets)}: ratios of {depths} on {self.ratio_examples} test "
                 f"images, at initialization and after 1 epoch of {n} images; "
-                f"{self.accuracy_model} with vs without projection, {m} images x "
-                f"{self.accuracy_epochs} epochs, seeds {', '.join(map(str, self.seeds))}")
+                + (f"{compare}; " if compare else "")
+                + f"ablation {self.accuracy_model} with vs without projection; every run "
+                f"{m} images x {self.accuracy_epochs} epochs, ablation seeds "
+                f"{', '.join(map(str, self.seeds))}")
+
+
+def depth_of(family, n) -> int:
+    """Depth of a family's net with n units per stage: bottleneck units are 3 layers."""
+    if family.startswith("procresnet"):
+        return 9 * n + 4  # stem, two standalone transitions, dense
+    return 9 * n + 2 if family == "preresnet" else 6 * n + 2
 
 
 def depths_of(family, budget) -> list[int]:
-    per = 9 if family.startswith("procresnet") else 6
-    offset = 4 if family.startswith("procresnet") else 2
-    return [per * n + offset for n in budget.units_per_stage[family]]
+    return [depth_of(family, n) for n in budget.units_per_stage[family]]
 
 
 BUDGETS = {
     # CI: two small depths of each family on the embedded digits (under a minute)
-    "smoke": Budget(("digits",), {"resnet": (1, 2), "plain": (1, 2), "procresnet": (1,),
+    "smoke": Budget(("digits",), {"preresnet": (1, 2), "plain": (1, 2), "procresnet": (1,),
                                    "procresnet_noproj": (1,)},
                     ratio_examples=64, ratio_recipe="quick", accuracy_model="procresnet22",
-                    accuracy_recipe="quick", accuracy_epochs=1, seeds=(0, 1)),
-    # 2 CPU cores: depths 20/56/110/164 (ResNet, plain) and 22/58/112/166 (ProcResNet);
-    # one epoch of 10,000 Fashion-MNIST images between the two measurements; ProcResNet-22
-    # with vs without projection, 20,000 images x 4 epochs, 3 seeds
-    "cpu": Budget(("fashion_mnist",), {"resnet": (3, 9, 18, 27), "plain": (3, 9, 18, 27),
+                    accuracy_recipe="quick", accuracy_epochs=1, seeds=(0, 1),
+                    comparisons=((1, (0, 1)),)),
+    # 2 CPU cores: depths 20/56/110/164 (PreResNet, plain) and 22/58/112/166 (ProcResNet);
+    # one epoch of 10,000 Fashion-MNIST images between the two measurements; ProcResNet-22 vs
+    # PreResNet-20 (5 seeds) and ProcResNet-58 vs PreResNet-56 (3 seeds), the projection
+    # ablation at 22 layers (3 seeds), every run 20,000 images x 4 epochs (~5 min at 22
+    # layers, ~13 at 58: about 2.5 hours for the comparisons)
+    "cpu": Budget(("fashion_mnist",), {"preresnet": (2, 6, 12, 18), "plain": (3, 9, 18, 27),
                                         "procresnet": (2, 6, 12, 18),
                                         "procresnet_noproj": (2, 6, 12, 18)},
-                  ratio_train_examples=10_000, accuracy_train_examples=20_000),
-    # one H100/H200 (JAX), in stages: the full train split, ProcResNet-166, 5 seeds
-    "gpu": Budget(("fashion_mnist",), {"resnet": (3, 9, 18, 27), "plain": (3, 9, 18, 27),
+                  ratio_train_examples=10_000, accuracy_train_examples=20_000,
+                  comparisons=((2, (0, 1, 2, 3, 4)), (6, (0, 1, 2)))),
+    # one H100/H200 (JAX), in stages: the full train split, ProcResNet-166 vs PreResNet-164
+    # (the paper's pair), 5 seeds
+    "gpu": Budget(("fashion_mnist",), {"preresnet": (2, 6, 12, 18), "plain": (3, 9, 18, 27),
                                         "procresnet": (2, 6, 12, 18),
                                         "procresnet_noproj": (2, 6, 12, 18)},
                   ratio_examples=1024, accuracy_model="procresnet166", accuracy_epochs=30,
-                  seeds=(0, 1, 2, 3, 4)),
+                  seeds=(0, 1, 2, 3, 4), comparisons=((18, (0, 1, 2, 3, 4)),)),
 }
 
 
 def _build(family, n, dataset, seed):
     import keras
 
-    from zoo.analysis.norms import _build as build
+    import zoo
     from zoo.data import dataset_info
 
     info = dataset_info(dataset)
     keras.utils.set_random_seed(seed)
-    return build(family, n, info.shape, info.num_classes, dataset)
+    depth = depth_of(family, n)
+    common = dict(input_shape=info.shape, num_classes=info.num_classes,
+                  input_normalization=dataset)
+    if family == "preresnet":
+        return depth, zoo.preresnet(depth, **common)
+    if family == "plain":
+        return depth, zoo.plain(depth, **common)
+    return depth, zoo.procresnet(depth, projection=family == "procresnet", **common)
 
 
 def _ratio_items(budget: Budget):
@@ -118,6 +148,18 @@ def _accuracy_runs(budget: Budget):
             yield seed, budget.accuracy_model + ("" if projection else "_noproj")
 
 
+def _compare_runs(budget: Budget):
+    """(seed, run name, registered model, builder overrides) of the ProcResNet vs PreResNet
+    comparisons, seed by seed so that a study cut short has complete pairs first."""
+    for n, seeds in budget.comparisons:
+        for seed in seeds:
+            proc, pre = depth_of("procresnet", n), depth_of("preresnet", n)
+            yield seed, f"procresnet{proc}", "procresnet22", {"depth": proc,
+                                                              "name": f"procresnet{proc}"}
+            yield seed, f"preresnet{pre}", "preresnet164", {"depth": pre,
+                                                            "name": f"preresnet{pre}"}
+
+
 def run(budget: Budget, out: Path, *, time_limit=None, stream=None) -> bool:
     import time
 
@@ -131,9 +173,12 @@ def run(budget: Budget, out: Path, *, time_limit=None, stream=None) -> bool:
     started = time.monotonic()
     logs = {d: Records(out / d / "records.jsonl") for d in budget.datasets}
     items = [(d, *item) for d in budget.datasets for item in _ratio_items(budget)]
-    accuracy = [(d, *r) for d in budget.datasets for r in _accuracy_runs(budget)]
+    accuracy = [(d, "accuracy", s, m, m, {}) for d in budget.datasets
+                for s, m in _accuracy_runs(budget)]
+    accuracy = [(d, "compare", *r) for d in budget.datasets for r in _compare_runs(budget)] + \
+        accuracy  # the paper's headline first, then the ablation
     done = sum(item[1] in logs[item[0]] for item in items) + \
-        sum(runs.finished(out / d / "accuracy" / m / f"seed-{s}") for d, s, m in accuracy)
+        sum(runs.finished(out / d / part / m / f"seed-{s}") for d, part, s, m, _, _ in accuracy)
     progress = Progress(len(items) + len(accuracy), done=done, label="items", stream=stream)
 
     def out_of_time():
@@ -163,15 +208,15 @@ def run(budget: Budget, out: Path, *, time_limit=None, stream=None) -> bool:
             log_.add(key, kind="ratios", **values, diverged=None,
                      blocks=block_norm_ratios(model, x, y))
             progress.update(detail=f"{dataset}: {key}")
-        for dataset, seed, name in accuracy:
-            folder = out / dataset / "accuracy" / name / f"seed-{seed}"
+        for dataset, part, seed, name, model, overrides in accuracy:
+            folder = out / dataset / part / name / f"seed-{seed}"
             if runs.finished(folder):
                 continue
             if out_of_time():
                 return False
-            runs.train(folder, name, dataset, recipe=budget.accuracy_recipe,
+            runs.train(folder, model, dataset, recipe=budget.accuracy_recipe,
                        epochs=budget.accuracy_epochs, seed=seed,
-                       subset=budget.accuracy_train_examples, stream=stream)
+                       subset=budget.accuracy_train_examples, stream=stream, **overrides)
             progress.update(detail=f"{dataset}: {name} seed {seed}: test accuracy "
                                    f"{runs.read(folder)['test_accuracy']:.4f}")
     finally:
@@ -190,6 +235,8 @@ def ratio_frame(out: Path, budget: Budget) -> tuple[pd.DataFrame, pd.DataFrame]:
     rows, diverged = [], []
     for dataset in budget.datasets:
         for r in Records(out / dataset / "records.jsonl").of("ratios"):
+            if r["n"] not in budget.units_per_stage.get(r["family"], ()):
+                continue  # a family or depth this budget no longer measures
             head = {"dataset": dataset, "family": r["family"], "depth": r["depth"],
                     "phase": r["phase"]}
             if r.get("diverged"):
@@ -207,7 +254,8 @@ def ratio_summary(frame: pd.DataFrame) -> pd.DataFrame:
     (mean and max ``|log ratio|``) beside the paper's ``log(2L)/L`` with L the identity
     blocks of that network."""
     cols = ["dataset", "family", "depth", "phase", "blocks", "identity_blocks", "type",
-            "mean_ratio", "mean_abs_log_ratio", "max_abs_log_ratio", "log2L_over_L"]
+            "mean_ratio", "mean_abs_log_ratio", "se_abs_log_ratio", "max_abs_log_ratio",
+            "log2L_over_L"]
     if frame.empty:
         return pd.DataFrame(columns=cols)
     frame = frame.assign(dev=np.abs(np.log(frame["ratio"])),
@@ -216,7 +264,8 @@ def ratio_summary(frame: pd.DataFrame) -> pd.DataFrame:
                 .size().rename("identity_blocks"))
     out = (frame.groupby(["dataset", "family", "depth", "phase", "type"])
            .agg(blocks=("ratio", "size"), mean_ratio=("ratio", "mean"),
-                mean_abs_log_ratio=("dev", "mean"), max_abs_log_ratio=("dev", "max"))
+                mean_abs_log_ratio=("dev", "mean"), se_abs_log_ratio=("dev", "sem"),
+                max_abs_log_ratio=("dev", "max"))
            .reset_index().join(identity, on=["dataset", "family", "depth", "phase"]))
     out["identity_blocks"] = out["identity_blocks"].fillna(0).astype(int)
     out["log2L_over_L"] = [log(2 * n) / n if n else np.nan for n in out["identity_blocks"]]
@@ -257,134 +306,170 @@ def ratio_models_frame(out: Path, budget: Budget) -> pd.DataFrame:
                                        "test_loss", "seconds_per_epoch"])
 
 
-def _paired_projection(acc: pd.DataFrame, alpha=0.05) -> dict:
-    from scipy.stats import ttest_rel
+def compare_frame(out: Path, budget: Budget) -> pd.DataFrame:
+    """One row per finished ProcResNet / PreResNet comparison run."""
+    from zoo.studies import runs
 
-    wide = acc.pivot_table(index="seed", columns="projection", values="test_accuracy").dropna()
-    if wide.shape[1] < 2 or len(wide) < 2:
-        return {}
-    diff = wide[True] - wide[False]
-    p = float(ttest_rel(wide[True], wide[False]).pvalue) if diff.std() > 0 else float("nan")
-    verdict = ("the same difference at every seed (no spread to test)" if np.isnan(p) else
-               "reproduced" if p < alpha and diff.mean() > 0 else
-               "contradicted" if p < alpha else "not reproduced (no significant difference)")
-    return {"seeds": int(len(diff)), "with_mean": float(wide[True].mean()),
-            "with_std": float(wide[True].std()), "without_mean": float(wide[False].mean()),
-            "without_std": float(wide[False].std()), "difference": float(diff.mean()),
-            "projection_wins": int((diff > 0).sum()), "t_test_p": p, "verdict": verdict}
+    rows = []
+    for dataset in budget.datasets:
+        for seed, name, _, overrides in _compare_runs(budget):
+            folder = out / dataset / "compare" / name / f"seed-{seed}"
+            if runs.finished(folder):
+                family = "procresnet" if name.startswith("procresnet") else "preresnet"
+                n = next(k for k, _ in budget.comparisons
+                         if depth_of(family, k) == overrides["depth"])
+                rows.append({"dataset": dataset, "model": name, "family": family, "n": n,
+                             "depth": overrides["depth"], "seed": seed, **runs.read(folder)})
+    return pd.DataFrame(rows, columns=["dataset", "model", "family", "n", "depth", "seed",
+                                       "params", "test_accuracy", "test_loss", "epochs",
+                                       "seconds_per_epoch", "train_examples", "test_examples"])
 
 
-def headline(summary: pd.DataFrame, acc: pd.DataFrame) -> dict:
-    """The numbers behind each claim, per dataset and phase, with verdicts."""
-    out = {}
-    for dataset in sorted(set(summary["dataset"]) | set(acc["dataset"])):
-        h = {}
-        s = summary[summary["dataset"] == dataset]
-        for phase in ("init", "trained"):
-            p = s[s["phase"] == phase]
-            ident = p[p["type"] == "identity"].set_index(["family", "depth"])["mean_abs_log_ratio"]
-            trans = p[p["type"] == "transition"].set_index(["family", "depth"])[
-                "mean_abs_log_ratio"]
-            if ident.empty:
-                continue
-            fams = {f: {int(d): float(v) for (g, d), v in ident.items() if g == f}
-                    for f in FAMILIES}
-            claims = {}
-            # identity units of a ResNet closer to norm-preserving than its transitions
-            res_t = {int(d): float(v) for (g, d), v in trans.items() if g == "resnet"}
-            if fams["resnet"] and res_t:
-                better = [fams["resnet"][d] < res_t[d] for d in res_t if d in fams["resnet"]]
-                claims["identity_vs_transition"] = {
-                    "resnet_identity": fams["resnet"], "resnet_transition": res_t,
-                    "verdict": "reproduced" if all(better) else
-                               "partly" if any(better) else "not"}
-            # skips preserve the norm better than no skips, at every depth
-            common = sorted(set(fams["resnet"]) & set(fams["plain"]))
-            if common:
-                closer = [fams["resnet"][d] < fams["plain"][d] for d in common]
-                claims["skips_vs_plain"] = {
-                    "depths": common, "verdict": "reproduced" if all(closer) else
-                    "contradicted" if not any(closer) else "partly"}
-            # delta shrinks with depth (for the ResNet), like log(2L)/L
-            depths = sorted(fams["resnet"])
-            if len(depths) >= 3:
-                from scipy.stats import spearmanr
+def compare_table(comp: pd.DataFrame) -> pd.DataFrame:
+    """Mean and spread over seeds per model, with parameters beside the paper's."""
+    cols = ["dataset", "model", "depth", "params", "paper_params_cifar10", "seeds",
+            "accuracy_mean", "accuracy_std"]
+    if comp.empty:
+        return pd.DataFrame(columns=cols)
+    t = (comp.groupby(["dataset", "model", "depth"], sort=False)
+         .agg(params=("params", "first"), seeds=("seed", "count"),
+              accuracy_mean=("test_accuracy", "mean"), accuracy_std=("test_accuracy", "std"))
+         .reset_index())
+    t["paper_params_cifar10"] = t["model"].map(PAPER_PARAMS)
+    return t[cols]
 
-                rho = float(spearmanr(depths, [fams["resnet"][d] for d in depths]).statistic)
-                plain = sorted(fams["plain"])
-                rho_plain = float(spearmanr(plain, [fams["plain"][d] for d in plain]).statistic) \
-                    if len(plain) >= 3 else None
-                # how fast: the exponent b of mean |log ratio| ~ L^b over the identity
-                # blocks L, beside the same fit of the bound log(2L)/L at those L
-                blocks = p[p["type"] == "identity"].set_index(["family", "depth"])[
-                    "identity_blocks"]
-                big_l = np.log([blocks[("resnet", d)] for d in depths])
-                exponent = bound = None
-                if np.ptp(big_l) > 0:
-                    exponent = float(np.polyfit(
-                        big_l, np.log([fams["resnet"][d] for d in depths]), 1)[0])
-                    bound = float(np.polyfit(big_l, np.log(np.log(2 * np.exp(big_l)) /
-                                                           np.exp(big_l)), 1)[0])
-                claims["delta_shrinks_with_depth"] = {
-                    "spearman_resnet": rho, "spearman_plain": rho_plain,
-                    "exponent_resnet": exponent, "exponent_log2L_over_L": bound,
-                    "verdict": "reproduced" if rho <= -0.8 and not
-                    (rho_plain is not None and rho_plain <= -0.8) else
-                    "partly (plain nets shrink too)" if rho <= -0.8 else "not"}
-            # the projection makes ProcResNet's transitions norm-preserving
-            pt = {int(d): float(v) for (g, d), v in trans.items() if g == "procresnet"}
-            nt = {int(d): float(v) for (g, d), v in trans.items() if g == "procresnet_noproj"}
-            both = sorted(set(pt) & set(nt))
-            if both and phase == "trained":
-                closer = [pt[d] < nt[d] for d in both]
-                claims["projection_transitions"] = {
-                    "with": pt, "without": nt, "verdict": "reproduced" if all(closer) else
-                    "partly" if any(closer) else "not"}
-            h[phase] = {"mean_abs_log_ratio_identity": fams, **claims}
-        a = acc[acc["dataset"] == dataset]
-        if not a.empty:
-            h["accuracy"] = _paired_projection(a)
-        out[dataset] = h
+
+def _by_depth(summary, phase, family, kind, column="mean_abs_log_ratio") -> pd.Series:
+    s = summary[(summary["phase"] == phase) & (summary["family"] == family)
+                & (summary["type"] == kind)]
+    return s.set_index("depth")[column].sort_index()
+
+
+def claims(budget: Budget) -> list:
+    """The paper's claims, declared before the numbers: three about gradient norms (after the
+    one epoch of training, where the paper measures), one about the projection's effect on
+    the transitions, the headline ProcResNet vs PreResNet accuracy per compared depth, the
+    paper-scale pair where this budget cannot run it, and the projection ablation."""
+    from zoo.studies.claims import Claim
+
+    out = []
+    for d in budget.datasets:
+        norm = dict(source="section 3 (Theorem 1)", group=d)
+        out += [
+            Claim(f"{d}/skips-keep-norm", statement="identity blocks of a ResNet are closer to "
+                  "norm-preserving than the blocks of a plain net (paired by depth)",
+                  paper="(1-delta) <= ratio <= (1+delta) with skips; no bound without",
+                  kind="difference", measure="mean |log ratio|, PreResNet - plain",
+                  direction=-1, **norm),
+            Claim(f"{d}/transitions-break-it", statement="a ResNet's transition blocks are "
+                  "further from norm-preserving than its identity blocks (paired by depth)",
+                  paper="transitions break norm preservation", kind="difference",
+                  measure="mean |log ratio|, identity - transition", direction=-1, **norm),
+            Claim(f"{d}/delta-shrinks", statement="the deviation of a ResNet's identity "
+                  "blocks falls as depth grows (monotone: no rise > 2 SE)",
+                  paper="delta ~ c log(2L)/L", kind="monotone",
+                  measure="mean |log ratio| of identity blocks, by depth", direction=-1,
+                  **norm),
+            Claim(f"{d}/projection-fixes-transitions", statement="the projection makes "
+                  "ProcResNet's transitions closer to norm-preserving (paired by depth)",
+                  paper="projected transitions have all singular values equal",
+                  kind="difference", measure="mean |log ratio| of transitions, with - "
+                  "without projection", direction=-1, source="section 4", group=d),
+        ]
+        pairs = {"2": ("ProcResNet-166 vs ResNet-164: 4.75% vs 5.46% error", 0.71),
+                 "6": ("ProcResNet-274 vs ResNet-272: 4.20% vs 4.73% error", 0.53)}
+        for n, _ in budget.comparisons:
+            text, effect = pairs.get(str(n), pairs["2"])
+            out.append(Claim(
+                f"{d}/procresnet{depth_of('procresnet', n)}-vs-preresnet"
+                f"{depth_of('preresnet', n)}",
+                source="Table (CIFAR-10)", statement=f"ProcResNet-{depth_of('procresnet', n)}"
+                f" more accurate than PreResNet-{depth_of('preresnet', n)} (same units, widths,"
+                " recipe, seeds)", paper=text, kind="difference",
+                measure="test accuracy, ProcResNet - PreResNet (points)", direction=+1,
+                paper_effect=effect, group=d))
+        if 18 not in [n for n, _ in budget.comparisons]:
+            out.append(Claim(
+                f"{d}/procresnet166-vs-preresnet164", source="Table (CIFAR-10)",
+                statement="ProcResNet-166 more accurate than PreResNet-164 (the paper's pair)",
+                paper="4.75% vs 5.46% error", kind="difference",
+                measure="test accuracy, ProcResNet - PreResNet (points)", direction=+1,
+                paper_effect=0.71, group=d))
+        out.append(Claim(
+            f"{d}/projection-accuracy", source="ablation", statement=f"{budget.accuracy_model}"
+            " with the projection more accurate than without (an ablation, not the headline)",
+            paper="the projection is what ProcResNet adds", kind="difference",
+            measure="test accuracy, with - without projection (points)", direction=+1,
+            group=d))
     return out
 
 
-def conclusion(heads: dict) -> list[str]:
-    lines = []
-    for dataset, h in heads.items():
-        for phase in ("init", "trained"):
-            c = h.get(phase, {})
-            when = "at initialization" if phase == "init" else "after one epoch"
-            if "skips_vs_plain" in c:
-                f = c["mean_abs_log_ratio_identity"]
-                pairs = ", ".join(f"{d}: {f['resnet'][d]:.3f} vs {f['plain'][d]:.3f}"
-                                  for d in c["skips_vs_plain"]["depths"])
-                lines.append(f"{dataset} {when}: mean |log ratio| of identity blocks, ResNet vs "
-                             f"plain, by depth: {pairs} -> skips preserve the norm better: "
-                             f"{c['skips_vs_plain']['verdict']}.")
-            if "delta_shrinks_with_depth" in c:
-                d = c["delta_shrinks_with_depth"]
-                plain = "n/a" if d["spearman_plain"] is None else f"{d['spearman_plain']:.2f}"
-                rate = "" if d["exponent_resnet"] is None else (
-                    f", falling like L^{d['exponent_resnet']:.2f} in the identity blocks L "
-                    f"(log(2L)/L: L^{d['exponent_log2L_over_L']:.2f})")
-                lines.append(f"{dataset} {when}: ResNet deviation against depth, Spearman "
-                             f"{d['spearman_resnet']:.2f} (plain {plain}){rate} -> delta "
-                             f"shrinks with depth: {d['verdict']}.")
-            if "projection_transitions" in c:
-                p = c["projection_transitions"]
-                pairs = ", ".join(f"{d}: {p['with'][d]:.3f} vs {p['without'][d]:.3f}"
-                                  for d in sorted(p["with"]) if d in p["without"])
-                lines.append(f"{dataset} {when}: ProcResNet transition |log ratio| with vs "
-                             f"without projection: {pairs} -> {p['verdict']}.")
-        a = h.get("accuracy")
-        if a:
-            lines.append(
-                f"{dataset}: ProcResNet test accuracy with projection "
-                f"{100 * a['with_mean']:.2f} ± {100 * a['with_std']:.2f}%, without "
-                f"{100 * a['without_mean']:.2f} ± {100 * a['without_std']:.2f}% ({a['seeds']} "
-                f"seeds, projection ahead in {a['projection_wins']}, paired t-test p = "
-                f"{a['t_test_p']:.3g}) -> {a['verdict']}.")
-    return lines
+def measurements(summary: pd.DataFrame, acc: pd.DataFrame, comp: pd.DataFrame,
+                 budget: Budget) -> dict:
+    from zoo.studies.claims import Measurement
+
+    out = {}
+    for claim in claims(budget):
+        d, what = claim.id.split("/")
+        s = summary[summary["dataset"] == d] if not summary.empty else summary
+        pending = Measurement(not_tested="not measured yet (the study resumes where it "
+                                         "stopped)")
+        if what in ("skips-keep-norm", "transitions-break-it", "projection-fixes-transitions",
+                    "delta-shrinks"):
+            if s.empty:
+                out[claim.id] = pending
+                continue
+            if what == "skips-keep-norm":
+                a = _by_depth(s, "trained", "plain", "identity")
+                b = _by_depth(s, "trained", "preresnet", "identity")
+            elif what == "transitions-break-it":
+                a = _by_depth(s, "trained", "preresnet", "transition")
+                b = _by_depth(s, "trained", "preresnet", "identity")
+            elif what == "projection-fixes-transitions":
+                a = _by_depth(s, "trained", "procresnet_noproj", "transition")
+                b = _by_depth(s, "trained", "procresnet", "transition")
+            else:
+                m = _by_depth(s, "trained", "preresnet", "identity")
+                se = _by_depth(s, "trained", "preresnet", "identity", "se_abs_log_ratio")
+                out[claim.id] = Measurement(means=m.tolist(), ses=se.fillna(0).tolist(),
+                                            note=f"depths {', '.join(map(str, m.index))}")
+                continue
+            common = a.index.intersection(b.index)
+            if len(common) < 2:
+                out[claim.id] = pending
+                continue
+            out[claim.id] = Measurement(a=a[common].tolist(), b=b[common].tolist(),
+                                        note=f"depths {', '.join(map(str, common))}; one "
+                                             "network per depth")
+            continue
+        if what == "projection-accuracy":
+            part = acc[acc["dataset"] == d]
+            wide = part.pivot_table(index="seed", columns="projection",
+                                    values="test_accuracy").dropna() if not part.empty \
+                else pd.DataFrame()
+            if wide.shape[1] < 2:
+                out[claim.id] = pending
+                continue
+            out[claim.id] = Measurement(a=(100 * wide[False]).tolist(),
+                                        b=(100 * wide[True]).tolist(),
+                                        note=f"{len(wide)} seeds")
+            continue
+        proc, pre = (int(x) for x in what.replace("procresnet", "").split("-vs-preresnet"))
+        if proc == 166 and 18 not in [n for n, _ in budget.comparisons]:
+            out[claim.id] = Measurement(not_tested="compute: 166 layers on the full train "
+                                                   "split need the gpu budget")
+            continue
+        part = comp[(comp["dataset"] == d) & comp["depth"].isin([proc, pre])]
+        wide = part.pivot_table(index="seed", columns="family", values="test_accuracy"
+                                ).dropna() if not part.empty else pd.DataFrame()
+        if wide.shape[1] < 2:
+            out[claim.id] = pending
+            continue
+        wanted = dict(budget.comparisons).get((proc - 4) // 9, ())
+        out[claim.id] = Measurement(a=(100 * wide["preresnet"]).tolist(),
+                                    b=(100 * wide["procresnet"]).tolist(),
+                                    note=f"{len(wide)} of {len(wanted)} seeds")
+    return out
 
 
 def plot(summary: pd.DataFrame, frame: pd.DataFrame, path: Path):
@@ -421,36 +506,47 @@ def plot(summary: pd.DataFrame, frame: pd.DataFrame, path: Path):
 
 
 def report(out: Path, *, budget="cpu") -> dict:
-    """ratios.csv, ratio_summary.csv, diverged.csv, accuracy.csv, summary.json, report.md and
-    plots.png in ``out``."""
+    """ratios.csv, ratio_summary.csv, diverged.csv, accuracy.csv, compare.csv, summary.json
+    (with the claims and their verdicts), report.md and plots.png in ``out``."""
     from zoo.atomic import write_atomic, write_json
+    from zoo.studies import claims as verdicts
 
     out = Path(out)
     spec = BUDGETS[budget] if isinstance(budget, str) else budget
     frame, diverged = ratio_frame(out, spec)
     acc = accuracy_frame(out, spec)
-    if frame.empty and acc.empty:
+    comp = compare_frame(out, spec)
+    if frame.empty and acc.empty and comp.empty:
         raise ValueError(f"no measurements under {out}: run the study first")
     summary_t = ratio_summary(frame)
     one_epoch = ratio_models_frame(out, spec)
+    comp_t = compare_table(comp)
     for name, table in (("ratios", frame), ("ratio_summary", summary_t),
-                        ("diverged", diverged), ("accuracy", acc), ("ratio_models", one_epoch)):
+                        ("diverged", diverged), ("accuracy", acc), ("ratio_models", one_epoch),
+                        ("compare", comp), ("compare_summary", comp_t)):
         write_atomic(out / f"{name}.csv", table.to_csv(index=False))
-    heads = headline(summary_t, acc)
+    rows = verdicts.judge(claims(spec), measurements(summary_t, acc, comp, spec))
     settings = {**asdict(spec),
                 "ratio_batch_normalization": "statistics of the measured images (training mode)"}
     summary = {"study": "seed003", "budget": budget if isinstance(budget, str) else "custom",
-               "settings": settings, "paper": PAPER, "diverged": int(len(diverged)),
-               "datasets": heads, "conclusion": conclusion(heads)}
+               "settings": settings, "paper": PAPER, "paper_params": PAPER_PARAMS,
+               "diverged": int(len(diverged)),
+               "splits": {"test_accuracy": "the whole test split, one evaluation pass after "
+                                           "training; no validation (fixed recipe)",
+                          "ratios": f"{spec.ratio_examples} test images"},
+               "claims": verdicts.jsonable(rows), "verdict_counts": verdicts.counts(rows)}
     write_json(out / "summary.json", summary)
     if not frame.empty:
         plot(summary_t, frame, out / "plots.png")
     lines = [f"# seed003 ({summary['budget']}): {TITLE}", "", f"Budget: {spec.describe()}.", "",
-             "## Conclusion (generated from the tables below)", "",
-             *[f"- {line}" for line in summary["conclusion"]], "",
+             "## Verdicts (computed by zoo.studies.claims; Holm over the study's "
+             f"{rows[0]['tests_in_family'] if rows else 0} tests)", "",
+             verdicts.markdown(rows), "",
+             "## ProcResNet vs PreResNet of the same units per stage (the paper's comparison)",
+             "", markdown(comp_t), "",
              "## How far each network is from norm-preserving", "", markdown(summary_t), "",
              "## Runs that diverged in their one epoch", "", markdown(diverged), "",
              "## Test accuracy after the one epoch", "", markdown(one_epoch), "",
-             "## ProcResNet with vs without projection", "", markdown(acc), ""]
+             "## Ablation: ProcResNet with vs without projection", "", markdown(acc), ""]
     write_atomic(out / "report.md", "\n".join(lines))
     return summary
