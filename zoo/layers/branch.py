@@ -87,7 +87,11 @@ def strided_shape(input_shape, strides, channels):
     return (input_shape[0], h, w, channels)
 
 
-def conv_layer(filters, kernel_size, strides=1, use_bias=False, name=None):
+# Every sublayer a zoo layer builds takes that layer's dtype policy (``dtype=``): a
+# mixed-precision block computes in its compute dtype throughout, and a saved one comes back
+# with the same policy in every sublayer.
+
+def conv_layer(filters, kernel_size, strides=1, use_bias=False, name=None, dtype=None):
     return keras.layers.Conv2D(
         filters,
         kernel_size,
@@ -96,27 +100,28 @@ def conv_layer(filters, kernel_size, strides=1, use_bias=False, name=None):
         use_bias=use_bias,
         kernel_initializer="he_normal",
         name=name,
+        dtype=dtype,
     )
 
 
-def bn_layer(name=None):
-    return keras.layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name)
+def bn_layer(name=None, dtype=None):
+    return keras.layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name,
+                                           dtype=dtype)
 
 
-def make_branch_layers(steps, activation, batch_norm, prefix):
-    """One Keras layer per step, named ``{prefix}{i}_{op}``."""
+def make_branch_layers(steps, activation, batch_norm, prefix, dtype=None):
+    """One Keras layer per step, named ``{prefix}{i}_{op}``, with the dtype policy ``dtype``."""
     layers = []
     for i, step in enumerate(steps):
         name = f"{prefix}{i}_{step.op}"
         if step.op == "conv":
             # Without BN a convolution needs its own bias; with BN the bias is redundant.
-            layers.append(
-                conv_layer(step.filters, step.kernel_size, step.strides, not batch_norm, name)
-            )
+            layers.append(conv_layer(step.filters, step.kernel_size, step.strides,
+                                     not batch_norm, name, dtype))
         elif step.op == "bn":
-            layers.append(bn_layer(name))
+            layers.append(bn_layer(name, dtype))
         else:
-            layers.append(keras.layers.Activation(activation, name=name))
+            layers.append(keras.layers.Activation(activation, name=name, dtype=dtype))
     return layers
 
 

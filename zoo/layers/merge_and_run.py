@@ -71,7 +71,8 @@ class MergeAndRunBlock(ResidualBlock):
         self.kernel_size = check.odd_kernel("kernel_size", kernel_size)
         steps = branch_steps("basic", filters, strides=strides, kernel_size=kernel_size)
         self.branch_layers = [
-            make_branch_layers(steps, "relu", True, prefix=f"h{i}_") for i in range(self.streams)
+            make_branch_layers(steps, "relu", True, prefix=f"h{i}_", dtype=self.dtype_policy)
+            for i in range(self.streams)
         ]
         self.projections = []
 
@@ -91,8 +92,9 @@ class MergeAndRunBlock(ResidualBlock):
             build_chain(layers, shapes[0])
         if self.is_transition:
             for i in range(self._n_inputs):
-                proj = [conv_layer(self.filters, 1, self.strides, name=f"proj{i}"),
-                        bn_layer(f"proj{i}_bn")]
+                proj = [conv_layer(self.filters, 1, self.strides, name=f"proj{i}",
+                                   dtype=self.dtype_policy),
+                        bn_layer(f"proj{i}_bn", self.dtype_policy)]
                 build_chain(proj, shapes[i])
                 self.projections.append(proj)
 

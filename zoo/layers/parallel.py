@@ -144,7 +144,7 @@ class TiledBatchNormalization(keras.layers.Layer):
     def __init__(self, branches, **kwargs):
         super().__init__(**kwargs)
         self.branches = check.positive_int("branches", branches)
-        self.bn = bn_layer("bn")
+        self.bn = bn_layer("bn", self.dtype_policy)
 
     def build(self, input_shape):
         self.bn.build((*input_shape[:-1], input_shape[-1] * self.branches))
@@ -159,9 +159,10 @@ class TiledBatchNormalization(keras.layers.Layer):
         return {**super().get_config(), "branches": self.branches}
 
 
-def _fused_layers(steps, n, activation, batch_norm, grouped_implementation):
-    """One wide layer per step, plus for each step the axis along which the n branches'
-    weights of that step are concatenated (None for weightless steps)."""
+def _fused_layers(steps, n, activation, batch_norm, grouped_implementation, dtype=None):
+    """One wide layer per step (with the dtype policy ``dtype``), plus for each step the axis
+    along which the n branches' weights of that step are concatenated (None for weightless
+    steps)."""
     layers, axes = [], []
     shared = True  # the tensor is still the common input x (not n branch blocks)
     last_conv = max(i for i, s in enumerate(steps) if s.op == "conv")
@@ -170,11 +171,13 @@ def _fused_layers(steps, n, activation, batch_norm, grouped_implementation):
         if step.op == "conv":
             use_bias = not batch_norm
             if shared:  # every branch reads x: one convolution with n * F filters
-                layer = conv_layer(n * step.filters, step.kernel_size, step.strides, use_bias, name)
+                layer = conv_layer(n * step.filters, step.kernel_size, step.strides, use_bias,
+                                   name, dtype)
                 axis = -1
             elif i == last_conv and i == len(steps) - 1 and not use_bias:
                 # sum_i W_i * h_i: one convolution over the concatenated h_i
-                layer = conv_layer(step.filters, step.kernel_size, step.strides, False, name)
+                layer = conv_layer(step.filters, step.kernel_size, step.strides, False, name,
+                                   dtype)
                 axis = -2
             else:
                 layer = BranchConv2D(
@@ -185,14 +188,16 @@ def _fused_layers(steps, n, activation, batch_norm, grouped_implementation):
                     use_bias,
                     grouped_implementation,
                     name=name,
+                    dtype=dtype,
                 )
                 axis = -1
             shared = False
         elif step.op == "bn":
-            layer = TiledBatchNormalization(n, name=name) if shared else bn_layer(name)
+            layer = (TiledBatchNormalization(n, name=name, dtype=dtype) if shared
+                     else bn_layer(name, dtype))
             axis, shared = -1, False
         else:
-            layer, axis = keras.layers.Activation(activation, name=name), None
+            layer, axis = keras.layers.Activation(activation, name=name, dtype=dtype), None
         layers.append(layer)
         axes.append(axis)
     return layers, axes
@@ -246,11 +251,13 @@ class ParallelResidualStage(ResidualBlock):
         )
         if self.fused:
             self.fused_layers, self._axes = _fused_layers(
-                self._steps, self.branches, activation, batch_norm, grouped_implementation
+                self._steps, self.branches, activation, batch_norm, grouped_implementation,
+                self.dtype_policy,
             )
         else:
             self.branch_layers = [
-                make_branch_layers(self._steps, activation, batch_norm, prefix=f"b{i}_")
+                make_branch_layers(self._steps, activation, batch_norm, prefix=f"b{i}_",
+                                   dtype=self.dtype_policy)
                 for i in range(self.branches)
             ]
         self._post_activation = kind != "single" and not preactivation

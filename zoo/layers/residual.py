@@ -26,6 +26,7 @@ from zoo.layers.branch import (
 )
 
 
+@keras.saving.register_keras_serializable(package="zoo")
 class ResidualBlock(keras.layers.Layer):
     """Base class of the zoo's residual blocks.
 
@@ -87,7 +88,8 @@ class ResidualUnit(ResidualBlock):
             preactivation=preactivation,
             batch_norm=batch_norm,
         )
-        self.branch_layers = make_branch_layers(steps, activation, batch_norm, prefix="branch")
+        self.branch_layers = make_branch_layers(steps, activation, batch_norm, prefix="branch",
+                                                dtype=self.dtype_policy)
         self.projection = None  # created in build once the input width is known
         # Only post-activation basic/bottleneck units activate after the add.
         self._post_activation = kind != "single" and not preactivation
@@ -102,9 +104,10 @@ class ResidualUnit(ResidualBlock):
         self._in_channels = int(input_shape[-1])
         build_chain(self.branch_layers, input_shape)
         if self.skip and self.is_transition:
-            layers = [conv_layer(self.out_channels, 1, self.strides, not self.batch_norm, "proj")]
+            layers = [conv_layer(self.out_channels, 1, self.strides, not self.batch_norm, "proj",
+                                 self.dtype_policy)]
             if self.batch_norm:
-                layers.append(bn_layer("proj_bn"))
+                layers.append(bn_layer("proj_bn", self.dtype_policy))
             self.projection = layers
             build_chain(layers, input_shape)
 
