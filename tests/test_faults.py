@@ -1,5 +1,35 @@
 """Faults and bad input (issue: reliability and security): tampered and truncated files,
-wrong arrays, malformed cards, interrupted and failed writes. Each case fails without its fix."""
+wrong arrays, malformed cards, interrupted and failed writes. Each case fails without its fix.
+
+The fault classes of the suite, each with a test that injects it (this file unless named):
+
+- files a user hands us that could run code: CIFAR pickles (here); ``.keras`` gadget files
+  (Lambda, chained Lambdas that switch safe mode off, ``os.system``, ``subprocess.Popen``, a
+  nested ``load_model``, ``enable_unsafe_deserialization``) through every loader, and the
+  Keras pin (``test_hostile_files.py``)
+- a card that chooses what is loaded; a file swapped between its hash and its load
+  (``test_hostile_files.py``)
+- hostile sizes: IDX headers, npz bombs and lying ``.npy`` headers, ``.keras`` config bombs
+  and deep nesting (``test_hostile_files.py``)
+- truncated, corrupt or wrongly shaped data, malformed cards and JSON state files (here)
+- user names that become paths; removals outside the managed folder
+  (``test_folders.py``)
+- interrupted writes: atomic files, a full disk at save time (here); a publish killed between
+  its renames (``test_folders.py``); a search or study killed mid-trial
+  (``test_tuning.py``, ``test_studies.py``)
+- two processes on one folder: run folders (``test_first_hour.py``), search and study locks
+  (here; ``test_tuning.py``: racing starters, a dead owner's reused pid), a worker without its
+  chief (here)
+- mixed runs: a folder that mixes two runs (here), ``--resume`` without ``config.json`` or with
+  other settings (``test_first_hour.py``), provenance of failed commands or outside the study's
+  folder (``test_folders.py``)
+- wrong answers instead of errors: a model whose outputs do not match the dataset's classes,
+  ``tune-report`` with no finished trial or of a missing folder (``test_cli_failures.py``)
+- tracebacks instead of one line: every exception kind, argument errors, a missing backend, a
+  closed pipe (``test_cli_failures.py``; ``test_cli.py``)
+- layers that ignore their dtype policy, through Keras's own layer harness
+  (``test_layer_harness.py``)
+"""
 
 import json
 import os
