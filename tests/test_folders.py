@@ -35,6 +35,26 @@ def test_a_bad_name_is_refused_in_one_line(bad):
     assert "\n" not in str(e.value).replace(repr(bad), "")
 
 
+def test_every_name_the_zoo_accepts_matches_the_pattern():
+    """Models and studies are looked up in fixed sets, stricter than the pattern; every member
+    of those sets, and every published model, matches it."""
+    import re
+
+    from zoo.pretrained import list_pretrained
+    from zoo.registry import catalog
+    from zoo.studies.runner import STUDIES
+    from zoo.validation import NAME_PATTERN, PRETRAINED_PATTERN
+
+    for name in [*catalog(), *STUDIES]:
+        assert re.fullmatch(NAME_PATTERN, name), name
+    assert list_pretrained() and all(re.fullmatch(PRETRAINED_PATTERN, n)
+                                     for n in list_pretrained())
+    with pytest.raises(ValueError, match="study must be one of"):
+        from zoo.studies.runner import get_study
+
+        get_study("../seed000")
+
+
 @pytest.mark.parametrize("good", ["mnist", "seed001_fashion_mnist", "resnet20", "0"])
 def test_good_names_pass(good):
     assert checked_name("--tag", good) == good
