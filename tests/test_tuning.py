@@ -556,3 +556,120 @@ def test_a_search_killed_while_a_trial_is_retried_runs_that_trial_again(tmp_path
                 for t in resumed.oracle.trials.values()}
     assert len(statuses) == 6 and set(statuses.values()) == {"COMPLETED"}, statuses
     assert log.read_text().splitlines().count("(2, 'x')") == 3  # crash, kill, completed
+
+
+def _wait_for(stream, pattern, timeout=240):
+    """Read ``stream`` line by line until one matches; returns what was read."""
+    import re
+
+    seen, deadline = [], time.time() + timeout
+    while time.time() < deadline:
+        line = stream.readline()
+        if not line:
+            break
+        seen.append(line)
+        if re.search(pattern, line):
+            return "".join(seen)
+    raise AssertionError(f"no line matching {pattern!r} in:\n" + "".join(seen)[-3000:])
+
+
+def test_ctrl_c_stops_a_search_within_seconds_every_time_and_it_resumes(tmp_path):
+    # The KeyboardInterrupt used to be swallowed now and then (in a weakref or XLA callback)
+    # and the search ran on to the end with exit 0.
+    args = ["tune", "--grid", "smoke", "--dataset", "digits", "--epochs", "25",
+            "--project-dir", str(tmp_path)]
+    for epoch in (2, 5, 12):  # at different moments of the search
+        proc = zoo_cli(*args)
+        _wait_for(proc.stderr, rf": epoch {epoch}/25")
+        start = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        err = _wait_for(proc.stderr, "zoo: interrupted", timeout=30)
+        stopped = time.monotonic() - start  # the search has stopped; TensorFlow then unloads
+        _, rest = proc.communicate(timeout=60)
+        ended = time.monotonic() - start
+        assert proc.returncode == 130 and stopped < 2 and ended < 10, (
+            proc.returncode, stopped, ended, err + rest)
+        assert "stopping the search" in err
+        trials = _trials(tmp_path).values()
+        assert {t["status"] for t in trials} <= {"COMPLETED", "RUNNING"}  # nothing failed
+    # a second Ctrl-C stops at once
+    proc = zoo_cli(*args)
+    _wait_for(proc.stderr, r": epoch 2/25")
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.05)
+    start = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=60)
+    # ended by SIGINT's default action (a shell shows 130): no unloading either
+    assert proc.returncode in (130, -signal.SIGINT) and time.monotonic() - start < 1
+    out, err = zoo_cli(*args).communicate(timeout=900)  # resumed to the end
+    assert "4 trials" in out and "4 COMPLETED" in out, err[-2000:]
+    frame = tuning.results(tmp_path)
+    assert sorted(frame["point"]) == [0, 1, 2, 3]
+
+
+def test_progress_inside_trials_a_batch_bar_on_a_terminal_and_epoch_lines_in_a_log(tmp_path):
+    import pty
+    import re
+
+    args = [sys.executable, "-m", "zoo.cli", "tune", "--grid", "smoke", "--dataset", "digits",
+            "--epochs", "2", "--max-trials", "1"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    master, slave = pty.openpty()
+    import fcntl
+    import struct
+    import termios
+
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))  # a terminal's size
+    proc = subprocess.Popen([*args, "--project-dir", str(tmp_path / "tty")], cwd=ROOT, env=env,
+                            stdin=slave, stdout=slave, stderr=slave)
+    os.close(slave)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(master)
+    assert proc.wait(timeout=60) == 0
+    text = output.decode(errors="replace")
+    bar = re.search(r"point 0: epoch 2/2: .*\| *\d+/(\d+) \[", text)  # batches of an epoch
+    assert bar and int(bar.group(1)) > 1, text[-2000:]
+    # not a terminal: one line per epoch
+    log = subprocess.run([*args, "--project-dir", str(tmp_path / "log")], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert re.search(r"(?m)^  point 0: epoch 1/2, loss [\d.]+ \([\d.]+ s\)$", log.stderr)
+    assert re.search(r"(?m)^  point 0: epoch 2/2, loss [\d.]+ \([\d.]+ s\)$", log.stderr)
+
+
+def test_a_cost_cap_keeps_expensive_points_out_of_a_sample(tmp_path, capsys):
+    from zoo.cli import main
+    from zoo.models.complexity import flops
+    from zoo.tuning.hypermodel import point_flops
+
+    grid = GRIDS["seed000"]
+    points = [{"model": grid.model, **p} for p in grid.points("mnist")]
+    chosen = tuning.search.capped_indices("seed000", "mnist", 20, sample=6, seed=0)
+    assert len(chosen) == 6 and chosen == tuning.search.capped_indices(
+        "seed000", "mnist", 20, sample=6, seed=0)
+    for i in chosen:
+        assert point_flops(points[i], (28, 28, 1), 10) <= 20e6
+    # the architecture count is what a built model measures
+    assert point_flops(points[chosen[0]], (28, 28, 1), 10) == flops(
+        build_point(points[chosen[0]], (28, 28, 1), 10))
+    costly = max(range(len(points)), key=lambda i: point_flops(points[i], (28, 28, 1), 10))
+    assert points[costly]["layers"] == 8 and points[costly]["filters"] == 64
+    # the command line: a cap that no point meets is one line; a cap is kept in the search
+    assert main(["tune", "--grid", "smoke", "--dataset", "digits", "--max-mflops", "1e-6",
+                 "--project-dir", str(tmp_path / "none")]) == 2
+    assert "costs at most 1e-06 MFLOPs" in capsys.readouterr().err
+    smoke = [{"model": "shallow_stack", **p} for p in GRIDS["smoke"].points("digits")]
+    cheap = min(point_flops(p, (8, 8, 1), 10) for p in smoke) / 1e6
+    assert main(["tune", "--grid", "smoke", "--dataset", "digits", "--epochs", "1",
+                 "--sample", "4", "--max-mflops", str(cheap),
+                 "--project-dir", str(tmp_path / "cheap")]) == 0
+    indices = json.loads((tmp_path / "cheap" / "search.json").read_text())["indices"]
+    assert indices and all(smoke[i]["layers"] == 1 for i in indices)

@@ -8,8 +8,9 @@ Ctrl-C only sets a flag; the search raises KeyboardInterrupt itself at the next 
 swallow it. The trial that was running stays RUNNING on disk and runs again on resume (every
 state file is written atomically). If no safe point comes within ``grace`` seconds (a long
 compile or evaluation), or on a second Ctrl-C, a command-line process stops at once with
-status 130, as a SIGKILL would, which the search also survives; in a notebook kernel
-(where exiting would kill the kernel) a KeyboardInterrupt is raised instead.
+status 130 (the second Ctrl-C by the kernel's default action for SIGINT, so even from
+inside TensorFlow's C++ code), as a SIGKILL would, which the search also survives; in a
+notebook kernel (where exiting would kill the kernel) a KeyboardInterrupt is raised instead.
 """
 
 from __future__ import annotations
@@ -51,8 +52,10 @@ class StopOnInterrupt:
         return self
 
     def __exit__(self, *exc):
-        if self._active:
+        if self._active and not (_requested.is_set() and self.hard):
             signal.signal(signal.SIGINT, self._previous)
+        # else the process is on its way out (unloading TensorFlow takes seconds), and a
+        # second Ctrl-C keeps ending it at once (the handler set below)
         self._active = False
         _requested.clear()
 
@@ -61,6 +64,11 @@ class StopOnInterrupt:
             self._stop_now()
             return
         _requested.set()
+        if self.hard:
+            # The second Ctrl-C: the kernel's default action, which ends the process even
+            # while the main thread is inside TensorFlow's C++ code (a Python handler would
+            # only run once it came back to Python).
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
         print("\nzoo: stopping the search (the running trial runs again when it is resumed); "
               "Ctrl-C again stops at once", file=sys.stderr, flush=True)
         threading.Thread(target=self._watchdog, name="zoo-interrupt", daemon=True).start()
