@@ -463,7 +463,9 @@ def _finished_result(run_dir, verbose) -> RunResult:
     if verbose:
         print(f"{run_dir} already finished its {results['epochs']} epochs with these "
               "settings; nothing to train (a larger epochs extends it)", flush=True)
-    model = keras.saving.load_model(run_dir / "model.keras")
+    from zoo.saving import load_model  # every .keras load is checked there
+
+    model = load_model(run_dir / "model.keras")
     history = _read_history(run_dir / "metrics.csv") if (run_dir / "metrics.csv").is_file() \
         else {}
     return RunResult(model, history, results["test_loss"], results["test_accuracy"], 0.0,
@@ -482,7 +484,9 @@ def _train(model, recipe, data, seed, run_dir, mode, verbose, tensorboard) -> Ru
     if run_dir is not None:
         if mode == "extend":
             initial_epoch = _finished_epochs(run_dir)
-            _copy_training_state(model, keras.saving.load_model(run_dir / "model.keras"))
+            from zoo.saving import load_model  # every .keras load is checked there
+
+            _copy_training_state(model, load_model(run_dir / "model.keras"))
         # an interrupted run continues from its checkpoint's epoch: rows of later epochs
         # (written before a kill, not checkpointed) are dropped, so no epoch is listed twice
         initial_epoch = max(initial_epoch, _checkpoint_epoch(run_dir))
