@@ -128,18 +128,26 @@ def test_a_publish_killed_between_its_renames_leaves_a_model(run, tmp_path, monk
     name = "shallow_sequential.digits"
     publish(run, to=to)
     first = (to / name / "model.keras").read_bytes()
-    if not exchange:
-        monkeypatch.setattr(cards, "exchange", lambda a, b: False)
-    renames = []
-    real_rename = Path.rename
+    if exchange:  # killed right after the one-step swap, before any cleanup
+        real_exchange = cards.exchange
 
-    def rename_then_die(self, target):
-        renames.append((self.name, Path(target).name))
-        if len(renames) == 2:
+        def exchange_then_die(a, b):
+            assert real_exchange(a, b), "renameat2 exchange unsupported here"
             raise _Killed
-        return real_rename(self, target)
 
-    monkeypatch.setattr(Path, "rename", rename_then_die)
+        monkeypatch.setattr(cards, "exchange", exchange_then_die)
+    else:  # where folders cannot be swapped in one step: killed between the two renames
+        monkeypatch.setattr(cards, "exchange", lambda a, b: False)
+        renames = []
+        real_rename = Path.rename
+
+        def rename_then_die(self, target):
+            renames.append((self.name, Path(target).name))
+            if len(renames) == 2:
+                raise _Killed
+            return real_rename(self, target)
+
+        monkeypatch.setattr(Path, "rename", rename_then_die)
     monkeypatch.setattr(cards, "remove_inside", lambda *a: None)  # a killed process cleans nothing
     try:
         publish(run, to=to)
