@@ -1,6 +1,9 @@
-# Two entry points for a fresh machine; each creates the environment first.
-#   make demo   train a ResNet-20 on the embedded scikit-learn digits, print test accuracy
-#   make test   run the test suite (set ZOO_DATA_DIR for the real-data tests)
+# Two entry points for a fresh machine; each creates the environment first, and both run again
+# and again (the demo replaces its own run folder).
+#   make demo   installs the runtime only (zoo and its dependencies, TensorFlow CPU), trains a
+#               ResNet-20 on the embedded scikit-learn digits, prints its accuracy
+#   make test   adds the test tools, JAX and PyTorch, runs the test suite (set ZOO_DATA_DIR
+#               for the real-data tests)
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -12,14 +15,19 @@ PY     := $(VENV)/bin/python
 # GB). `make test TORCH=` leaves torch out, and those tests skip.
 TORCH  ?= torch==2.13.0
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.runtime: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.runtime
 	$(PY) -m pip install -q -e ".[dev,jax]" $(TORCH)
 	touch $@
 
-demo: $(VENV)/.installed
-	$(VENV)/bin/zoo train resnet20 --dataset digits --recipe quick --epochs 5 --seed 0 --out runs/demo
+demo: $(VENV)/.runtime
+	$(VENV)/bin/zoo train resnet20 --dataset digits --recipe quick --epochs 5 --seed 0 \
+	  --overwrite --out runs/demo
 
 # The notebooks run cell by cell in one kernel each, so xdist keeps a notebook on one worker.
 test: $(VENV)/.installed

@@ -223,3 +223,147 @@ def test_a_run_folder_in_use_is_locked(tmp_path):
     r = zoo_cli("train", "shallow_sequential", "--dataset", "digits", "--epochs", "1",
                 "--subset", "200", "--overwrite", "--out", str(run))
     assert r.returncode == 0, r.stderr
+
+
+# ---- 9. transfer learning as keras-hub / timm users expect ------------------------------------
+
+def test_pretrained_backbones_new_heads_and_names(tmp_path):
+    r = fresh("""
+        import json, numpy as np, keras, zoo
+        out = {"listed": zoo.list_models("resnet20*", pretrained=True)}
+        x = np.random.default_rng(0).integers(0, 256, (4, 28, 28, 1)).astype("float32")
+        base = zoo.create_model("resnet20.mnist")                  # a name with its tag
+        same = zoo.create_model("resnet20", pretrained=True)       # mnist first
+        out["same"] = float(np.abs(base.predict(x, verbose=0) - same.predict(x, verbose=0)).max())
+        new = zoo.create_model("resnet20", pretrained="mnist", num_classes=3)
+        out["new"] = list(new.output_shape)
+        # the backbone keeps its weights: the pooled features are the published model's
+        feats = keras.Model(base.inputs, base.get_layer("head_pool").output).predict(x, verbose=0)
+        cut = keras.Model(new.inputs, new.get_layer("head_pool").output).predict(x, verbose=0)
+        out["backbone"] = float(np.abs(feats - cut).max())
+        for pooling in ("avg", "max", None):
+            m = zoo.create_model("preresnet110.mnist", include_top=False, pooling=pooling)
+            out[str(pooling)] = list(m.output_shape)
+        avg = zoo.create_model("resnet20.mnist", include_top=False, pooling="avg")
+        out["avg_equals_head_pool"] = float(np.abs(avg.predict(x, verbose=0) - feats).max())
+        out["untrained"] = list(zoo.create_model("resnet20", input_shape=(28, 28, 1),
+                                                 include_top=False).output_shape)
+        new.save("ft.keras")
+        again = keras.saving.load_model("ft.keras", safe_mode=True)
+        out["reloaded"] = float(np.abs(again.predict(x, verbose=0) - new.predict(x, verbose=0)).max())
+        errors = []
+        for kwargs in ({"pretrained": True, "depth": 32}, {"pooling": "avg"},
+                       {"pooling": "mean", "include_top": False}):
+            try:
+                zoo.create_model("resnet20", **kwargs)
+            except ValueError as e:
+                errors.append(str(e))
+        out["errors"] = errors
+        print(json.dumps(out))
+    """, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["listed"] == ["resnet20.fashion_mnist", "resnet20.mnist"]
+    assert out["same"] == 0.0 and out["new"] == [None, 3] and out["backbone"] == 0.0
+    assert out["avg"] == [None, 64] and out["max"] == [None, 64]
+    assert out["None"] == [None, 7, 7, 64]
+    assert out["avg_equals_head_pool"] == 0.0 and out["untrained"] == [None, 7, 7, 64]
+    assert out["reloaded"] < 1e-6
+    assert "drop depth" in out["errors"][0] and "include_top=False" in out["errors"][1]
+    assert "pooling must be one of" in out["errors"][2]
+
+
+# ---- 5, 12. the first commands, again and again; what they install ----------------------------
+
+def _demo_command():
+    lines = (ROOT / "Makefile").read_text().replace("\\\n", " ").splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("demo:"))
+    return lines[at], lines[at + 1].split()
+
+
+def test_the_demo_runs_again_and_again(tmp_path):
+    target, command = _demo_command()
+    assert command[0] == "$(VENV)/bin/zoo" and command[1] == "train"
+    for _ in range(2):
+        r = zoo_cli(*command[1:], cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        assert "test accuracy" in r.stdout
+    assert (tmp_path / "runs" / "demo" / "results.json").is_file()
+
+
+def test_make_demo_installs_the_runtime_only_and_zoo_has_a_version():
+    target, _ = _demo_command()
+    makefile = (ROOT / "Makefile").read_text()
+    assert target.split(":")[1].split() == ["$(VENV)/.runtime"]
+    runtime = makefile.split("$(VENV)/.runtime: pyproject.toml", 1)[1].split("\n\n", 1)[0]
+    assert 'pip install -q -e .\n' in runtime + "\n" and "[dev" not in runtime
+    assert "torch" not in runtime.lower() and "jax" not in runtime.lower()
+    assert "$(VENV)/.installed: $(VENV)/.runtime" in makefile  # make test adds the rest
+    import zoo
+
+    r = zoo_cli("--version")
+    assert r.returncode == 0 and r.stdout.strip() == f"residual-zoo {zoo.__version__}"
+
+
+# ---- 10. class names ---------------------------------------------------------------------------
+
+def test_every_card_names_its_classes_and_predictions_decode_to_them():
+    r = fresh("""
+        import json, sys, zoo
+        cards = {n: zoo.pretrained_card(n) for n in zoo.list_pretrained()}
+        probs = [[0.05] * 9 + [0.55], [0.7, 0.2] + [0.0125] * 8]
+        print(json.dumps({
+            "classes": {n: c.get("classes") for n, c in cards.items()},
+            "datasets": {n: c["dataset"]["name"] for n, c in cards.items()},
+            "fashion": zoo.decode_predictions(probs, "resnet20.fashion_mnist", top=2),
+            "mnist": zoo.decode_predictions(probs[0], "mnist"),
+            "names": zoo.class_names("cifar10")[:2], "keras": "keras" in sys.modules}))
+    """)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    for name, classes in out["classes"].items():
+        expected = {"mnist": [str(d) for d in range(10)]}.get(out["datasets"][name])
+        assert classes and len(classes) == 10, name
+        assert expected is None or classes == expected, name
+    assert out["fashion"] == [[["Ankle boot", 0.55], ["T-shirt/top", 0.05]],
+                              [["T-shirt/top", 0.7], ["Trouser", 0.2]]]
+    assert out["mnist"] == [[["9", 0.55]]] and out["names"] == ["airplane", "automobile"]
+    assert out["keras"] is False  # names need no Keras
+    r = fresh("import zoo; zoo.decode_predictions([[0.5, 0.5]], 'mnist')")
+    assert r.returncode == 1 and "do not match 10 class names" in r.stderr
+
+
+# ---- 11. serving without the zoo ---------------------------------------------------------------
+
+def test_an_exported_pretrained_model_serves_without_zoo(tmp_path):
+    r = fresh(f"""
+        import numpy as np, zoo
+        x = np.random.default_rng(0).integers(0, 256, (8, 28, 28, 1)).astype("float32")
+        for name in ("dmrnet20.mnist", "procresnet22.mnist"):
+            model = zoo.load_pretrained(name)
+            np.save({str(tmp_path)!r} + f"/{{name}}.npy", model.predict(x, verbose=0))
+            model.export({str(tmp_path)!r} + f"/{{name}}", verbose=False)   # a SavedModel
+        np.save({str(tmp_path)!r} + "/x.npy", x)
+    """, KERAS_BACKEND="tensorflow")
+    assert r.returncode == 0, r.stderr
+    r = fresh(f"""
+        import sys, numpy as np, tensorflow as tf
+        x = np.load({str(tmp_path)!r} + "/x.npy")
+        for name in ("dmrnet20.mnist", "procresnet22.mnist"):
+            folder, expected = {str(tmp_path)!r} + f"/{{name}}", np.load({str(tmp_path)!r} + f"/{{name}}.npy")
+            loaded = tf.saved_model.load(folder)  # kept: its variables live as long as it
+            served = loaded.serve(x).numpy()
+            lite = tf.lite.Interpreter(
+                model_content=tf.lite.TFLiteConverter.from_saved_model(folder).convert())
+            lite.resize_tensor_input(lite.get_input_details()[0]["index"], x.shape)
+            lite.allocate_tensors()
+            lite.set_tensor(lite.get_input_details()[0]["index"], x)
+            lite.invoke()
+            tflite = lite.get_tensor(lite.get_output_details()[0]["index"])
+            print(name, np.abs(served - expected).max(), np.abs(tflite - expected).max())
+        assert not any(m == "zoo" or m.startswith("zoo.") for m in sys.modules)
+    """)
+    assert r.returncode == 0, r.stderr
+    rows = [line.split() for line in r.stdout.strip().splitlines()[-2:]]
+    assert [row[0] for row in rows] == ["dmrnet20.mnist", "procresnet22.mnist"]
+    assert all(float(v) < 1e-5 for row in rows for v in row[1:])

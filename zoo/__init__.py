@@ -28,6 +28,7 @@ _ATTRIBUTES = {
     **{name: "zoo.registry" for name in ("create_model", "list_models", "model_info")},
     **{name: "zoo.pretrained" for name in ("list_pretrained", "load_pretrained",
                                            "pretrained_card")},
+    **{name: "zoo.data" for name in ("class_names", "decode_predictions")},
 }
 # sub-packages whose import needs Keras; loading one loads them all (see the docstring)
 _KERAS_PARTS = ("zoo.layers", "zoo.models", "zoo.train")
@@ -122,7 +123,7 @@ def __getattr__(name):
             _load_keras_parts()  # first, so that Keras is imported quietly
         return importlib.import_module(f"zoo.{name}")
     if name in _ATTRIBUTES:
-        if _ATTRIBUTES[name] != "zoo.pretrained":
+        if _ATTRIBUTES[name] not in ("zoo.pretrained", "zoo.data"):
             _load_keras_parts()
         value = getattr(importlib.import_module(_ATTRIBUTES[name]), name)
         globals()[name] = value

@@ -102,7 +102,10 @@ def _sub(sub, name, help):
 
 
 def _parser():
+    from zoo import __version__
+
     p = _Parser(prog="zoo", description="residual-zoo: residual network model zoo")
+    p.add_argument("--version", action="version", version=f"residual-zoo {__version__}")
     p.add_argument("--verbose", action="store_true",
                    help="show TensorFlow's own log lines and the traceback of an error "
                         "(hidden by default)")

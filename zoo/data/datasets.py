@@ -94,6 +94,62 @@ DATASETS = {
 }
 
 
+_DIGITS = tuple(str(d) for d in range(10))
+# label index -> name, as the releases define them (CIFAR-100: its 100 fine labels, sorted)
+CLASS_NAMES = {
+    "mnist": _DIGITS,
+    "digits": _DIGITS,
+    "svhn_cropped": _DIGITS,  # the release's label 10 is digit 0 (read as 0)
+    "fashion_mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                      "Sneaker", "Bag", "Ankle boot"),
+    "cifar10": ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+                "truck"),
+    "cifar100": tuple("""apple aquarium_fish baby bear beaver bed bee beetle bicycle bottle bowl
+        boy bridge bus butterfly camel can castle caterpillar cattle chair chimpanzee clock
+        cloud cockroach couch crab crocodile cup dinosaur dolphin elephant flatfish forest fox
+        girl hamster house kangaroo keyboard lamp lawn_mower leopard lion lizard lobster man
+        maple_tree motorcycle mountain mouse mushroom oak_tree orange orchid otter palm_tree
+        pear pickup_truck pine_tree plain plate poppy porcupine possum rabbit raccoon ray road
+        rocket rose sea seal shark shrew skunk skyscraper snail snake spider squirrel streetcar
+        sunflower sweet_pepper table tank telephone television tiger tractor train trout tulip
+        turtle wardrobe whale willow_tree wolf woman worm""".split()),
+}
+
+
+def class_names(name: str) -> list[str]:
+    """The names of a dataset's classes, by label index: ``class_names("fashion_mnist")[9]``
+    is ``"Ankle boot"``."""
+    return list(CLASS_NAMES[dataset_info(name).name])
+
+
+def decode_predictions(probabilities, classes, *, top: int = 1):
+    """Turn a model's outputs into class names, as ``keras.applications`` does: for each row,
+    the ``top`` ``(name, probability)`` pairs, most probable first.
+
+    ``classes``: a dataset name (``"mnist"``), a pretrained model's name
+    (``"resnet20.mnist"``: its card's ``classes``) or a list of names.
+    """
+    probabilities = np.asarray(probabilities)
+    if probabilities.ndim == 1:
+        probabilities = probabilities[None]
+    if isinstance(classes, str):
+        if classes in DATASETS:
+            names = class_names(classes)
+        else:
+            from zoo.pretrained import pretrained_card
+
+            card = pretrained_card(classes)
+            names = card.get("classes") or class_names(card["dataset"]["name"])
+    else:
+        names = [str(c) for c in classes]
+    if probabilities.ndim != 2 or probabilities.shape[1] != len(names):
+        raise ValueError(f"predictions of shape {probabilities.shape} do not match "
+                         f"{len(names)} class names")
+    top = check.positive_int("top", top)
+    order = np.argsort(-probabilities, axis=1, kind="stable")[:, :top]
+    return [[(names[i], float(row[i])) for i in idx] for row, idx in zip(probabilities, order)]
+
+
 def dataset_info(name: str) -> DatasetInfo:
     if name not in DATASETS:
         raise ValueError(f"dataset must be one of {', '.join(map(repr, DATASETS))}, got {name!r}")

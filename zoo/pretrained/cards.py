@@ -18,7 +18,7 @@ from zoo.quiet import import_keras_quietly
 keras = import_keras_quietly()  # TensorFlow's start-up lines stay off stderr
 
 from zoo.atomic import exchange, remove_inside
-from zoo.data import dataset_info
+from zoo.data import class_names, dataset_info
 from zoo.data.formats import sha256
 from zoo.models.complexity import flops, parameter_counts
 from zoo.models.stem_head import INPUT_NORMALIZATION, expects_raw_pixels
@@ -63,10 +63,16 @@ def builder_arguments(builder, config: dict) -> dict:
     return {**defaults, **config}
 
 
-def plot_curves(csv_path, png_path, title, *, milestones=(), gamma=0.1) -> None:
+VALIDATION_LABELS = {"train": "validation (held out of the training split)",
+                     "test": "test split (monitoring only)"}
+
+
+def plot_curves(csv_path, png_path, title, *, milestones=(), gamma=0.1,
+                validation="train") -> None:
     """Loss and accuracy per epoch from a run's ``metrics.csv`` (validation too when the run
     measured it), with the learning-rate steps (``milestones``: fractions of training) marked,
-    as a small PNG."""
+    as a small PNG. ``validation``: the split the ``val_*`` columns come from ("train": held
+    out of it; "test": runs that monitored the test split), named in the legend."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -80,15 +86,17 @@ def plot_curves(csv_path, png_path, title, *, milestones=(), gamma=0.1) -> None:
     for key, ax in (("loss", axes[0]), ("accuracy", axes[1])):
         ax.plot(epoch, log[key], marker="o", ms=3, label=f"train {key} (running)")
         if log.get(f"val_{key}") is not None and log[f"val_{key}"].notna().any():
-            ax.plot(epoch, log[f"val_{key}"], marker="o", ms=3, label=f"test {key}")
+            ax.plot(epoch, log[f"val_{key}"], marker="o", ms=3,
+                    label=f"{VALIDATION_LABELS[validation]} {key}")
         for i, f in enumerate(milestones):  # x = epochs done; the lr steps after f * epochs
             ax.axvline(f * len(log), color="grey", ls=":", lw=1,
                        label=f"lr x{gamma:g}" if i == 0 else None)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.set_ylabel(key)
+        ax.set_title(f"{key} per epoch", fontsize=9)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7)
     axes[0].set_yscale("log")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
@@ -155,6 +163,29 @@ def _check_run(run_dir, config, results, model):
     if not all(isinstance(results.get(k), (int, float)) and math.isfinite(results[k])
                for k in ("test_loss", "test_accuracy")):
         raise PretrainedError(f"{run_dir}: results.json has no finite test loss and accuracy")
+    _check_epochs(run_dir, results)
+
+
+def _check_epochs(run_dir, results):
+    """The run's metrics.csv lists each epoch once, 0..epochs-1: a log that repeats an epoch
+    (a run trained again on top of itself) would give the card a wrong curve and time."""
+    import csv
+
+    path = Path(run_dir) / CURVES["csv"]
+    if not path.is_file():
+        return
+    with open(path, newline="") as f:
+        epochs = [row.get("epoch") for row in csv.DictReader(f)]
+    repeated = sorted({e for e in epochs if epochs.count(e) > 1}, key=lambda e: int(e or -1))
+    if repeated:
+        raise PretrainedError(
+            f"{run_dir}: metrics.csv lists epoch(s) {', '.join(map(str, repeated))} more than "
+            "once (the run was trained again on top of itself), so its curves and time are "
+            "wrong; train it again with --overwrite")
+    if len(epochs) != int(results.get("epochs", len(epochs))):
+        raise PretrainedError(
+            f"{run_dir}: metrics.csv has {len(epochs)} epochs, results.json says "
+            f"{results.get('epochs')}; train it again with --overwrite")
     _check_epochs(run_dir, results)
 
 
@@ -291,12 +322,17 @@ def publish(run_dir, *, to=None, tag=None, name=None, batch_size=500) -> Path:
                      "bytes": (staging / MODEL_FILE).stat().st_size},
             "date": datetime.date.today().isoformat(),
         }
+        card["classes"] = class_names(info.name)
+        card["training"]["validation"] = config.get("validation")
         if (run_dir / CURVES["csv"]).is_file():
             shutil.copyfile(run_dir / CURVES["csv"], staging / CURVES["csv"])
+            # runs from before zoo train held validation out monitored the test split
+            split = "train" if config.get("validation") else "test"
             plot_curves(staging / CURVES["csv"], staging / CURVES["plot"], name,
                         milestones=config["recipe"].get("milestones", ()),
-                        gamma=config["recipe"].get("gamma", 0.1))
+                        gamma=config["recipe"].get("gamma", 0.1), validation=split)
             card["training"]["curves"] = dict(CURVES)
+            card["training"]["curves_measured_on"] = _curve_splits(staging / CURVES["csv"], split)
         validate_card(card)
         (staging / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
         (staging / "README.md").write_text(card_markdown(card))
@@ -390,6 +426,8 @@ def card_markdown(card: dict) -> str:
         f"| training time | {t['train_seconds']:.0f} s on {hw['cpus']} CPU(s) ({hw['processor']}), "
         f"{card['versions']['backend']} backend |",
         f"| versions | zoo {card['versions']['zoo']}, keras {card['versions']['keras']} |",
+        f"| classes | {_classes_text(card)} |",
+        f"| validation | {_validation_text(card)} |",
         f"| data licence | {d['licence']} |",
         f"| sha256 | `{card['file']['sha256']}` |",
         f"| date | {card['date']} |",
@@ -411,15 +449,85 @@ def card_markdown(card: dict) -> str:
     return "\n".join(lines)
 
 
+def _curve_splits(csv_path, validation_split) -> dict:
+    """Which data each column of a run's metrics.csv was measured on (for the card)."""
+    import csv
+
+    with open(csv_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    measured = any(row.get("val_loss") not in (None, "", "NA") for row in rows)
+    splits = {"loss, accuracy": "the training stream (running mean over each epoch, "
+                                "augmented as trained)"}
+    if measured:
+        splits["val_loss, val_accuracy"] = {
+            "train": "a seeded, stratified part held out of the training split (the model "
+                     "never trained on it)",
+            "test": "the test split, for monitoring only (this run predates held-out "
+                    "validation; no model or epoch was selected on it)"}[validation_split]
+    return splits
+
+
 def _curves_markdown(training: dict) -> list[str]:
     curves = training.get("curves")
     if not curves:
         return ["Training curves: not kept for this model (published before the zoo kept them).",
                 ""]
+    columns = training.get("curves_measured_on", {"loss, accuracy": "the training stream"})
     return ["## Training curves", "",
             f"![loss and accuracy per epoch]({curves['plot']})", "",
-            f"Per-epoch values: [`{curves['csv']}`]({curves['csv']}) (measured during training, "
-            "on the training stream).", ""]
+            f"Per-epoch values: [`{curves['csv']}`]({curves['csv']}), measured during training:",
+            "", *[f"- `{k}`: {v}" for k, v in columns.items()], ""]
+
+
+def _validation_text(card) -> str:
+    held = card["training"].get("validation")
+    if not held:
+        return ("none held out: trained on the whole training split; the accuracy and loss "
+                "above are on the test split")
+    return (f"{held['examples']:,} images ({held['fraction']:g}) held out of the training split "
+            "(seeded, stratified) for the per-epoch val_* numbers; the accuracy and loss above "
+            "are on the test split")
+
+
+def _classes_text(card) -> str:
+    names = card.get("classes") or []
+    if names == [str(i) for i in range(len(names))]:
+        return (f"the digits 0-{len(names) - 1} (label = digit); "
+                f"`zoo.decode_predictions(probabilities, {card['name']!r})`")
+    shown = ", ".join(f"{i} {n}" for i, n in enumerate(names[:20]))
+    more = f", ... ({len(names)} in all)" if len(names) > 20 else ""
+    return (shown + more + "; `zoo.decode_predictions(probabilities, "
+            f"{card['name']!r})` names them") if names else "not recorded"
+
+
+def refresh_cards(root=None) -> list[Path]:
+    """Bring every published card up to the current fields without touching its model: the
+    class names (``classes``) and, for kept curves, which split each column of metrics.csv
+    comes from (``training.curves.columns``; the published runs monitored the test split) and
+    the plot drawn again with that legend; then the README."""
+    from zoo.atomic import write_atomic
+    from zoo.pretrained.hub import CARD_FILE, list_pretrained, pretrained_dir, read_card
+
+    written = []
+    for name in list_pretrained(root=root):
+        folder = pretrained_dir(root) / name
+        card = read_card(folder / CARD_FILE)
+        card.setdefault("classes", class_names(card["dataset"]["name"]))
+        card["training"].setdefault("validation", None)  # the published runs held none out
+        curves = card["training"].get("curves")
+        if curves and (folder / curves["csv"]).is_file():
+            # val_* columns of a run without a held-out part came from the test split
+            split = "train" if card["training"]["validation"] else "test"
+            recipe = card["training"]["recipe"]
+            plot_curves(folder / curves["csv"], folder / curves["plot"], name,
+                        milestones=recipe.get("milestones", ()), gamma=recipe.get("gamma", 0.1),
+                        validation=split)
+            card["training"]["curves_measured_on"] = _curve_splits(folder / curves["csv"], split)
+        validate_card(card)
+        write_atomic(folder / CARD_FILE, json.dumps(card, indent=2) + "\n")
+        write_atomic(folder / "README.md", card_markdown(card))
+        written.append(folder)
+    return written
 
 
 def rewrite_readmes(root=None) -> list[Path]:
@@ -435,6 +543,6 @@ def rewrite_readmes(root=None) -> list[Path]:
     return written
 
 
-if __name__ == "__main__":  # python -m zoo.pretrained.cards: regenerate the READMEs
-    for path in rewrite_readmes():
+if __name__ == "__main__":  # python -m zoo.pretrained.cards: bring the cards up to date
+    for path in refresh_cards():
         print(path)
