@@ -186,29 +186,6 @@ def _check_epochs(run_dir, results):
         raise PretrainedError(
             f"{run_dir}: metrics.csv has {len(epochs)} epochs, results.json says "
             f"{results.get('epochs')}; train it again with --overwrite")
-    _check_epochs(run_dir, results)
-
-
-def _check_epochs(run_dir, results):
-    """The run's metrics.csv lists each epoch once, 0..epochs-1: a log that repeats an epoch
-    (a run trained again on top of itself) would give the card a wrong curve and time."""
-    import csv
-
-    path = Path(run_dir) / CURVES["csv"]
-    if not path.is_file():
-        return
-    with open(path, newline="") as f:
-        epochs = [row.get("epoch") for row in csv.DictReader(f)]
-    repeated = sorted({e for e in epochs if epochs.count(e) > 1}, key=lambda e: int(e or -1))
-    if repeated:
-        raise PretrainedError(
-            f"{run_dir}: metrics.csv lists epoch(s) {', '.join(map(str, repeated))} more than "
-            "once (the run was trained again on top of itself), so its curves and time are "
-            "wrong; train it again with --overwrite")
-    if len(epochs) != int(results.get("epochs", len(epochs))):
-        raise PretrainedError(
-            f"{run_dir}: metrics.csv has {len(epochs)} epochs, results.json says "
-            f"{results.get('epochs')}; train it again with --overwrite")
 
 
 def _as_registered(config, name) -> dict:
