@@ -230,8 +230,11 @@ def test_cli_rejects_bad_arguments_in_one_line(tmp_path, capsys):
     with pytest.raises(ValueError, match=r"workers must be 1\.\.\d+ \(the CPU cores"):
         tuning.launch([], 10_000, tmp_path / "w")
     assert not (tmp_path / "w").exists()
+    (tmp_path / "empty").mkdir()
     assert main(["tune-report", str(tmp_path / "empty")]) == 2
     assert "no trials found" in capsys.readouterr().err
+    assert main(["tune-report", str(tmp_path / "missing")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
 
 
 def test_tuning_is_exported():
