@@ -676,3 +676,15 @@ def test_a_cost_cap_keeps_expensive_points_out_of_a_sample(tmp_path, capsys):
                  "--project-dir", str(tmp_path / "cheap")]) == 0
     indices = json.loads((tmp_path / "cheap" / "search.json").read_text())["indices"]
     assert indices and all(smoke[i]["layers"] == 1 for i in indices)
+
+
+def test_a_chief_bound_beyond_loopback_warns_that_its_oracle_is_unauthenticated(capsys):
+    from zoo.tuning.search import _warn_if_exposed
+
+    for host in ("127.0.0.1", "::1", "localhost"):
+        _warn_if_exposed(host)
+        assert capsys.readouterr().err == ""
+    for host in ("0.0.0.0", "10.0.0.1", "chief.example"):
+        _warn_if_exposed(host)
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "without authentication" in err and host in err
