@@ -20,7 +20,7 @@ import pytest  # noqa: E402
 
 # notebook -> the real data sets it reads
 NEEDS_DATA = {"04_ensemble_view.ipynb": ("fashion_mnist",),
-              "06_model_zoo_tour.ipynb": ("mnist",)}
+              "06_model_zoo_tour.ipynb": ("mnist", "fashion_mnist")}
 
 
 def _missing(dataset):

@@ -100,7 +100,8 @@ def create_model(name: str, /, pretrained: bool | str | None = None, *, num_clas
       loads the published ``resnet20.mnist`` (see ``zoo.load_pretrained``); ``pretrained=True``
       takes the model's dataset tag (mnist first). A trained model takes no builder overrides.
     - ``num_classes=N`` replaces the classifier with a new, untrained ``Dense(N)`` on the same
-      pooled features (the backbone keeps its weights): the start of a fine-tune.
+      pooled features (the backbone keeps its weights): the start of a fine-tune, also when
+      ``N`` is the published model's number of classes (another 10-class dataset).
     - ``include_top=False`` drops the classifier (and its pooling): the output is the last
       feature map, or with ``pooling="avg"`` / ``"max"`` its global average / maximum.
 
