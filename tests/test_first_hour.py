@@ -367,3 +367,62 @@ def test_an_exported_pretrained_model_serves_without_zoo(tmp_path):
     rows = [line.split() for line in r.stdout.strip().splitlines()[-2:]]
     assert [row[0] for row in rows] == ["dmrnet20.mnist", "procresnet22.mnist"]
     assert all(float(v) < 1e-5 for row in rows for v in row[1:])
+
+
+# ---- 13. plots a reader can trust at a glance ---------------------------------------------------
+
+def test_plots_tick_counts_as_integers_clip_error_bars_and_name_every_legend_entry(tmp_path):
+    r = fresh(f"""
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.ticker
+        import numpy as np
+        from zoo import analysis
+        from zoo.analysis import plots
+        from zoo.pretrained.cards import plot_curves
+
+        figs = {{
+            "paths": plots.plot_path_lengths(analysis.path_length_distribution(6)),
+            "trunc": plots.plot_truncation([0.5, 0.1, 0.01]),
+            "trunc_acc": plots.plot_truncation([{{"order": 1, "accuracy": 0.9}},
+                                                {{"order": 2, "accuracy": 0.95}}]),
+            "single": plots.plot_single_lesions([{{"unit": 0, "transition": False, "accuracy": 0.9}},
+                                                 {{"unit": 1, "transition": True, "accuracy": 0.5}}],
+                                                0.95),
+            # a mean of 99% with a spread of 5 points: the bar must stop at 100%
+            "random": plots.plot_random_lesions([{{"k": 1, "mean_accuracy": 0.99, "std_accuracy": 0.05}},
+                                                 {{"k": 2, "mean_accuracy": 0.02, "std_accuracy": 0.05}}]),
+            "norms": plots.plot_norm_ratios([{{"unit": 0, "transition": False, "ratio": 0.9}},
+                                            {{"unit": 1, "transition": True, "ratio": 1.2}}]),
+            "gradient": plots.plot_gradient_by_path_length({{"lengths": [0, 1, 2],
+                                                            "mean_norm": [1, 0.5, 0.2],
+                                                            "weighted": [1, 1, 0.2]}}),
+        }}
+        csv = {str(tmp_path / "metrics.csv")!r}
+        open(csv, "w").write("epoch,accuracy,loss,val_accuracy,val_loss\\n0,0.5,1.2,0.6,1.0\\n1,0.7,0.8,0.7,0.9\\n")
+        import matplotlib.pyplot as plt
+        kept = []
+        plt.close = kept.append  # plot_curves closes its figure: keep it to look at
+        plot_curves(csv, {str(tmp_path / "curves.png")!r}, "run", milestones=(0.5,))
+        figs["curves"] = kept[-1]
+        legend = [t.get_text() for t in figs["curves"].axes[1].get_legend().get_texts()]
+        assert "validation (held out of the training split) accuracy" in legend, legend
+        for name, fig in figs.items():
+            for ax in fig.axes:
+                if ax.get_ylabel().startswith("share of total"):  # the twin of the gradient plot
+                    continue
+                assert ax.get_title(), name
+                assert isinstance(ax.xaxis.get_major_locator(), matplotlib.ticker.MaxNLocator), name
+                assert ax.xaxis.get_major_locator()._integer, name
+                legend = ax.get_legend()
+                if legend is not None:
+                    texts = [t.get_text() for t in legend.get_texts()]
+                    assert texts and all(t and not t.startswith("_") for t in texts), (name, texts)
+        bars = figs["random"].axes[0].collections[0].get_segments()
+        tops = [max(s[:, 1]) for s in bars]
+        bottoms = [min(s[:, 1]) for s in bars]
+        assert max(tops) <= 100 + 1e-9 and min(bottoms) >= -1e-9, (tops, bottoms)
+        print("ok")
+    """)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().endswith("ok")

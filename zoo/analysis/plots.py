@@ -1,4 +1,8 @@
-"""Matplotlib figures for the analyses; each returns the ``Figure`` (save it or show it)."""
+"""Matplotlib figures for the analyses; each returns the ``Figure`` (save it or show it).
+
+Each panel has a title, axes of counts (units, k, path lengths, orders) are ticked at integers,
+every legend entry names what it draws, and error bars stop at the range of their quantity
+(an accuracy's at 0 and 100%)."""
 
 from __future__ import annotations
 
@@ -13,18 +17,31 @@ def _axes(ax, figsize=(5, 3.5)):
     return ax.figure, ax
 
 
+def _integer_x(ax):
+    import matplotlib.ticker
+
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+
+
+def _clipped_errors(mean, spread, low=0.0, high=100.0):
+    """``yerr`` for ``errorbar``: mean ± spread, cut at the quantity's range."""
+    mean, spread = np.asarray(mean, float), np.asarray(spread, float)
+    return np.vstack([mean - np.maximum(mean - spread, low), np.minimum(mean + spread, high) - mean])
+
+
 def plot_single_lesions(rows, baseline=None, ax=None, label=None):
     """Accuracy after deleting each unit; transitions marked."""
     fig, ax = _axes(ax)
     idx = [r["unit"] for r in rows]
     acc = [100 * r["accuracy"] for r in rows]
-    ax.plot(idx, acc, "o-", label=label)
+    ax.plot(idx, acc, "o-", label=label or "accuracy with that unit deleted")
     trans = [r["unit"] for r in rows if r["transition"]]
     ax.plot(trans, [100 * r["accuracy"] for r in rows if r["transition"]], "kx", ms=9,
             label="transition")
     if baseline is not None:
         ax.axhline(100 * baseline, color="grey", ls="--", label="no lesion")
     ax.set(xlabel="deleted unit (index)", ylabel="test accuracy (%)", title="Single-unit lesions")
+    _integer_x(ax)
     ax.legend()
     return fig
 
@@ -32,10 +49,13 @@ def plot_single_lesions(rows, baseline=None, ax=None, label=None):
 def plot_random_lesions(rows, ax=None, label=None):
     fig, ax = _axes(ax)
     k = [r["k"] for r in rows]
-    ax.errorbar(k, [100 * r["mean_accuracy"] for r in rows],
-                yerr=[100 * r["std_accuracy"] for r in rows], marker="o", capsize=3, label=label)
+    mean = [100 * r["mean_accuracy"] for r in rows]
+    ax.errorbar(k, mean, yerr=_clipped_errors(mean, [100 * r["std_accuracy"] for r in rows]),
+                marker="o", capsize=3, label=label or "mean ± std over draws (within 0-100%)")
     ax.set(xlabel="number of deleted units k", ylabel="test accuracy (%)",
            title="Deleting k random units")
+    _integer_x(ax)
+    ax.legend()
     return fig
 
 
@@ -53,6 +73,7 @@ def plot_path_lengths(distribution, ax=None):
     ax.bar(distribution["length"], distribution["probability"])
     ax.set(xlabel="path length (units on the branch)", ylabel="fraction of paths",
            title=f"Path lengths of {len(distribution['length']) - 1} units")
+    _integer_x(ax)
     return fig
 
 
@@ -70,17 +91,25 @@ def plot_gradient_by_path_length(result, ax=None):
     ax.set_zorder(twin.get_zorder() + 1)  # the norm line in front of the bars
     ax.patch.set_visible(False)
     ax.set_title("Gradient by path length")
+    _integer_x(ax)
+    lines, labels = ax.get_legend_handles_labels()
+    bars, bar_labels = twin.get_legend_handles_labels()
+    ax.legend(lines + bars, labels + bar_labels, fontsize=8)  # one legend for both axes
     return fig
 
 
 def plot_norm_ratios(rows, ax=None, label=None):
     fig, ax = _axes(ax)
-    ax.plot([r["unit"] for r in rows], [r["ratio"] for r in rows], "o-", label=label)
+    ax.plot([r["unit"] for r in rows], [r["ratio"] for r in rows], "o-",
+            label=label or "gradient norm ratio")
     trans = [r for r in rows if r["transition"]]
-    ax.plot([r["unit"] for r in trans], [r["ratio"] for r in trans], "kx", ms=9)
-    ax.axhline(1.0, color="grey", ls="--")
+    ax.plot([r["unit"] for r in trans], [r["ratio"] for r in trans], "kx", ms=9,
+            label="transition")
+    ax.axhline(1.0, color="grey", ls="--", label="1: norm preserved")
     ax.set(xlabel="unit (index)", ylabel="||dE/dx_l|| / ||dE/dx_{l+1}||",
-           title="Gradient norm ratio per unit (x: transitions)")
+           title="Gradient norm ratio per unit")
+    _integer_x(ax)
+    ax.legend(fontsize=8)
     return fig
 
 
@@ -97,4 +126,7 @@ def plot_truncation(errors_or_rows, ax=None, label=None):
         ax.semilogy(range(len(errors)), errors, "o-", label=label)
         ax.set(xlabel="truncation order k", ylabel="||product - partial sum||_F",
                title="Truncation error of the expansion")
+    _integer_x(ax)
+    if label:
+        ax.legend()
     return fig
