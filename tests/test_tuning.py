@@ -688,3 +688,37 @@ def test_a_chief_bound_beyond_loopback_warns_that_its_oracle_is_unauthenticated(
         _warn_if_exposed(host)
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "without authentication" in err and host in err
+
+
+def test_ctrl_c_in_a_notebook_raises_keyboard_interrupt_and_keeps_the_kernel(tmp_path,
+                                                                           monkeypatch):
+    # In a notebook kernel the search must not end the process: the interrupt is raised
+    # at the next batch, the kernel's handler comes back, and the search resumes.
+    import threading
+    import types
+
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    started = {}
+
+    class Clock:
+        def epoch_begin(self, trial, epoch):
+            if epoch == 2 and "at" not in started:
+                started["at"] = time.monotonic()
+                threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
+
+        def batch_end(self, trial, batch):
+            pass
+
+        def epoch_end(self, trial, epoch, logs):
+            pass
+
+    tuner = tuning.make_tuner("smoke", "digits", project_dir=tmp_path, epochs=25)
+    tuner.trial_progress = Clock()
+    with pytest.raises(KeyboardInterrupt):
+        tuner.search(verbose=0)
+    assert time.monotonic() - started["at"] < 3
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert [t["status"] for t in _trials(tmp_path).values()] == ["RUNNING"]
+    monkeypatch.undo()
+    tuning.tune("smoke", "digits", project_dir=tmp_path, epochs=25, max_trials=1, verbose=0)
+    assert [t["status"] for t in _trials(tmp_path).values()] == ["COMPLETED"]
