@@ -20,6 +20,8 @@ The fault classes of the suite, each with a test that injects it (this file unle
 - two processes on one folder: run folders (``test_first_hour.py``), search and study locks
   (here; ``test_tuning.py``: racing starters, a dead owner's reused pid), a worker without its
   chief (here)
+- a search's own faults (``test_tuning.py``): a kill while a trial is being retried, Ctrl-C at
+  any moment (and twice), ``--workers`` beyond the cores, the chief's oracle off loopback
 - mixed runs: a folder that mixes two runs (here), ``--resume`` without ``config.json`` or with
   other settings (``test_first_hour.py``), provenance of failed commands or outside the study's
   folder (``test_folders.py``)
