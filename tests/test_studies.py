@@ -17,7 +17,6 @@ from conftest import ROOT
 import zoo
 from zoo.models.complexity import flops
 from zoo.studies import seed000
-from zoo.studies.stats import paired_difference, verdict
 from zoo.tuning.grids import GRIDS
 from zoo.tuning.hypermodel import build_point, trainable_params
 
@@ -108,30 +107,6 @@ def test_next_round_interleaves_cells_replaces_failed_pairs_and_stops_when_full(
     assert seed000.next_round(mnist_plan, status, CPU, "mnist") == []
     big = seed000.next_round(mnist_plan, status, CPU, "mnist", phase="big", per_cell=1)
     assert sorted(by_pair.loc[big, "cell"]) == ["Q<1/flatten", "Q<1/gap"]
-
-
-def test_paired_statistics_against_exact_values_and_scipy():
-    from scipy import stats
-
-    a = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0])
-    b = a - np.arange(1, 9) / 10  # b lower in every pair, distinct differences
-    s = paired_difference(a, b, seed=0)
-    # exact two-sided signed-rank p with all 8 differences of one sign: 2 / 2^8
-    assert s["wilcoxon_p"] == pytest.approx(2 / 256)
-    assert s["mean_diff"] == pytest.approx(-0.45) and s["median_diff"] == pytest.approx(-0.45)
-    assert s["share_b_lower"] == 1.0
-    assert s["ci_low"] < -0.45 < s["ci_high"] < 0
-    assert verdict(s) == "b lower"
-    rng = np.random.default_rng(3)
-    x, y = rng.normal(size=30), rng.normal(size=30)
-    s = paired_difference(x, y, seed=1)
-    assert s["wilcoxon_p"] == pytest.approx(stats.wilcoxon(y - x).pvalue)
-    ci = stats.bootstrap(((y - x),), np.mean, n_resamples=9999, method="BCa",
-                         random_state=np.random.default_rng(1)).confidence_interval
-    assert (s["ci_low"], s["ci_high"]) == pytest.approx((ci.low, ci.high))
-    assert verdict(paired_difference([1.0], [2.0])) == "undecided"
-    with pytest.raises(ValueError, match="equally long"):
-        paired_difference([1, 2], [1, 2, 3])
 
 
 def test_report_tables_and_verdicts_on_a_hand_made_study():
@@ -325,7 +300,7 @@ def _smoke(out, study):
 def test_seed002_smoke_end_to_end_and_resume(tmp_path):
     out = tmp_path / "seed002" / "smoke"
     stdout = _smoke(out, "seed002")
-    assert "deleting one of 7 non-transition units" in stdout
+    assert "digits/single-resnet: " in stdout  # one line per claim
     single = pd.read_csv(out / "single_unit_lesions.csv")
     for model, n in (("resnet", 9), ("plain", 9)):  # one row per deleted unit
         assert sorted(single.loc[single["model"] == model, "unit"]) == list(range(n))
@@ -348,6 +323,11 @@ def test_seed002_smoke_end_to_end_and_resume(tmp_path):
         (out / "digits" / "records.jsonl").read_text().splitlines())
     assert -1 <= single_head["drop_vs_branch_ratio_rho"] <= 1
     assert summary["paper"]["effective_range"] == [5, 17]
+    assert summary["networks_per_dataset"] == 1
+    assert "deleting one of 7 non-transition units" in summary["numbers"][0]
+    claims = {c["id"].split("/")[1]: c for c in summary["claims"]}
+    assert claims["single-resnet"]["n"] == 7 and claims["single-resnet-without-unit-0"]["n"] == 6
+    assert claims["random-smooth"]["kind"] == "monotone"
     for name in ("models.csv", "reorder_lesions.csv", "path_gradients.csv", "report.md",
                  "plots.png"):
         assert (out / name).stat().st_size > 0

@@ -143,7 +143,7 @@ def detectable(sd: float, n: int, alpha: float) -> float:
         return float("nan")
     effect = TTestPower().solve_power(effect_size=None, nobs=n, alpha=alpha, power=POWER,
                                       alternative="two-sided")
-    return float(effect) * sd
+    return float(np.ravel(effect)[0]) * sd  # statsmodels may hand back a 1-element array
 
 
 def _row(claim: Claim, m: Measurement) -> dict:
