@@ -334,3 +334,63 @@ def jsonable(rows: list[dict]) -> list[dict]:
             return v.item()
         return v
     return [{k: clean(v) for k, v in r.items()} for r in rows]
+
+
+LEGEND = (
+    "Verdicts come from one rule (zoo/studies/claims.py), declared before the numbers: "
+    "**reproduced** = the paper's direction, significant after Holm's correction over all the "
+    "study's tests (an equivalence or range: both one-sided tests pass within the bound; a "
+    "monotone trend: the overall change is significant and no step reverses by more than "
+    "twice its standard error); **contradicted** = significant the other way (or outside the "
+    "bound, or a reversal larger than that); **inconclusive** = neither, with the smallest "
+    "effect the sample could detect at 80% power; **not tested** = with the reason.")
+
+
+def study_block(study: str, summary: dict) -> str:
+    """The generated Markdown a notebook or the README shows for a study: the rule, the
+    verdict counts and the table."""
+    rows = summary.get("claims", [])
+    tally = ", ".join(f"{n} {v}" for v, n in counts(rows).items() if n)
+    return (f"{LEGEND}\n\n`{study}` ({summary.get('budget', '?')} budget): {len(rows)} claims, "
+            f"{tally}.\n\n{markdown(rows)}")
+
+
+STUDY_RESULTS = {"seed000": "results/seed000/cpu", "seed001": "results/seed001/cpu",
+                 "seed002": "results/seed002/cpu", "seed003": "results/seed003/cpu"}
+
+
+def _marker(study, end=False) -> str:
+    return f"<!-- {'/' if end else ''}verdicts:{study} -->"
+
+
+def update_readme(path, root=None) -> bool:
+    """Rewrite every ``<!-- verdicts:STUDY -->`` ... ``<!-- /verdicts:STUDY -->`` block of
+    ``path`` from the study's committed summary.json; True if anything changed."""
+    import json
+    from pathlib import Path
+
+    path = Path(path)
+    root = Path(root) if root is not None else path.parent
+    text = original = path.read_text()
+    for study, folder in STUDY_RESULTS.items():
+        start, end = _marker(study), _marker(study, end=True)
+        if start not in text:
+            continue
+        if end not in text:
+            raise ValueError(f"{path}: {start} has no closing {end}")
+        summary = json.loads((root / folder / "summary.json").read_text())
+        head, rest = text.split(start, 1)
+        _, tail = rest.split(end, 1)
+        text = f"{head}{start}\n{study_block(study, summary)}\n{end}{tail}"
+    if text != original:
+        path.write_text(text)
+    return text != original
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="regenerate the README's verdict tables")
+    parser.add_argument("--update", required=True, metavar="README")
+    args = parser.parse_args()
+    print("updated" if update_readme(args.update) else "unchanged", args.update)

@@ -554,7 +554,7 @@ def _why_untested(dataset, where, budget, frame, n) -> str:
             *budget.bins, *(("Q<1",) if budget.big_hours else ())):
         return "this Q bin is not in this budget (compute)"
     started = frame is not None and not frame.empty and (frame["dataset"] == dataset).any()
-    return (f"{n} complete pair(s) so far: the run has not reached {where} yet"
+    return (f"{n} complete pair(s) in {where} so far, 2 needed for a test; the run goes on"
             if started else f"{dataset} not run yet (the study resumes where it stopped)")
 
 

@@ -1,0 +1,109 @@
+"""The verdicts a reader sees are the verdicts the rule computes.
+
+- Each study's committed ``summary.json`` holds the verdicts that ``zoo.studies.claims.judge``
+  gives on the study's committed measurements (recomputed here).
+- The README's and notebooks 02-05's verdict tables are exactly ``study_block`` of those
+  summaries (the notebooks' stored outputs, the README's generated blocks).
+- No prose outside those tables uses a verdict word: a verdict lives in one generated place.
+"""
+
+import json
+import re
+
+import nbformat
+import pytest
+from conftest import ROOT
+
+from zoo.studies import claims as verdicts
+from zoo.studies import seed000, seed001, seed002, seed003
+
+NOTEBOOKS = {"seed000": "02_sequential_vs_parallel.ipynb", "seed001": "03_merge_and_run.ipynb",
+             "seed002": "04_ensemble_view.ipynb", "seed003": "05_norm_preservation.ipynb"}
+WORDS = re.compile(r"\b(reproduced|contradicted|inconclusive|not tested|partly)\b", re.I)
+
+
+def _summary(study):
+    return json.loads((ROOT / verdicts.STUDY_RESULTS[study] / "summary.json").read_text())
+
+
+def _computed(study):
+    """The verdict rows the rule gives on the committed measurements, without writing."""
+    out = ROOT / verdicts.STUDY_RESULTS[study]
+    if study == "seed000":
+        budget = seed000.BUDGETS["cpu"]
+        frame = seed000.trials(out, budget)
+        return verdicts.judge(seed000.claims(budget),
+                              seed000.measurements(seed000.pairs_of(frame), budget, frame))
+    if study == "seed001":
+        budget = seed001.BUDGETS["cpu"]
+        return verdicts.judge(seed001.claims(budget),
+                              seed001.measurements(seed001.results(out, budget), budget))
+    if study == "seed002":
+        budget = seed002.BUDGETS["cpu"]
+        return verdicts.judge(seed002.claims(budget),
+                              seed002.measurements(seed002._frames(out, budget), budget))
+    budget = seed003.BUDGETS["cpu"]
+    summary = seed003.ratio_summary(seed003.ratio_frame(out, budget)[0])
+    return verdicts.judge(seed003.claims(budget), seed003.measurements(
+        summary, seed003.accuracy_frame(out, budget), seed003.compare_frame(out, budget),
+        budget))
+
+
+@pytest.mark.parametrize("study", ["seed001", "seed002", "seed003",
+                                   pytest.param("seed000", marks=pytest.mark.real_data)])
+def test_committed_verdicts_are_what_the_rule_computes(study):
+    if study == "seed000":
+        from zoo.data import DataError, load_raw
+
+        try:
+            load_raw("fashion_mnist", "train", download=False)
+            load_raw("mnist", "train", download=False)
+        except DataError:
+            pytest.skip("seed000's plan needs MNIST and Fashion-MNIST (set ZOO_DATA_DIR)")
+    committed = {c["id"]: c["verdict"] for c in _summary(study)["claims"]}
+    computed = {r["id"]: r["verdict"] for r in _computed(study)}
+    assert computed == committed, "summary.json is stale: run zoo reproduce --report-only"
+
+
+@pytest.mark.parametrize("study", list(NOTEBOOKS))
+def test_notebook_shows_the_generated_table_and_no_verdict_in_prose(study):
+    nb = nbformat.read(ROOT / "notebooks" / NOTEBOOKS[study], as_version=4)
+    expected = verdicts.study_block(study, _summary(study))
+    shown = [o["data"]["text/markdown"] for c in nb.cells if c.cell_type == "code"
+             and "study_block(" in c.source for o in c.get("outputs", [])
+             if "text/markdown" in o.get("data", {})]
+    assert shown == [expected], f"{NOTEBOOKS[study]}: re-execute it after the report changed"
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            found = WORDS.findall(cell.source)
+            assert not found, f"{NOTEBOOKS[study]}: a verdict word in prose: {found}: " \
+                              f"{cell.source[:80]!r}"
+
+
+def test_readme_shows_the_generated_tables_and_no_verdict_in_prose():
+    readme = (ROOT / "README.md").read_text()
+    for study in verdicts.STUDY_RESULTS:
+        start, end = f"<!-- verdicts:{study} -->", f"<!-- /verdicts:{study} -->"
+        block = readme.split(start, 1)[1].split(end, 1)[0].strip()
+        assert block == verdicts.study_block(study, _summary(study)), \
+            f"README's {study} table is stale: make readme"
+    section = readme.split("## Reproductions", 1)[1].split("\n## ", 1)[0]
+    prose = re.sub(r"<!-- verdicts:(\w+) -->.*?<!-- /verdicts:\1 -->", "", section,
+                   flags=re.S)
+    assert not WORDS.findall(prose), WORDS.findall(prose)
+    outside = re.sub(r"<!-- verdicts:(\w+) -->.*?<!-- /verdicts:\1 -->", "", readme,
+                     flags=re.S)
+    assert not WORDS.findall(outside), WORDS.findall(outside)  # nowhere else in the README
+
+
+def test_update_readme_rewrites_a_stale_block(tmp_path):
+    for study, folder in verdicts.STUDY_RESULTS.items():
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "summary.json").write_text(json.dumps(_summary(study)))
+    readme = tmp_path / "README.md"
+    readme.write_text("x\n<!-- verdicts:seed001 -->\nold | **reproduced**\n"
+                      "<!-- /verdicts:seed001 -->\ny\n")
+    assert verdicts.update_readme(readme)
+    text = readme.read_text()
+    assert "old" not in text and verdicts.study_block("seed001", _summary("seed001")) in text
+    assert not verdicts.update_readme(readme)  # idempotent
