@@ -127,8 +127,6 @@ def create_model(name: str, /, pretrained: bool | str | None = None, *, num_clas
         if not isinstance(tag, str):
             raise ValueError(f"pretrained must be True or a tag such as 'mnist', got {tag!r}")
         model = load_pretrained(f"{spec.name}.{tag}", compile=False)
-        if num_classes is not None and num_classes == model.output_shape[-1]:
-            num_classes = None  # the published classifier already fits
     else:
         kwargs = {**spec.defaults, **overrides}
         kwargs.setdefault("name", name)
