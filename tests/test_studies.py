@@ -199,7 +199,11 @@ def test_smoke_budget_end_to_end_and_resume_after_sigkill(tmp_path):
     assert np.allclose(done["q"], done["train_examples"] * 10 / done["params"])
     summary = json.loads((out / "summary.json").read_text())
     assert summary["complete_pairs"] == {"digits/1-3/flatten": 1, "digits/1-3/gap": 1}
-    assert {c["verdict"] for c in summary["claims"]} == {"not tested"}  # one pair per cell
+    verdicts = {c["id"]: c for c in summary["claims"]}
+    for cell in ("1-3/gap", "1-3/flatten"):  # one pair per cell: too few to test
+        assert verdicts[f"digits/{cell}/similar"]["verdict"] == "not tested"
+    assert verdicts["digits/similar"]["n"] == 2  # pooled over the two cells
+    assert "this Q bin is not in this budget" in verdicts["digits/3-10/gap/similar"]["reason"]
     for name in ("table2.csv", "paired.csv", "stats.csv", "flattening.csv", "exclusions.csv",
                  "trial_cost.csv", "report.md", "plots.png"):
         assert (out / name).stat().st_size > 0
