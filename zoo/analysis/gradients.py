@@ -1,4 +1,4 @@
-"""Gradients through a zoo model, unit by unit (PAPERS §3 and §4).
+"""Gradients through a zoo model, unit by unit (Veit et al., NeurIPS 2016; Zaeemzadeh et al., TPAMI 2021).
 
 The backward pass is run by hand, one layer at a time, with a vector-Jacobian product per
 layer. That lets the ensemble view route the gradient of each residual unit through its

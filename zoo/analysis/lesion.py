@@ -1,4 +1,4 @@
-"""Lesion studies of the ensemble view (Veit, Wilber, Belongie 2016; PAPERS §3).
+"""Lesion studies of the ensemble view (Veit, Wilber, Belongie, NeurIPS 2016).
 
 Zoo models are chains: input -> stem layers -> residual units -> head layers. A lesioned
 model re-wires the *same* layer objects (no copy, no retraining) with some units deleted or

@@ -1,4 +1,4 @@
-"""Norm preservation (Zaeemzadeh et al., PAPERS §4) compared across families and depths.
+"""Norm preservation (Zaeemzadeh et al., TPAMI 2021) compared across families and depths.
 
 For every block between the first and the last residual unit -- each residual unit, and
 each layer with weights that sits between units (ProcResNet's transition convolutions) --

@@ -1,4 +1,4 @@
-"""The Taylor-like expansion of a residual stack (Bermeitinger et al.; PAPERS §1).
+"""The Taylor-like expansion of a residual stack (Bermeitinger et al., KDIR 2023).
 
 For linear branches F_1..F_L, ``(I + F_L) ... (I + F_1) = sum over ordered subsets of the
 products of their branches``; the order-j term collects the products of exactly j branches.

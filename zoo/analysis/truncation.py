@@ -1,4 +1,4 @@
-"""Order-k truncations of a trained sequential residual network (PAPERS §1).
+"""Order-k truncations of a trained sequential residual network (Bermeitinger et al., KDIR 2023).
 
 Within a stage of n identity units the sequential stack solves the recursion
 ``x_u = x + sum_{v<u} f_v(x_v)`` (x: the stage input, x_u: the input of unit u). Starting from

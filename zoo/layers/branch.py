@@ -4,7 +4,7 @@ A branch is described once, as data, so that the sequential unit, the per-branch
 reference and the fused parallel stage all run exactly the same arithmetic, and so that the
 fused stage can map the weights of n separate branches onto its wide layers step by step.
 
-Kinds (PAPERS.md):
+Kinds:
 - ``basic``: two k x k convolutions (He et al. 2016, CIFAR ResNets);
 - ``bottleneck``: 1x1 -> k x k -> 1x1 with 4x expansion (ResNet-164, ProcResNet);
 - ``single``: one convolution, ``act(BN?(conv(x)))`` -- the unit of the seed-000 grid (§1).

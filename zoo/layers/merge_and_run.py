@@ -1,4 +1,4 @@
-"""Merge-and-run blocks (DMRNet, Zhao et al. 2018; PAPERS §2) and their two ablations.
+"""Merge-and-run blocks (DMRNet; Zhao, Wang et al., IJCAI 2018) and their two ablations.
 
 With K streams x_1..x_K and residual branches H_i (conv-BN-ReLU-conv-BN):
 
@@ -11,7 +11,7 @@ where s_i is the identity, or at a transition the stream's own 1x1 stride-2 conv
 ``M = (1/K) 11^T (x) I``, which is idempotent (M @ M = M): see :func:`merge_matrix`.
 
 The last block of a network merges the streams into one tensor:
-``ReLU(m + sum_i H_i(x_i))`` (PAPERS §2). For the identity ablation, which has no merge, the
+``ReLU(m + sum_i H_i(x_i))`` (the paper's layout). For the identity ablation, which has no merge, the
 last block averages the K streams' outputs -- an ensemble of K ResNets feeding one classifier
 (residual-zoo's choice; the paper does not say how its ablation's streams were combined).
 """

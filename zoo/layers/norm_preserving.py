@@ -1,4 +1,4 @@
-"""Norm-preserving (Procrustes) convolutions (Zaeemzadeh et al. 2021; PAPERS §4).
+"""Norm-preserving (Procrustes) convolutions (Zaeemzadeh et al., TPAMI 2021).
 
 A k x k convolution with c_in inputs and c_out outputs, applied to n x n inputs with periodic
 boundaries, is a linear operator whose singular values are the union, over the n^2 spatial

@@ -1,6 +1,6 @@
 """The parallel residual stage ``y = post_act(x + sum_i f_i(x))`` -- one broad layer.
 
-This is the first-order truncation of a sequential stack (Bermeitinger et al., PAPERS §1).
+This is the first-order truncation of a sequential stack (Bermeitinger et al., KDIR 2023).
 Implemented *fused*: because every branch reads the same ``x``,
 
 - the branches' first convolutions are one convolution with ``n * C`` filters;

@@ -1,4 +1,4 @@
-"""Deep merge-and-run networks (DMRNet; Zhao, Wang et al. 2018; PAPERS §2).
+"""Deep merge-and-run networks (DMRNet; Zhao, Wang et al., IJCAI 2018).
 
 Stem conv3x3 (16k) + BN + ReLU, from which every stream starts; three stages of b blocks of
 widths 16k, 32k, 64k (k = ``widen``); the first block of stages 2 and 3 is a stride-2

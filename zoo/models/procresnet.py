@@ -1,4 +1,4 @@
-"""Procrustes ResNets (ProcResNet; Zaeemzadeh, Rahnavard, Shah 2021; PAPERS §4).
+"""Procrustes ResNets (ProcResNet; Zaeemzadeh, Rahnavard, Shah 2021).
 
 Pre-activation bottleneck ResNet whose stages hold identity units only: stem conv3x3 3 -> 4w,
 stages of n bottleneck units at 4w, 8w, 16w channels (w = 16), and between stages a standalone

@@ -1,4 +1,4 @@
-"""The same-dimension residual network of the seed-000 grid (Bermeitinger et al.; PAPERS §1).
+"""The same-dimension residual network of the seed-000 grid (Bermeitinger et al., KDIR 2023).
 
 stem conv (filters, kernel) -> [max-pool 2x2] -> L residual units ``x + act(BN?(conv(x)))``
 of equal shape, in sequence or all in parallel (one broad layer ``x + sum_i f_i(x)``) ->

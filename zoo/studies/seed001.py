@@ -1,5 +1,5 @@
 """seed001: merge-and-run (Zhao, Wang et al., *Deep Convolutional Neural Networks with
-Merge-and-Run Mappings*, IJCAI 2018; PAPERS §2).
+Merge-and-Run Mappings*, IJCAI 2018).
 
 Design: four networks trained with one recipe and one budget, each from the same seeds:
 DMRNet (two streams, merge-and-run), a ResNet with parameters within 5% of it (the paper's
@@ -25,7 +25,7 @@ from zoo.studies.runner import markdown
 TITLE = "Merge-and-run mappings (Zhao, Wang et al., IJCAI 2018)"
 CLAIM = ("At equal parameters DMRNet is more accurate than a ResNet; merge-and-run beats both "
          "of its ablations (independent streams, inception-like).")
-# CIFAR-10 test error (%), PAPERS §2: DMRNet-56 and ResNet-110 have 1.7M parameters each
+# CIFAR-10 test error (%), the paper's table: DMRNet-56 and ResNet-110 have 1.7M parameters each
 PAPER = {"dmrnet56_error": 4.94, "resnet110_error": 6.43, "dataset": "cifar10"}
 COLUMNS = ["dataset", "model", "seed", "params", "test_accuracy", "test_loss",
            "seconds_per_epoch", "epochs", "train_examples"]

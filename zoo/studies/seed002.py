@@ -1,5 +1,5 @@
 """seed002: residual networks behave like ensembles of shallow paths (Veit, Wilber, Belongie,
-NeurIPS 2016; PAPERS §3).
+NeurIPS 2016).
 
 Design: per dataset, train Veit's network -- a pre-activation ResNet with basic units (110
 layers: 54 units, two of them transitions) -- and a plain network without skips, once each,

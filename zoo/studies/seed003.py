@@ -1,5 +1,5 @@
 """seed003: norm preservation and the Procrustes ResNet (Zaeemzadeh, Rahnavard, Shah, TPAMI
-2021; PAPERS §4).
+2021).
 
 Design, three parts on one dataset:
 
@@ -38,7 +38,7 @@ TITLE = "Norm preservation and the Procrustes ResNet (Zaeemzadeh et al., TPAMI 2
 CLAIM = ("Identity skips keep the gradient norm nearly constant through a unit (delta shrinking "
          "like log(2L)/L), transitions break it, and projecting the transitions onto "
          "norm-preserving operators (ProcResNet) makes the network more accurate.")
-# CIFAR-10 test error (%), PAPERS §4
+# CIFAR-10 test error (%), the paper's table
 PAPER = {"resnet164_error": 5.46, "procresnet166_error": 4.75, "resnet272_error": 4.73,
          "procresnet274_error": 4.20, "delta": "c * log(2L) / L"}
 FAMILIES = ("preresnet", "plain", "procresnet", "procresnet_noproj")

@@ -1,4 +1,4 @@
-"""KerasTuner grid searches over the zoo's architecture grids (PAPERS §1 and beyond)."""
+"""KerasTuner grid searches over the zoo's architecture grids (Bermeitinger et al.'s grid and the other papers' families)."""
 
 # ruff: noqa: E402
 from zoo.quiet import import_keras_quietly

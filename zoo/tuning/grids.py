@@ -1,8 +1,8 @@
 """Architecture grids: named, ordered lists of points (builder arguments + optimizer settings).
 
 ``seed000`` is residual-zoo's reconstruction of the 6,912-point grid of Bermeitinger et al.
-(PAPERS §1): 2 datasets x 3,456 networks and optimizer settings. A search runs one dataset,
-so it sees 3,456 points. A point is a plain dict; its index in ``points(grid, dataset)`` is
+(KDIR 2023): 2 datasets x 3,456 networks and optimizer settings. A search runs one dataset, so
+it sees 3,456 points. A point is a plain dict; its index in ``points(grid, dataset)`` is
 stable, which is what makes sampling, sharding and resuming exact.
 """
 
@@ -24,7 +24,7 @@ class Grid:
     axes: dict  # axis -> values; dataset, learning_rate and batch_size are optimizer/data axes
     fixed: dict = field(default_factory=dict)
     # data sets a grid may also run on: the embedded digits (tests), and Fashion-MNIST where
-    # CIFAR-10 cannot be had (PAPERS: it stands in for CIFAR-10 in the reproductions)
+    # CIFAR-10 cannot be had (it stands in for CIFAR-10 in the reproductions)
     stand_ins: tuple = ("fashion_mnist", "digits")
 
     @property
@@ -53,7 +53,7 @@ GRIDS = {
     for g in [
         Grid(
             "seed000",
-            "Bermeitinger et al.'s sequential-vs-parallel grid (our reconstruction, PAPERS §1)",
+            "Bermeitinger et al.'s sequential-vs-parallel grid (our reconstruction)",
             "shallow_stack",
             {
                 "dataset": ("mnist", "cifar10"),
