@@ -295,7 +295,9 @@ def _reproduce(args, argv):
     summary = studies.reproduce(args.study, args.budget, out=args.out,
                                 report_only=args.report_only, time_limit=args.time_limit,
                                 redo=args.redo, argv=argv)
-    for line in summary.get("conclusion", []):
+    from zoo.studies.claims import lines
+
+    for line in lines(summary.get("claims", [])):
         print(line)
 
 
