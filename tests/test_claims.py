@@ -85,17 +85,28 @@ def test_range_claim():
     assert _one(r, Measurement(values=[0.5, 1.5, 1.0]))["verdict"] == "inconclusive"
 
 
-def test_monotone_definition_is_reversals_beyond_two_standard_errors():
+def test_monotone_definition_is_reversals_beyond_a_bonferroni_critical_value():
     m = Claim("m", "Fig. 5", "accuracy falls as more units are deleted", "smooth",
               "monotone", "accuracy", direction=-1)
     assert _one(m, Measurement(means=[0.9, 0.8, 0.7, 0.5], ses=[0.01] * 4))["verdict"] == \
         "reproduced"
-    # a small reversal (0.01 < 2 x sqrt(2) x 0.01) is allowed ...
+    # a small reversal (0.01 < z(1 - 0.05 / 6) x sqrt(2) x 0.01 = 0.034) is allowed ...
     row = _one(m, Measurement(means=[0.9, 0.8, 0.81, 0.5], ses=[0.01] * 4))
     assert (row["verdict"], row["reversals"], row["large_reversals"]) == ("reproduced", 1, 0)
     # ... a large one is not
     row = _one(m, Measurement(means=[0.9, 0.6, 0.8, 0.5], ses=[0.01] * 4))
     assert (row["verdict"], row["large_reversals"]) == ("contradicted", 1)
+    from scipy import stats
+
+    assert row["critical_z"] == pytest.approx(stats.norm.ppf(1 - 0.05 / 6))
+    # a reversal of 2.2 step SEs is noise over 3 steps (critical z 2.39)
+    row = _one(m, Measurement(means=[0.9, 0.8, 0.8 + 2.2 * 0.01 * 2 ** 0.5, 0.5],
+                              ses=[0.01] * 4))
+    assert row["large_reversals"] == 0
+    # a point without a standard error (one draw) is left out, and said so
+    row = _one(m, Measurement(means=[0.9, 0.95, 0.7, 0.5], ses=[0.01, float("nan"), 0.01,
+                                                                 0.01]))
+    assert row["n"] == 3 and "without a standard error" in row["note"]
     assert _one(m, Measurement(means=[0.9, 0.9, 0.9], ses=[0.1] * 3))["verdict"] == \
         "inconclusive"
 
@@ -134,3 +145,32 @@ def test_rows_read_back_from_summary_json_render_the_same():
     back = json.loads(json.dumps(jsonable(rows)))
     assert markdown(back) == markdown(rows)
     assert lines(back) == lines(rows) and lines(back)[1] == "x: not tested (no data)"
+
+
+def test_holm_family_counts_claims_waiting_for_data_but_not_those_out_of_budget():
+    d = np.array([0.9, 1.2, 0.3, 0.8, 1.1, 0.2, 0.6, 0.4])
+    claims = [diff(+1), Claim("w", "T", "s", "p", "difference", "m", direction=1),
+              Claim("x", "T", "s", "p", "difference", "m", direction=1)]
+    rows = judge(claims, {"c": Measurement(values=d),
+                          "w": Measurement(not_tested="runs pending", pending=True),
+                          "x": Measurement(not_tested="needs the gpu budget")})
+    assert rows[0]["tests_in_family"] == 2
+    assert rows[0]["p_holm"] == pytest.approx(min(1, 2 * rows[0]["p"]))
+
+
+def test_inconclusive_equivalence_reports_the_margin_tost_could_confirm():
+    from scipy import stats
+
+    eq = Claim("e", "T", "similar", "p", "equivalence", "log ratio", margin=0.1)
+    values = RNG.normal(0.0, 0.5, 6)
+    row = _one(eq, Measurement(values=values))
+    assert row["verdict"] == "inconclusive"
+    sd = np.std(values, ddof=1)
+    q = stats.t.ppf(0.95, 5) + stats.t.ppf(0.9, 5)
+    assert row["mde"] == pytest.approx(q * sd / np.sqrt(6))
+    assert "confirmable margin" in markdown([row])
+    # and the confirmed margin really is what TOST needs: at that margin and mean 0, p < alpha
+    from statsmodels.stats.weightstats import ttost_paired
+
+    centred = values - values.mean()
+    assert ttost_paired(centred, np.zeros(6), -row["mde"] * 1.01, row["mde"] * 1.01)[0] < 0.05

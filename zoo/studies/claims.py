@@ -12,10 +12,17 @@ verdict from a closed vocabulary:
   reverses by more than twice its standard error;
 - ``contradicted``: significant in the opposite direction; for an equivalence, significantly
   outside the margin (one-sided test against the nearer bound, Bonferroni over the study's
-  tests); for a monotone trend, a step that reverses by more than twice its standard error;
-- ``inconclusive``: neither; the row then carries the smallest effect the sample could detect
-  with 80% power (at the Bonferroni level alpha / tests, where Holm's correction starts);
+  tests); for a monotone trend, a step that reverses by more than its critical value
+  (Bonferroni over the series' steps: z at 1 - alpha / (2 x steps), times the step's SE);
+- ``inconclusive``: neither; the row then carries, at 80% power and the Bonferroni level
+  alpha / tests (where Holm's correction starts), the smallest difference the sample could
+  detect (difference, monotone) or the smallest margin TOST could confirm if the true
+  difference were 0 (equivalence, range);
 - ``not tested``: with the reason (no data for it at this budget, or too little to test).
+
+The family for Holm's correction is every claim the budget can test: the tested ones and those
+still waiting for data (``Measurement.pending``, counted with p = 1), so a verdict does not
+become easier as a resumable study fills; claims the budget cannot test at all stay out.
 
 There is no "partly": a claim with several parts is several claims, each with its verdict.
 
@@ -91,6 +98,7 @@ class Measurement:
     means: list | None = None
     ses: list | None = None
     not_tested: str | None = None
+    pending: bool = False  # not tested *yet*: the budget will measure it (counts for Holm)
     note: str = ""
     extra: dict = field(default_factory=dict)
 
@@ -146,6 +154,18 @@ def detectable(sd: float, n: int, alpha: float) -> float:
     return float(np.ravel(effect)[0]) * sd  # statsmodels may hand back a 1-element array
 
 
+def confirmable_margin(sd: float, n: int, alpha: float) -> float:
+    """The smallest symmetric margin that TOST on ``n`` values with this ``sd`` confirms with
+    about 80% power when the true mean difference is 0 (each one-sided test at ``alpha``):
+    (t(1 - alpha) + t(1 - (1 - power) / 2)) standard errors."""
+    from scipy import stats
+
+    if n < 2 or not np.isfinite(sd) or sd == 0:
+        return float("nan")
+    q = stats.t.ppf(1 - alpha, n - 1) + stats.t.ppf(1 - (1 - POWER) / 2, n - 1)
+    return float(q * sd / math.sqrt(n))
+
+
 def _row(claim: Claim, m: Measurement) -> dict:
     row = {**{k: v for k, v in asdict(claim).items()}, "n": 0, "test": "", "estimate": np.nan,
            "ci_low": np.nan, "ci_high": np.nan, "p": np.nan, "p_out": np.nan, "sd": np.nan,
@@ -156,24 +176,37 @@ def _row(claim: Claim, m: Measurement) -> dict:
         return row
     if claim.kind == "monotone":
         means, ses = np.asarray(m.means, float), np.asarray(m.ses, float)
+        keep = np.isfinite(means) & np.isfinite(ses)  # a point of one draw has no SE
+        dropped = int((~keep).sum())
+        means, ses = means[keep], ses[keep]
+        if dropped:
+            row["note"] = (row["note"] + "; " if row["note"] else "") + \
+                f"{dropped} point(s) without a standard error left out"
         if len(means) < 2:
             row["reason"] = "fewer than two points in the series"
             return row
+        from scipy import stats as _stats
+
         steps = np.diff(means) * claim.direction
         step_se = np.sqrt(ses[1:] ** 2 + ses[:-1] ** 2)
+        critical = float(_stats.norm.ppf(1 - claim.alpha / (2 * len(steps))))
+        row["critical_z"] = critical
         row["reversals"] = int(np.sum(steps < 0))
-        row["large_reversals"] = int(np.sum(steps < -2 * step_se))
+        row["large_reversals"] = int(np.sum(steps < -critical * step_se))
         total = float(means[-1] - means[0])
         se = float(math.hypot(ses[0], ses[-1]))
         from scipy import stats
 
-        row.update(n=len(means), test="z (last - first), reversals > 2 SE", estimate=total,
+        row.update(n=len(means), test="z (last - first); reversals vs Bonferroni z", estimate=total,
                    ci_low=total - 1.96 * se, ci_high=total + 1.96 * se,
                    p=float(2 * stats.norm.sf(abs(total) / se)) if se > 0 else float(total == 0),
                    sd=se)
         return row
     d = m.sample()
-    d = d[np.isfinite(d)] if d is not None else d
+    if d is not None and not np.isfinite(d).all():
+        row["note"] = (row["note"] + "; " if row["note"] else "") + \
+            f"{int((~np.isfinite(d)).sum())} non-finite value(s) left out"
+        d = d[np.isfinite(d)]
     if d is None or len(d) < 2:
         row["n"] = 0 if d is None else len(d)
         row["reason"] = f"{row['n']} measurement(s): too few to test"
@@ -204,11 +237,14 @@ def judge(claims: list[Claim], measurements: dict) -> list[dict]:
         raise ValueError(f"no measurement for claim(s) {', '.join(missing)}")
     rows = [_row(c, measurements[c.id]) for c in claims]
     tested = [i for i, r in enumerate(rows) if not r["reason"] and np.isfinite(r["p"])]
-    m = len(tested)
+    waiting = sum(1 for c, r in zip(claims, rows)
+                  if r["reason"] and measurements[c.id].pending)
+    m = len(tested) + waiting
     for r in rows:
         r["tests_in_family"] = m
-    if tested:
-        adjusted = multipletests([rows[i]["p"] for i in tested], method="holm")[1]
+    if tested:  # the claims still waiting for data enter with p = 1
+        adjusted = multipletests([rows[i]["p"] for i in tested] + [1.0] * waiting,
+                                 method="holm")[1]
         for i, p in zip(tested, adjusted):
             rows[i]["p_holm"] = float(p)
     for claim, r in zip(claims, rows):
@@ -221,8 +257,15 @@ def _verdict(claim: Claim, r: dict, m: int) -> tuple[str, float]:
     if r["reason"]:
         return "not tested", np.nan
     alpha = claim.alpha
-    mde = detectable(r["sd"], r["n"], alpha / max(m, 1)) if claim.kind != "monotone" else \
-        float(2.8 * r["sd"])  # z-test: 1.96 + 0.84 standard errors
+    level = alpha / max(m, 1)
+    if claim.kind == "monotone":  # z-test of last - first: z(1 - level/2) + z(0.8) SEs
+        from scipy import stats
+
+        mde = float((stats.norm.ppf(1 - level / 2) + stats.norm.ppf(POWER)) * r["sd"])
+    elif claim.kind == "difference":
+        mde = detectable(r["sd"], r["n"], level)
+    else:
+        mde = confirmable_margin(r["sd"], r["n"], level)
     significant = r["p_holm"] < alpha
     if claim.kind == "difference":
         if significant:
@@ -273,11 +316,14 @@ def table_rows(rows: list[dict]) -> list[dict]:
             bound = f"range [{_fmt(r['low'])}, {_fmt(r['high'])}]"
         elif r["kind"] == "monotone":
             bound = (f"{r.get('large_reversals', 0)} of {r.get('reversals', 0)} reversals "
-                     "> 2 SE" if r.get("reversals") is not None else "")
+                     f"> {r.get('critical_z', 2):.2g} SE" if r.get("reversals") is not None
+                     else "")
         else:
             bound = ""
         if r["verdict"] == "inconclusive" and _finite(r.get("mde")):
-            bound = (bound + "; " if bound else "") + f"detectable ±{_fmt(r['mde'])}" + (
+            what = "detectable" if r["kind"] in ("difference", "monotone") else \
+                "confirmable margin"
+            bound = (bound + "; " if bound else "") + f"{what} ±{_fmt(r['mde'])}" + (
                 f" (paper {_fmt(r['paper_effect'])})" if r.get("paper_effect") is not None
                 else "")
         if r["verdict"] == "not tested":
@@ -340,10 +386,12 @@ LEGEND = (
     "Verdicts come from one rule (zoo/studies/claims.py), declared before the numbers: "
     "**reproduced** = the paper's direction, significant after Holm's correction over all the "
     "study's tests (an equivalence or range: both one-sided tests pass within the bound; a "
-    "monotone trend: the overall change is significant and no step reverses by more than "
-    "twice its standard error); **contradicted** = significant the other way (or outside the "
-    "bound, or a reversal larger than that); **inconclusive** = neither, with the smallest "
-    "effect the sample could detect at 80% power; **not tested** = with the reason.")
+    "monotone trend: the overall change is significant and no step reverses by more than its "
+    "critical value, Bonferroni over the steps); **contradicted** = significant the other way "
+    "(or outside the bound, or a reversal larger than that); **inconclusive** = neither, with "
+    "the smallest difference the sample could detect (or the smallest margin it could "
+    "confirm) at 80% power; **not tested** = with the reason. Holm's family counts the claims "
+    "still waiting for data (p = 1).")
 
 
 def study_block(study: str, summary: dict) -> str:

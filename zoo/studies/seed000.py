@@ -341,11 +341,12 @@ def statuses_ok(status: dict, row) -> bool:
 LOSSES = ("loss", "val_loss", "test_loss")  # train (evaluation pass), validation, test
 # The paper calls its two layouts "similar" where their mean validation losses differ by up to
 # 10% in a Q >= 1 bin (MNIST, Q >= 10: 0.1490 vs 0.1355, log ratio 0.095; every other Q >= 1
-# bin of both data sets differs less). That largest difference is the equivalence margin, on
-# the log ratio parallel / sequential of a pair's validation loss.
-MARGIN = 0.095
-MARGIN_REASON = ("the largest Q>=1 difference the paper calls similar: MNIST Q>=10 validation "
-                 "loss 0.1490 vs 0.1355, log ratio 0.095")
+# bin of both data sets differs less). A margin equal to that gap would leave the paper's own
+# result on the bound (TOST would confirm it with probability alpha); 1.5 times it leaves room.
+# The margin is on the log ratio parallel / sequential of a pair's validation loss.
+MARGIN = 0.15
+MARGIN_REASON = ("1.5 x the largest Q>=1 gap the paper calls similar (MNIST Q>=10 validation "
+                 "loss 0.1490 vs 0.1355, log ratio 0.095), so the paper's own gaps lie inside")
 
 
 def trials(out: Path, budget: Budget) -> pd.DataFrame:
@@ -506,8 +507,16 @@ def claims(budget: Budget) -> list:
             Claim(f"{d}/shallow-faster", statement="parallel faster to train",
                   paper="said, not measured in the paper", kind="difference",
                   measure="log(train seconds par / seq)", direction=-1, **common),
+            # at Q < 1 the paper's two data sets differ in direction: each is its own claim
+            Claim(f"{d}/Q<1/table2-direction",
+                  statement=("sequential" if _paper_log_ratio(d, 1, ["Q<1"]) > 0 else
+                             "parallel") + " lower validation loss at Q<1, as in Table 2",
+                  paper=_paper_text(d, 1, ["Q<1"]), kind="difference",
+                  measure="log(val loss par / seq)",
+                  direction=1 if _paper_log_ratio(d, 1, ["Q<1"]) > 0 else -1,
+                  paper_effect=_paper_log_ratio(d, 1, ["Q<1"]), **common),
         ]
-        for b in Q_LABELS:
+        for b in main_bins:
             for h in HEADS:
                 out.append(Claim(
                     f"{d}/{b}/{h}/similar", statement=f"validation losses similar, Q {b}, "
@@ -528,17 +537,27 @@ def measurements(pairs: pd.DataFrame, budget: Budget, frame=None) -> dict:
         parts = claim.id.split("/")
         d = parts[0]
         part = pairs[pairs["dataset"] == d] if not pairs.empty else pairs
-        if len(parts) == 2:
+        if parts[-1] == "shallow-faster":
+            out[claim.id] = Measurement(not_tested=(
+                "not measurable here: training seconds on a shared 2-core CPU vary with its "
+                "load (pairs ran at different loads) and the paper's reason, parallel hardware, "
+                "is absent; benchmarks/ times the layouts under control"))
+            continue
+        if parts[-1] == "table2-direction":
+            g = part[part["q_bin"] == "Q<1"] if not part.empty else part
+            wanted = "the Q<1 cells"
+        elif len(parts) == 2:
             g = part[part["phase"] == "main"] if not part.empty else part
             wanted = "all Q>=1 cells"
         else:
             g = part[part["cell"] == f"{parts[1]}/{parts[2]}"] if not part.empty else part
             wanted = f"cell {parts[1]}/{parts[2]}"
         metric = {"similar": "val_loss", "shallow-lower-val": "val_loss",
-                  "deep-lower-train": "loss", "shallow-faster": "train_seconds"}[parts[-1]]
+                  "deep-lower-train": "loss", "table2-direction": "val_loss"}[parts[-1]]
         if g.empty or len(g) < 2:
             reason = _why_untested(d, wanted, budget, frame, len(g))
-            out[claim.id] = Measurement(not_tested=reason)
+            out[claim.id] = Measurement(not_tested=reason,
+                                        pending="not in this budget" not in reason)
             continue
         out[claim.id] = Measurement(a=np.log(g[f"{metric}_seq"]).tolist(),
                                     b=np.log(g[f"{metric}_par"]).tolist())

@@ -200,7 +200,8 @@ def measurements(frame: pd.DataFrame, budget: Budget) -> dict:
             if not part.empty else pd.DataFrame()
         other = others[what]
         if "dmrnet" not in wide or other not in wide:
-            out[claim.id] = Measurement(not_tested=f"no finished {other} / dmrnet runs yet")
+            out[claim.id] = Measurement(not_tested=f"no finished {other} / dmrnet runs yet",
+                                        pending=True)
             continue
         both = wide[["dmrnet", other]].dropna()
         out[claim.id] = Measurement(a=(100 * both[other]).tolist(),

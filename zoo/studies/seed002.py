@@ -489,9 +489,9 @@ def claims(budget: Budget) -> list:
                   measure="accuracy drop (points), one value per unit", margin=SINGLE_MARGIN,
                   margin_reason="our reading of 'no noticeable change' (no number in our "
                                 "notes)", **net),
-            Claim(f"{d}/single-resnet-without-unit-0", source="Fig. 3a", statement="the same, "
-                  "leaving out unit 0 (after the stem it widens nothing but behaves like a "
-                  "transition)", paper=PAPER["single"], kind="equivalence",
+            Claim(f"{d}/single-resnet-without-unit-0", source="Fig. 3a", statement="(post "
+                  "hoc, declared after unit 0 was seen) the same, leaving out unit 0, which "
+                  "widens nothing but behaves like a transition", paper=PAPER["single"], kind="equivalence",
                   measure="accuracy drop (points), one value per unit", margin=SINGLE_MARGIN,
                   margin_reason="as above", **net),
             Claim(f"{d}/single-plain", source="Fig. 3a", statement="deleting one layer of the "
@@ -499,18 +499,21 @@ def claims(budget: Budget) -> list:
                   kind="range", measure="accuracy (%) after the deletion, one value per layer",
                   low=0.0, high=CHANCE_BAND, **net),
             Claim(f"{d}/random-smooth", source="Fig. 3b", statement="accuracy falls smoothly "
-                  "as more random units are deleted (monotone: no rise > 2 SE between k)",
+                  "as more random units are deleted (monotone: no significant rise between "
+                  "neighbouring k)",
                   paper=PAPER["random"], kind="monotone",
                   measure="mean accuracy over draws, by k", direction=-1, **net),
-            Claim(f"{d}/random-smooth-without-unit-0", source="Fig. 3b", statement="the same, "
-                  "over the draws that spare unit 0", paper=PAPER["random"], kind="monotone",
+            Claim(f"{d}/random-smooth-without-unit-0", source="Fig. 3b", statement="(post "
+                  "hoc, declared after unit 0 was seen) the same, over the draws that spare "
+                  "unit 0", paper=PAPER["random"], kind="monotone",
                   measure="mean accuracy over draws, by k", direction=-1, **net),
             Claim(f"{d}/reorder-smooth", source="Fig. 3c", statement="accuracy falls smoothly "
-                  "as more units are swapped (monotone: no rise > 2 SE between swap counts)",
+                  "as more units are swapped (monotone: no significant rise between swap "
+                  "counts)",
                   paper=PAPER["reorder"], kind="monotone",
                   measure="mean accuracy over draws, by swaps", direction=-1, **net),
             Claim(f"{d}/gradient-decays", source="Fig. 6a", statement="the gradient norm "
-                  "falls with the path length (monotone: no rise > 2 SE between lengths)",
+                  "falls with the path length (monotone: no significant rise between lengths)",
                   paper="magnitude decays exponentially in k", kind="monotone",
                   measure="mean input-gradient norm, by path length", direction=-1, **net),
         ]
@@ -519,8 +522,7 @@ def claims(budget: Budget) -> list:
 
 def _series(frame, by, value="accuracy"):
     g = frame.groupby(by)[value]
-    return _series_of(g.mean().tolist(), g.sem().fillna(0).tolist(),
-                              list(g.mean().index))
+    return _series_of(g.mean().tolist(), g.sem().tolist(), list(g.mean().index))
 
 
 def _series_of(means, ses, index):
@@ -535,7 +537,8 @@ def measurements(frames: dict, budget: Budget) -> dict:
     from zoo.studies.claims import Measurement
 
     out = {}
-    pending = Measurement(not_tested="not measured yet (the study resumes where it stopped)")
+    pending = Measurement(not_tested="not measured yet (the study resumes where it stopped)",
+                          pending=True)
     for claim in claims(budget):
         d, what = claim.id.split("/")
         single = frames["single"][frames["single"]["dataset"] == d]

@@ -366,12 +366,13 @@ def claims(budget: Budget) -> list:
                   paper="transitions break norm preservation", kind="difference",
                   measure="mean |log ratio|, identity - transition", direction=-1, **norm),
             Claim(f"{d}/delta-shrinks", statement="the deviation of a ResNet's identity "
-                  "blocks falls as depth grows (monotone: no rise > 2 SE)",
+                  "blocks falls as depth grows (monotone: no significant rise between depths)",
                   paper="delta ~ c log(2L)/L", kind="monotone",
                   measure="mean |log ratio| of identity blocks, by depth", direction=-1,
                   **norm),
             Claim(f"{d}/projection-fixes-transitions", statement="the projection makes "
-                  "ProcResNet's transitions closer to norm-preserving (paired by depth)",
+                  "ProcResNet's transitions closer to norm-preserving (paired by depth; a check "
+                  "of the implementation: the projection is built to do this)",
                   paper="projected transitions have all singular values equal",
                   kind="difference", measure="mean |log ratio| of transitions, with - "
                   "without projection", direction=-1, source="section 4", group=d),
@@ -413,7 +414,7 @@ def measurements(summary: pd.DataFrame, acc: pd.DataFrame, comp: pd.DataFrame,
         d, what = claim.id.split("/")
         s = summary[summary["dataset"] == d] if not summary.empty else summary
         pending = Measurement(not_tested="not measured yet (the study resumes where it "
-                                         "stopped)")
+                                         "stopped)", pending=True)
         if what in ("skips-keep-norm", "transitions-break-it", "projection-fixes-transitions",
                     "delta-shrinks"):
             if s.empty:
@@ -431,7 +432,7 @@ def measurements(summary: pd.DataFrame, acc: pd.DataFrame, comp: pd.DataFrame,
             else:
                 m = _by_depth(s, "trained", "preresnet", "identity")
                 se = _by_depth(s, "trained", "preresnet", "identity", "se_abs_log_ratio")
-                out[claim.id] = Measurement(means=m.tolist(), ses=se.fillna(0).tolist(),
+                out[claim.id] = Measurement(means=m.tolist(), ses=se.tolist(),
                                             note=f"depths {', '.join(map(str, m.index))}")
                 continue
             common = a.index.intersection(b.index)

@@ -3,3 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 zoo reproduce seed001 --budget cpu
+zoo reproduce seed001 --budget cpu --report-only
