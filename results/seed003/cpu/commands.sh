@@ -5,3 +5,4 @@ cd "$(dirname "$0")/../../.."
 zoo reproduce seed003 --budget cpu
 zoo reproduce seed003 --budget cpu --redo ratios/
 zoo reproduce seed003 --budget cpu --report-only
+zoo reproduce seed003 --budget cpu --time-limit 1200
