@@ -3,3 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 zoo reproduce seed000 --budget cpu
+zoo reproduce seed000 --budget cpu --report-only
