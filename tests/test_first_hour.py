@@ -173,6 +173,43 @@ def test_resume_of_a_finished_run_does_nothing_extends_or_names_what_differs(tmp
         pytest.approx(seconds, abs=0.01)
 
 
+def test_resume_alone_keeps_the_runs_epochs_and_refuses_an_empty_folder(tmp_path):
+    """`--resume` without `--epochs` continues the run as set up (a finished run: nothing to
+    do), not to the recipe's default length; `--resume` of a folder with no run (a typo) is
+    refused instead of training a new run there."""
+    run = tmp_path / "run"
+    args = ("train", "shallow_sequential", "--dataset", "digits", "--subset", "300",
+            "--out", str(run))
+    assert zoo_cli(*args, "--epochs", "1").returncode == 0
+    r = zoo_cli(*args, "--resume")
+    assert r.returncode == 0, r.stderr
+    assert "nothing to train" in r.stdout and _epochs(run) == ["0"]
+    for missing in (tmp_path / "typo", tmp_path / "empty"):
+        if missing.name == "empty":
+            missing.mkdir()
+        r = zoo_cli("train", "shallow_sequential", "--dataset", "digits", "--epochs", "1",
+                    "--out", str(missing), "--resume")
+        assert r.returncode == 2 and "nothing to resume" in r.stderr, r.stderr
+        assert not (missing / "config.json").exists()
+
+
+def test_a_pretrained_name_takes_pretrained_true_and_a_new_head():
+    r = fresh("""
+        import zoo
+        m = zoo.create_model("resnet20.mnist", pretrained=True, num_classes=3)
+        print(m.output_shape)
+        for kwargs in ({"pretrained": "digits"}, {"pretrained": False}):
+            try:
+                zoo.create_model("resnet20.mnist", **kwargs)
+            except ValueError as e:
+                print("refused:", e)
+        """)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert lines[0] == "(None, 3)"
+    assert "names its tag already" in lines[1] and "pretrained=False contradicts" in lines[2]
+
+
 def test_publish_refuses_a_run_whose_metrics_repeat_an_epoch(tmp_path):
     run = tmp_path / "run"
     assert zoo_cli("train", "shallow_sequential", "--dataset", "digits", "--subset", "300",

@@ -107,8 +107,15 @@ def create_model(name: str, /, pretrained: bool | str | None = None, *, num_clas
 
     ``num_classes``, ``include_top`` and ``pooling`` work without ``pretrained`` too.
     """
-    if isinstance(name, str) and "." in name and pretrained is None and name not in _REGISTRY:
-        name, pretrained = name.split(".", 1)
+    if isinstance(name, str) and "." in name and name not in _REGISTRY:
+        name, tag = name.split(".", 1)
+        if pretrained is False:
+            raise ValueError(f"{name}.{tag} is a pretrained name; pretrained=False contradicts "
+                             f"it (create_model({name!r}) builds the untrained model)")
+        if pretrained not in (None, True, tag):  # "resnet20.mnist" with pretrained="digits"
+            raise ValueError(f"{name}.{tag} names its tag already; pretrained={pretrained!r} "
+                             "asks for another: pass one of them")
+        pretrained = tag
     spec = get_spec(name)
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")

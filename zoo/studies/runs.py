@@ -28,7 +28,9 @@ def train(folder, model, dataset, *, stream=None, **settings):
     print(f"training {folder}", file=stream or sys.stderr, flush=True)
     settings.setdefault("validate", False)
     settings.setdefault("verbose", 2)
-    return fit(model, dataset, out_dir=folder, resume=folder.is_dir(), **settings).model
+    resume = (folder / "config.json").is_file()  # a run begun before: continue it
+    return fit(model, dataset, out_dir=folder, resume=resume, overwrite=folder.is_dir()
+               and not resume, **settings).model
 
 
 def read(folder) -> dict:

@@ -74,7 +74,8 @@ class Budget:
     def describe(self) -> str:
         data = "/".join(self.datasets)
         n = "all" if self.train_examples is None else f"{self.train_examples:,}"
-        pairs = ", ".join(f"{self.pairs[d]} pairs per (Q bin, head) cell on {d}"
+        pairs = ", ".join(("every eligible setting" if self.pairs[d] is None else
+                           f"{self.pairs[d]} pairs per (Q bin, head) cell") + f" on {d}"
                           for d in self.datasets)
         cap = "" if self.max_forward_flops is None else \
             f", forward pass <= {self.max_forward_flops / 1e6:g} MFLOP"

@@ -166,6 +166,9 @@ def _prepare_run_dir(run_dir: Path, config: dict, *, resume: bool, overwrite: bo
         raise ValueError(f"{run_dir} already holds a run ({', '.join(existing[:4])}); "
                          "pass --resume to continue it or --overwrite to replace it")
     mode = "new"
+    if resume and not existing:
+        raise ValueError(f"nothing to resume in {run_dir}: it holds no run; drop --resume to "
+                         "start one there")
     if resume and existing:
         if not (run_dir / "config.json").is_file():
             raise ValueError(
@@ -359,6 +362,12 @@ def fit(
             raise ValueError(f"{key}= comes from the dataset ({dataset}); drop it from fit()")
     if resume and overwrite:
         raise ValueError("resume and overwrite exclude each other")
+    if resume and epochs is None and out_dir is not None and \
+            (Path(out_dir) / "config.json").is_file():
+        # --resume alone continues the run as it was set up (or, finished, leaves it be):
+        # not to the recipe's default length
+        previous = read_json(Path(out_dir) / "config.json").get("recipe", {}).get("epochs")
+        epochs = _finished_epochs(Path(out_dir)) or previous
     recipe = get_recipe(recipe).with_overrides(
         epochs=epochs, batch_size=batch_size, learning_rate=learning_rate
     )
