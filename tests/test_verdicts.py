@@ -29,9 +29,11 @@ def _summary(study):
 def _computed(study):
     """The verdict rows the rule gives on the committed measurements, without writing."""
     out = ROOT / verdicts.STUDY_RESULTS[study]
-    if study == "seed000":
+    if study == "seed000":  # from the report's trials.csv: the run may have gone on since
+        import pandas as pd
+
         budget = seed000.BUDGETS["cpu"]
-        frame = seed000.trials(out, budget)
+        frame = pd.read_csv(out / "trials.csv")
         return verdicts.judge(seed000.claims(budget),
                               seed000.measurements(seed000.pairs_of(frame), budget, frame))
     if study == "seed001":
@@ -49,17 +51,8 @@ def _computed(study):
         budget))
 
 
-@pytest.mark.parametrize("study", ["seed001", "seed002", "seed003",
-                                   pytest.param("seed000", marks=pytest.mark.real_data)])
+@pytest.mark.parametrize("study", ["seed000", "seed001", "seed002", "seed003"])
 def test_committed_verdicts_are_what_the_rule_computes(study):
-    if study == "seed000":
-        from zoo.data import DataError, load_raw
-
-        try:
-            load_raw("fashion_mnist", "train", download=False)
-            load_raw("mnist", "train", download=False)
-        except DataError:
-            pytest.skip("seed000's plan needs MNIST and Fashion-MNIST (set ZOO_DATA_DIR)")
     committed = {c["id"]: c["verdict"] for c in _summary(study)["claims"]}
     computed = {r["id"]: r["verdict"] for r in _computed(study)}
     assert computed == committed, "summary.json is stale: run zoo reproduce --report-only"
