@@ -19,8 +19,16 @@ from zoo.tuning.grids import GRIDS, Grid, select
 from zoo.tuning.hypermodel import build_point, trainable_params
 
 
+def _interactive():
+    """In the child, before exec: SIGINT back to its default, as in a terminal. (pytest-xdist
+    workers ignore SIGINT and children inherit that; Python then installs no
+    KeyboardInterrupt handler, and the zoo leaves an ignored Ctrl-C ignored.)"""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def zoo_cli(*args, **popen):
     env = popen.pop("env", {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    popen.setdefault("preexec_fn", _interactive)
     return subprocess.Popen([sys.executable, "-m", "zoo.cli", *args], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
 
@@ -714,10 +722,15 @@ def test_ctrl_c_in_a_notebook_raises_keyboard_interrupt_and_keeps_the_kernel(tmp
 
     tuner = tuning.make_tuner("smoke", "digits", project_dir=tmp_path, epochs=25)
     tuner.trial_progress = Clock()
-    with pytest.raises(KeyboardInterrupt):
-        tuner.search(verbose=0)
-    assert time.monotonic() - started["at"] < 3
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    # a kernel has Python's handler; a pytest-xdist worker ignores SIGINT: act as a kernel
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            tuner.search(verbose=0)
+        assert time.monotonic() - started["at"] < 3
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, inherited)
     assert [t["status"] for t in _trials(tmp_path).values()] == ["RUNNING"]
     monkeypatch.undo()
     tuning.tune("smoke", "digits", project_dir=tmp_path, epochs=25, max_trials=1, verbose=0)
