@@ -10,17 +10,7 @@ import zipfile
 import keras
 import pytest
 from conftest import ROOT
-
-
-def _main(capsys, *args):
-    from zoo.cli import main
-
-    try:
-        code = main(list(args))
-    except SystemExit as e:
-        code = e.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
+from test_cli import run_main as _main
 
 
 def _one_line(err):
