@@ -208,13 +208,17 @@ def test_table2_and_pairs_against_a_hand_computed_frame():
                          "status": "COMPLETED", "loss": loss * filters / 16,
                          "val_loss": loss + 0.05, "val_accuracy": 0.9, "seconds": 2.0,
                          "params": 1000 * filters, "q": q, "point": len(rows),
-                         "trial_id": str(len(rows)), "search": ".", "message": ""})
+                         "trial_id": str(len(rows)), "search": ".", "message": "",
+                         "grid": "seed000"})
     frame = pd.DataFrame(rows)
     t2 = tuning.table2(frame).set_index(["layout", "q_bin"])
     assert t2.loc[("sequential", "Q<1"), "loss"] == pytest.approx(0.1)
     assert t2.loc[("parallel", "1-3"), "loss"] == pytest.approx(0.6)
     assert t2.loc[("parallel", "3-10"), "trials"] == 0
     assert t2.loc[("sequential", ">=10"), "paper_val_loss"] == pytest.approx(0.13550)
+    # the paper's numbers come with the grid that reconstructs its table, and only with it
+    other = tuning.table2(frame.assign(grid="smoke"))
+    assert len(other) == len(t2) and other["paper_val_loss"].isna().all()
     pairs = tuning.paired(frame)
     assert len(pairs) == 3 and np.allclose(pairs["val_loss_diff"], 0.2)
     summary = tuning.paired_summary(pairs)

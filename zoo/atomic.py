@@ -37,20 +37,20 @@ def write_atomic(path, data) -> None:
         raise
 
 
-def _finite(obj):
+def json_safe(obj):
     """``obj`` with every non-finite float replaced by None: JSON has no NaN or Infinity."""
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
+        return {k: json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
+        return [json_safe(v) for v in obj]
     return obj
 
 
 def write_json(path, obj, *, indent=2) -> None:
     """Write ``obj`` as strict JSON (non-finite floats become null), atomically."""
-    text = json.dumps(_finite(obj), indent=indent, allow_nan=False)
+    text = json.dumps(json_safe(obj), indent=indent, allow_nan=False)
     write_atomic(path, text + "\n")
 
 

@@ -16,17 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
+from zoo.checksums import sha256  # noqa: F401  (zoo.data.sha256, public)
+
 
 class DataError(ValueError):
     """A dataset could not be found or read."""
-
-
-def sha256(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def verify_checksum(path, expected: str | None) -> None:

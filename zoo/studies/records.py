@@ -8,21 +8,10 @@ partial last line, which is dropped on reading, so nothing measured before it is
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 
-
-def _clean(value):
-    # JSON has no NaN: a measurement that is not a number (a plain net's transition cannot be
-    # deleted) is stored as null.
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
+from zoo.atomic import json_safe
 
 
 class Records:
@@ -61,7 +50,9 @@ class Records:
         return len(self.rows)
 
     def add(self, key, **values) -> dict:
-        row = _clean({"key": key, **values})
+        # JSON has no NaN: a measurement that is not a number (a plain net's transition
+        # cannot be deleted) is stored as null
+        row = json_safe({"key": key, **values})
         self.path.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps(row, allow_nan=False)
         with open(self.path, "a") as f:

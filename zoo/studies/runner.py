@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from zoo.atomic import write_atomic
+from zoo.tables import markdown_table
 
 # name -> module; imported on demand so that `zoo reproduce --list` stays light
 STUDIES = {"seed000": "zoo.studies.seed000", "seed001": "zoo.studies.seed001",
@@ -19,8 +20,6 @@ BUDGETS = ("smoke", "cpu", "gpu")
 
 def markdown(frame) -> str:
     """A report's table in Markdown (floats to 4 significant digits, NaN empty)."""
-    from zoo.tuning.report import markdown_table
-
     return markdown_table(frame, "{:.4g}") if not frame.empty else "(none yet)"
 
 

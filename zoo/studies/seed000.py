@@ -416,7 +416,7 @@ def table2(frame: pd.DataFrame) -> pd.DataFrame:
     """Mean train / validation / test loss per dataset x Q bin x head x layout over completed
     trials (failures counted), and the paper's Table 2 means per bin beside (the paper does
     not split by head)."""
-    from zoo.tuning.report import PAPER_TABLE2
+    from zoo.tuning.grids import PAPER_TABLE2
 
     rows = []
     for (dataset, label, head, layout), part in frame.groupby(
@@ -462,7 +462,7 @@ def paired_statistics(pairs: pd.DataFrame) -> pd.DataFrame:
 
 
 def _paper_log_ratio(dataset, index, bins) -> float:
-    from zoo.tuning.report import PAPER_TABLE2
+    from zoo.tuning.grids import PAPER_TABLE2
 
     key = PAPER_DATASET.get(dataset, dataset)
     seq, par = PAPER_TABLE2[(key, "sequential")], PAPER_TABLE2[(key, "parallel")]
@@ -471,7 +471,7 @@ def _paper_log_ratio(dataset, index, bins) -> float:
 
 
 def _paper_text(dataset, index, bins) -> str:
-    from zoo.tuning.report import PAPER_TABLE2
+    from zoo.tuning.grids import PAPER_TABLE2
 
     key = PAPER_DATASET.get(dataset, dataset)
     seq, par = PAPER_TABLE2[(key, "sequential")], PAPER_TABLE2[(key, "parallel")]

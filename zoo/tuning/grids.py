@@ -26,6 +26,9 @@ class Grid:
     # data sets a grid may also run on: the embedded digits (tests), and Fashion-MNIST where
     # CIFAR-10 cannot be had (it stands in for CIFAR-10 in the reproductions)
     stand_ins: tuple = ("fashion_mnist", "digits")
+    # a grid that reconstructs a paper's table: (dataset, layout) -> the paper's mean
+    # (train loss, validation loss) per Q bin (Q<1, 1-3, 3-10, >=10), shown beside ours
+    reference: dict = field(default_factory=dict)
 
     @property
     def datasets(self) -> tuple:
@@ -44,6 +47,20 @@ class Grid:
             {"dataset": dataset, **self.fixed, **dict(zip(names, values))}
             for values in itertools.product(*(self.axes[k] for k in names))
         ]
+
+
+# Bermeitinger et al. (KDIR 2023), Table 2: mean (train loss, validation loss) by dataset,
+# layout and Q bin (Q<1, 1-3, 3-10, >=10)
+PAPER_TABLE2 = {
+    ("mnist", "sequential"): [(0.00013, 0.05201), (0.01702, 0.12449), (0.03620, 0.11743),
+                              (0.11246, 0.13550)],
+    ("mnist", "parallel"): [(0.00009, 0.07551), (0.02679, 0.11468), (0.05238, 0.11467),
+                            (0.13310, 0.14900)],
+    ("cifar10", "sequential"): [(0.25326, 2.03107), (0.72510, 1.31691), (1.07333, 1.34721),
+                                (1.58608, 1.65354)],
+    ("cifar10", "parallel"): [(0.52658, 1.32386), (0.88701, 1.24884), (1.17085, 1.34227),
+                              (1.63449, 1.68879)],
+}
 
 
 BUILDER_AXES = ("learning_rate", "batch_size", "dataset")  # the rest go to the builder
@@ -68,6 +85,7 @@ GRIDS = {
                 "learning_rate": (1e-3, 3e-3),
                 "batch_size": (64, 256),
             },
+            reference=PAPER_TABLE2,
         ),
         Grid(
             "smoke",

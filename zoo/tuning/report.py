@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from zoo.atomic import read_json, write_json
+from zoo.tables import markdown_table
 from zoo.tuning.grids import get_grid
 from zoo.tuning.search import SEARCH_FILE
 
@@ -18,19 +19,6 @@ METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "params", "q", "secon
            "validation_examples", "best_epoch", "test_loss", "test_accuracy")
 Q_BINS = (0, 1, 3, 10, np.inf)
 Q_LABELS = ("Q<1", "1-3", "3-10", ">=10")
-
-# Bermeitinger et al., Table 2: mean (train loss, validation loss) by layout and Q bin
-PAPER_TABLE2 = {
-    ("mnist", "sequential"): [(0.00013, 0.05201), (0.01702, 0.12449), (0.03620, 0.11743),
-                              (0.11246, 0.13550)],
-    ("mnist", "parallel"): [(0.00009, 0.07551), (0.02679, 0.11468), (0.05238, 0.11467),
-                            (0.13310, 0.14900)],
-    ("cifar10", "sequential"): [(0.25326, 2.03107), (0.72510, 1.31691), (1.07333, 1.34721),
-                                (1.58608, 1.65354)],
-    ("cifar10", "parallel"): [(0.52658, 1.32386), (0.88701, 1.24884), (1.17085, 1.34227),
-                              (1.63449, 1.68879)],
-}
-
 
 def _last(metric: dict):
     observations = metric.get("observations") or []
@@ -112,12 +100,15 @@ def table2(frame: pd.DataFrame) -> pd.DataFrame:
             .agg(trials=("loss", "size"), loss=("loss", "mean"), val_loss=("val_loss", "mean"),
                 median_loss=("loss", "median"), median_val_loss=("val_loss", "median"))
             .reset_index())
-    paper = [
+    paper = [  # the paper's numbers, for a grid that reconstructs a paper's table
         {"dataset": d, "layout": layout, "q_bin": label, "paper_loss": t, "paper_val_loss": v}
-        for (d, layout), cells in PAPER_TABLE2.items()
+        for grid in done["grid"].unique()
+        for (d, layout), cells in get_grid(grid).reference.items()
         for label, (t, v) in zip(Q_LABELS, cells)
     ]
-    out = ours.merge(pd.DataFrame(paper), how="left", on=["dataset", "layout", "q_bin"])
+    paper = pd.DataFrame(paper, columns=["dataset", "layout", "q_bin", "paper_loss",
+                                         "paper_val_loss"])
+    out = ours.merge(paper, how="left", on=["dataset", "layout", "q_bin"])
     return out[out["dataset"].isin(done["dataset"].unique())].reset_index(drop=True)
 
 
@@ -191,18 +182,6 @@ def plot_loss_vs_q(frame: pd.DataFrame, ax=None):
     ax.set_ylabel("loss (cross-entropy)")
     ax.legend(fontsize=8)
     return ax
-
-
-def markdown_table(frame: pd.DataFrame, float_format="{:.5f}") -> str:
-    """A pandas frame as a Markdown table (no extra dependency); NaN prints empty."""
-    def cell(v):
-        if isinstance(v, (float, np.floating)):
-            return float_format.format(v) if np.isfinite(v) else ""
-        return str(v)
-
-    rows = [" | ".join(map(str, frame.columns)), " | ".join("---" for _ in frame.columns)]
-    rows += [" | ".join(cell(v) for v in row) for row in frame.itertuples(index=False)]
-    return "\n".join(f"| {r} |" for r in rows)
 
 
 def write_report(project_dir, out_dir=None) -> Path:
