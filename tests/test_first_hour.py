@@ -30,17 +30,50 @@ def zoo_cli(*args, timeout=600, cwd=ROOT, **env):
 
 @needs_mnist
 def test_load_then_evaluate_a_pretrained_model_gives_its_card_accuracy():
+    # raw pixels (load's default), [0, 1] pixels (load's "unit", and the Keras habit x / 255.)
     r = fresh("""
         import json, zoo
         x, y = zoo.data.load("mnist", "test")
+        unit, _ = zoo.data.load("mnist", "test", normalize="unit")
         model = zoo.load_pretrained("resnet20.mnist")
-        model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        loss, acc = model.evaluate(x, y, batch_size=500, verbose=0)
+        acc = {name: model.evaluate(images, y, batch_size=500, verbose=0)[1]
+               for name, images in (("raw", x), ("unit", unit), ("divided", x / 255.0))}
         print(json.dumps({"acc": acc, "card": zoo.pretrained_card("resnet20.mnist")}))
     """)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout.strip().splitlines()[-1])
-    assert out["acc"] == pytest.approx(out["card"]["metrics"]["test_accuracy"], abs=1e-3)
+    card = out["card"]["metrics"]["test_accuracy"]
+    assert out["acc"] == pytest.approx({"raw": card, "unit": card, "divided": card}, abs=1e-3)
+    assert "[0, 1] image" in out["card"]["input"]["contract"]
+
+
+def test_the_input_layer_reads_each_image_as_0_255_or_0_1():
+    import keras
+    import numpy as np
+
+    from zoo.layers import PixelStandardization
+
+    layer = PixelStandardization([10.0, 20.0], [2.0, 4.0])
+    rng = np.random.default_rng(0)
+    raw = rng.integers(0, 256, (3, 5, 5, 2)).astype("float32")
+    raw[:, 0, 0, :] = 255.0  # every image reaches 255
+    unit = raw / 255.0
+    batch = np.concatenate([raw[:2], unit[2:]])  # mixed: the check is per image
+    expected = (raw - np.array([10.0, 20.0])) / np.array([2.0, 4.0])
+    for x in (raw, unit, batch):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x)), expected, rtol=1e-5,
+                                   atol=1e-4)
+    # an image whose largest value is 1 is read as [0, 1]; switched off, it is not
+    ones = np.ones((1, 5, 5, 2), "float32")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(ones))[0, 0, 0], [122.5, 58.75])
+    plain = PixelStandardization([10.0, 20.0], [2.0, 4.0], rescale_unit_images=False)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(plain(ones))[0, 0, 0], [-4.5, -4.75])
+    with pytest.raises(ValueError, match="std must be positive"):
+        PixelStandardization([1.0], [0.0])
+    with pytest.raises(ValueError, match="statistics for 2 channel"):
+        PixelStandardization([10.0, 20.0], [2.0, 4.0])(np.zeros((1, 4, 4, 3), "float32"))
+    with pytest.raises(ValueError, match="expected axis -1 of input shape to have value 2"):
+        layer(np.zeros((1, 4, 4, 3), "float32"))  # built: Keras checks the channels
 
 
 # ---- 2. import order -----------------------------------------------------------------------

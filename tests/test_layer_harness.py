@@ -16,6 +16,7 @@ from zoo.layers import (
     MergeAndRunBlock,
     NormPreservingConv2D,
     ParallelResidualStage,
+    PixelStandardization,
     ResidualBlock,
     ResidualUnit,
     TiledBatchNormalization,
@@ -40,6 +41,8 @@ CASES = [
      (2, 8, 8, 6)),
     (TiledBatchNormalization, {"branches": 3}, (2, 8, 8, 4), (2, 8, 8, 12)),
     (NormPreservingConv2D, {"filters": 4, "kernel_size": 3}, (2, 8, 8, 4), (2, 8, 8, 4)),
+    (PixelStandardization, {"mean": [1.0, 2.0, 3.0], "std": [4.0, 5.0, 6.0]}, (2, 8, 8, 3),
+     (2, 8, 8, 3)),
 ]
 
 

@@ -16,6 +16,7 @@ from zoo.layers.norm_preserving import (
     transfer_matrices,
 )
 from zoo.layers.parallel import BranchConv2D, ParallelResidualStage, TiledBatchNormalization
+from zoo.layers.pixels import PixelStandardization
 from zoo.layers.residual import ResidualBlock, ResidualUnit
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "NormPreservingConv2D",
     "NormPreservingProjection",
     "ParallelResidualStage",
+    "PixelStandardization",
     "ResidualBlock",
     "ResidualUnit",
     "TiledBatchNormalization",

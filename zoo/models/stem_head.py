@@ -7,6 +7,7 @@ import numpy as np
 
 from zoo import validation as check
 from zoo.layers.branch import bn_layer, conv_layer
+from zoo.layers.pixels import PixelStandardization
 
 
 def model_input(input_shape, transitions, input_normalization=None, name="input"):
@@ -26,7 +27,8 @@ def model_input(input_shape, transitions, input_normalization=None, name="input"
 
 
 def normalization_layer(spec, channels):
-    """The layer that standardizes raw pixels inside a model, so that users feed 0-255 images.
+    """The layer that standardizes raw pixels inside a model, so that users feed 0-255 images
+    (or [0, 1] images: see :class:`zoo.layers.PixelStandardization`).
 
     ``spec`` is a dataset name (its usual per-channel mean/std, in 0-255 units) or a
     ``(mean, std)`` pair of per-channel sequences or scalars.
@@ -47,8 +49,7 @@ def normalization_layer(spec, channels):
     std = [float(s) for s in np.broadcast_to(np.asarray(std, dtype=float), (channels,))]
     if min(std) <= 0:
         raise ValueError(f"input_normalization std must be positive, got {std}")
-    return keras.layers.Normalization(mean=mean, variance=[s * s for s in std],
-                                      name=INPUT_NORMALIZATION)
+    return PixelStandardization(mean, std, name=INPUT_NORMALIZATION)
 
 
 INPUT_NORMALIZATION = "input_normalization"

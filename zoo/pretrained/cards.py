@@ -18,8 +18,8 @@ from zoo.quiet import import_keras_quietly
 keras = import_keras_quietly()  # TensorFlow's start-up lines stay off stderr
 
 from zoo.atomic import exchange, remove_inside
+from zoo.checksums import sha256
 from zoo.data import class_names, dataset_info
-from zoo.data.formats import sha256
 from zoo.models.complexity import flops, parameter_counts
 from zoo.models.stem_head import INPUT_NORMALIZATION, expects_raw_pixels
 from zoo.pretrained.hub import CARD_FILE, MODEL_FILE, PretrainedError, pretrained_dir
@@ -102,6 +102,12 @@ def plot_curves(csv_path, png_path, title, *, milestones=(), gamma=0.1,
     fig.tight_layout()
     fig.savefig(png_path, dpi=80, metadata={"Software": None})  # no version stamp: stable bytes
     plt.close(fig)
+
+
+INPUT_CONTRACT = ("raw pixels 0-255 (uint8 values as float), channels last; an image whose "
+                  "largest value is at most 1 is read as a [0, 1] image and multiplied by 255 "
+                  "first; the model standardizes them itself; output: class probabilities "
+                  "(softmax)")
 
 
 def validate_card(card: dict) -> None:
@@ -275,8 +281,7 @@ def publish(run_dir, *, to=None, tag=None, name=None, batch_size=500) -> Path:
                 "mean": [float(v) for v in keras.ops.convert_to_numpy(norm.mean).reshape(-1)],
                 "std": [float(v) ** 0.5
                         for v in keras.ops.convert_to_numpy(norm.variance).reshape(-1)],
-                "contract": "raw pixels 0-255 (uint8 values as float), channels last; the model "
-                            "standardizes them itself; output: class probabilities (softmax)",
+                "contract": INPUT_CONTRACT,
             },
             "dataset": {"name": info.name, "train_examples": int(config["train_examples"]),
                         "test_examples": int(len(y)), "licence": info.licence},
