@@ -106,8 +106,9 @@ def plot_curves(csv_path, png_path, title, *, milestones=(), gamma=0.1,
 
 INPUT_CONTRACT = ("raw pixels 0-255 (uint8 values as float), channels last; an image whose "
                   "largest value is at most 1 is read as a [0, 1] image and multiplied by 255 "
-                  "first; the model standardizes them itself; output: class probabilities "
-                  "(softmax)")
+                  "first; the model standardizes them itself (do not standardize them: "
+                  "standardized values are read as raw pixels, and the answers are wrong); "
+                  "output: class probabilities (softmax)")
 
 
 def validate_card(card: dict) -> None:
