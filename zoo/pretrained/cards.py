@@ -24,6 +24,7 @@ from zoo.models.complexity import flops, parameter_counts
 from zoo.models.stem_head import INPUT_NORMALIZATION, expects_raw_pixels
 from zoo.pretrained.hub import CARD_FILE, MODEL_FILE, PretrainedError, pretrained_dir
 from zoo.registry import get_spec
+from zoo.run_folder import RunFolder
 
 SCHEMA_VERSION = 1
 
@@ -147,13 +148,14 @@ def _command(config, results):
     return " ".join(parts) + " --no-validation"
 
 
-def _check_run(run_dir, config, results, model):
+def _check_run(run: RunFolder, config, results, model):
     """The model file must be what the run's config says was trained: the same registered
     builder and arguments give the same layers and parameter count; and the run finished."""
     import math
 
     from zoo.registry import create_model
 
+    run_dir = run.path
     missing = [k for k in ("model", "model_config", "dataset") if k not in config]
     if missing:
         raise PretrainedError(f"{run_dir}/config.json lacks {', '.join(missing)}")
@@ -170,19 +172,15 @@ def _check_run(run_dir, config, results, model):
     if not all(isinstance(results.get(k), (int, float)) and math.isfinite(results[k])
                for k in ("test_loss", "test_accuracy")):
         raise PretrainedError(f"{run_dir}: results.json has no finite test loss and accuracy")
-    _check_epochs(run_dir, results)
+    _check_epochs(run, results)
 
 
-def _check_epochs(run_dir, results):
+def _check_epochs(run: RunFolder, results):
     """The run's metrics.csv lists each epoch once, 0..epochs-1: a log that repeats an epoch
     (a run trained again on top of itself) would give the card a wrong curve and time."""
-    import csv
-
-    path = Path(run_dir) / CURVES["csv"]
-    if not path.is_file():
+    run_dir, epochs = run.path, run.logged_epochs()
+    if epochs is None:
         return
-    with open(path, newline="") as f:
-        epochs = [row.get("epoch") for row in csv.DictReader(f)]
     repeated = sorted({e for e in epochs if epochs.count(e) > 1}, key=lambda e: int(e or -1))
     if repeated:
         raise PretrainedError(
@@ -222,33 +220,16 @@ def publish(run_dir, *, to=None, tag=None, name=None, batch_size=500) -> Path:
     evaluated on the full test split; the card records that evaluation. The folder appears
     complete or not at all.
     """
-    from zoo.data import load  # the evaluation data
     from zoo.validation import name as checked_name
 
     if tag is not None:  # names become folder names: one pattern, checked before any I/O
         checked_name("--tag", tag)
     if name is not None:
         checked_name("--name", name)
-    run_dir = Path(run_dir)
-    try:
-        config = json.loads((run_dir / "config.json").read_text())
-        results = json.loads((run_dir / "results.json").read_text())
-    except FileNotFoundError as e:
-        raise PretrainedError(
-            f"{run_dir} is not a finished training run ({e.filename} is missing)") from None
-    from zoo.saving import load_model
-
-    if name is not None:
-        config = _as_registered(config, name)
-    model = load_model(run_dir / MODEL_FILE, compile=False)
-    if not expects_raw_pixels(model):
-        raise PretrainedError(
-            f"{run_dir}: published models must normalize their own input; train with "
-            "input_normalization (the default of zoo train)"
-        )
-    _check_run(run_dir, config, results, model)
-    info = dataset_info(config["dataset"])
-    name = f"{checked_name('the model name in config.json', config['model'])}.{tag or info.name}"
+    run = RunFolder(run_dir)
+    config, results, model = _read_run(run, name)
+    tag = tag or dataset_info(config["dataset"]).name
+    name = f"{checked_name('the model name in config.json', config['model'])}.{tag}"
     root = pretrained_dir(to)
     root.mkdir(parents=True, exist_ok=True)
     target, staging, old = root / name, root / f".{name}.staging", root / f".{name}.old"
@@ -257,73 +238,114 @@ def publish(run_dir, *, to=None, tag=None, name=None, batch_size=500) -> Path:
         remove_inside(leftover, root)
     staging.mkdir()
     try:
-        model.save(staging / MODEL_FILE)  # uncompiled: weights and architecture only
-        published = load_model(staging / MODEL_FILE)
-        published.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        x, y = load(info.name, "test", normalize=None)
-        loss, accuracy = published.evaluate(x, y, batch_size=batch_size, verbose=0)
-        norm = published.get_layer(INPUT_NORMALIZATION)
-        spec = get_spec(config["model"])
-        env = config["environment"]
-        card = {
-            "schema_version": SCHEMA_VERSION,
-            "name": name,
-            "model": config["model"],
-            "tag": tag or info.name,
-            "builder": f"{spec.builder.__module__}.{spec.builder.__qualname__}",
-            "config": builder_arguments(spec.builder, {
-                **spec.defaults, "input_shape": list(info.shape),
-                "num_classes": info.num_classes, **config["model_config"]}),
-            "input": {
-                "shape": list(info.shape),
-                "dtype": "float32",
-                "range": [0, 255],
-                "layout": "channels_last",
-                "mean": [float(v) for v in keras.ops.convert_to_numpy(norm.mean).reshape(-1)],
-                "std": [float(v) ** 0.5
-                        for v in keras.ops.convert_to_numpy(norm.variance).reshape(-1)],
-                "contract": INPUT_CONTRACT,
-            },
-            "dataset": {"name": info.name, "train_examples": int(config["train_examples"]),
-                        "test_examples": int(len(y)), "licence": info.licence},
-            "metrics": {"test_accuracy": round(float(accuracy), 6),
-                        "test_loss": round(float(loss), 6), "split": "test"},
-            "params": parameter_counts(published),
-            "flops": flops(published),
-            "training": {
-                "recipe": config["recipe"],
-                "epochs": int(results["epochs"]),
-                "images_seen": int(results["epochs"]) * int(config["train_examples"]),
-                "seed": int(config["seed"]),
-                "train_seconds": float(results["train_seconds"]),
-                "command": _command(config, results),
-                "hardware": {k: env[k] for k in ("processor", "cpus", "devices", "platform")},
-            },
-            "versions": {"zoo": env["zoo"], "keras": env["versions"].get("keras", ""),
-                         "backend": env["backend"], "packages": env["versions"]},
-            "file": {"name": MODEL_FILE, "sha256": sha256(staging / MODEL_FILE),
-                     "bytes": (staging / MODEL_FILE).stat().st_size},
-            "date": datetime.date.today().isoformat(),
-        }
-        card["classes"] = class_names(info.name)
-        card["training"]["validation"] = config.get("validation")
-        if (run_dir / CURVES["csv"]).is_file():
-            shutil.copyfile(run_dir / CURVES["csv"], staging / CURVES["csv"])
-            # runs from before zoo train held validation out monitored the test split
-            split = "train" if config.get("validation") else "test"
-            plot_curves(staging / CURVES["csv"], staging / CURVES["plot"], name,
-                        milestones=config["recipe"].get("milestones", ()),
-                        gamma=config["recipe"].get("gamma", 0.1), validation=split)
-            card["training"]["curves"] = dict(CURVES)
-            card["training"]["curves_measured_on"] = _curve_splits(staging / CURVES["csv"], split)
-        validate_card(card)
-        (staging / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
-        (staging / "README.md").write_text(card_markdown(card))
+        _stage(run, staging, config, results, model, name=name, tag=tag, batch_size=batch_size)
         _swap_in(staging, target, old)
         remove_inside(old, root)
     finally:
         remove_inside(staging, root)  # after a swap: the previous publication
     return target
+
+
+def _read_run(run: RunFolder, name):
+    """A finished run's config (its model named ``name`` if given), results and model,
+    checked: a model that normalizes its own input, the one its config describes."""
+    try:
+        config, results = run.config(), run.results()
+    except FileNotFoundError as e:
+        raise PretrainedError(
+            f"{run.path} is not a finished training run ({e.filename} is missing)") from None
+    if name is not None:
+        config = _as_registered(config, name)
+    model = run.load_model(compile=False)
+    if not expects_raw_pixels(model):
+        raise PretrainedError(
+            f"{run.path}: published models must normalize their own input; train with "
+            "input_normalization (the default of zoo train)"
+        )
+    _check_run(run, config, results, model)
+    return config, results, model
+
+
+def _stage(run: RunFolder, staging: Path, config, results, model, *, name, tag,
+           batch_size) -> None:
+    """Write the publication into ``staging``: the model re-saved without optimizer state,
+    its card (from an evaluation of that file on the full test split) and README, and the
+    run's training curves."""
+    from zoo.data import load  # the evaluation data
+    from zoo.saving import load_model
+
+    model.save(staging / MODEL_FILE)  # uncompiled: weights and architecture only
+    published = load_model(staging / MODEL_FILE)
+    published.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x, y = load(dataset_info(config["dataset"]).name, "test", normalize=None)
+    loss, accuracy = published.evaluate(x, y, batch_size=batch_size, verbose=0)
+    card = _card(published, staging, config, results, name=name, tag=tag,
+                 test_examples=len(y), loss=loss, accuracy=accuracy)
+    if run.metrics_file.is_file():
+        shutil.copyfile(run.metrics_file, staging / CURVES["csv"])
+        # runs from before zoo train held validation out monitored the test split
+        split = "train" if config.get("validation") else "test"
+        plot_curves(staging / CURVES["csv"], staging / CURVES["plot"], name,
+                    milestones=config["recipe"].get("milestones", ()),
+                    gamma=config["recipe"].get("gamma", 0.1), validation=split)
+        card["training"]["curves"] = dict(CURVES)
+        card["training"]["curves_measured_on"] = _curve_splits(staging / CURVES["csv"], split)
+    validate_card(card)
+    (staging / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
+    (staging / "README.md").write_text(card_markdown(card))
+
+
+def _card(published, staging: Path, config, results, *, name, tag, test_examples, loss,
+          accuracy) -> dict:
+    """The card of ``published`` (the model file in ``staging``) from its run's files and its
+    test evaluation (training curves: added by :func:`_stage`)."""
+    info = dataset_info(config["dataset"])
+    norm = published.get_layer(INPUT_NORMALIZATION)
+    spec = get_spec(config["model"])
+    env = config["environment"]
+    card = {
+        "schema_version": SCHEMA_VERSION,
+        "name": name,
+        "model": config["model"],
+        "tag": tag,
+        "builder": f"{spec.builder.__module__}.{spec.builder.__qualname__}",
+        "config": builder_arguments(spec.builder, {
+            **spec.defaults, "input_shape": list(info.shape),
+            "num_classes": info.num_classes, **config["model_config"]}),
+        "input": {
+            "shape": list(info.shape),
+            "dtype": "float32",
+            "range": [0, 255],
+            "layout": "channels_last",
+            "mean": [float(v) for v in keras.ops.convert_to_numpy(norm.mean).reshape(-1)],
+            "std": [float(v) ** 0.5
+                    for v in keras.ops.convert_to_numpy(norm.variance).reshape(-1)],
+            "contract": INPUT_CONTRACT,
+        },
+        "dataset": {"name": info.name, "train_examples": int(config["train_examples"]),
+                    "test_examples": int(test_examples), "licence": info.licence},
+        "metrics": {"test_accuracy": round(float(accuracy), 6),
+                    "test_loss": round(float(loss), 6), "split": "test"},
+        "params": parameter_counts(published),
+        "flops": flops(published),
+        "training": {
+            "recipe": config["recipe"],
+            "epochs": int(results["epochs"]),
+            "images_seen": int(results["epochs"]) * int(config["train_examples"]),
+            "seed": int(config["seed"]),
+            "train_seconds": float(results["train_seconds"]),
+            "command": _command(config, results),
+            "hardware": {k: env[k] for k in ("processor", "cpus", "devices", "platform")},
+        },
+        "versions": {"zoo": env["zoo"], "keras": env["versions"].get("keras", ""),
+                     "backend": env["backend"], "packages": env["versions"]},
+        "file": {"name": MODEL_FILE, "sha256": sha256(staging / MODEL_FILE),
+                 "bytes": (staging / MODEL_FILE).stat().st_size},
+        "date": datetime.date.today().isoformat(),
+    }
+    card["classes"] = class_names(info.name)
+    card["training"]["validation"] = config.get("validation")
+    return card
 
 
 def _swap_in(staging: Path, target: Path, old: Path) -> None:

@@ -6,9 +6,11 @@ from zoo.quiet import import_keras_quietly
 import_keras_quietly()  # before Keras is imported: TensorFlow's start-up lines stay off stderr
 
 from zoo.train.fit import (
+    EpochSeconds,
     RunResult,
     TrainingDiverged,
     build_training_state,
+    compile_for_training,
     environment,
     evaluate,
     fit,
@@ -16,9 +18,9 @@ from zoo.train.fit import (
 from zoo.train.optimizers import L2SGD, L2Adam, make_optimizer
 from zoo.train.recipes import RECIPES, Recipe, get_recipe
 
-__all__ = ["L2SGD", "RECIPES", "L2Adam", "Recipe", "RunResult", "TrainingDiverged",
-           "build_training_state", "environment", "evaluate", "fit", "get_recipe",
-           "make_optimizer"]
+__all__ = ["L2SGD", "RECIPES", "EpochSeconds", "L2Adam", "Recipe", "RunResult",
+           "TrainingDiverged", "build_training_state", "compile_for_training", "environment",
+           "evaluate", "fit", "get_recipe", "make_optimizer"]
 
 import zoo as _zoo  # noqa: E402
 

@@ -1,22 +1,21 @@
 """``zoo.train.fit``: train a zoo model on a dataset with a named recipe, reproducibly.
 
-A run folder records everything needed to trust or repeat the run: ``config.json`` (the
-resolved recipe, model, dataset, seed, validation hold-out and library versions),
-``metrics.csv`` (one row per epoch, with its seconds; ``loss``/``accuracy`` are the running
-means on the training stream, ``val_*`` come from the part held out of the training split),
-``results.json`` (test loss/accuracy on the test split, the last validation numbers, time) and
-``model.keras``. Files are written to a temporary name and renamed, so an interrupted run
-never leaves a half-written file behind. A folder in use is locked (``.lock``, the kernel's
-``flock``): a second process is refused in one line naming the owner.
+A run folder (:class:`zoo.run_folder.RunFolder`, which owns its files) records everything
+needed to trust or repeat the run: ``config.json`` (the resolved recipe, model, dataset, seed,
+validation hold-out and library versions), ``metrics.csv`` (one row per epoch, with its
+seconds; ``loss``/``accuracy`` are the running means on the training stream, ``val_*`` come
+from the part held out of the training split), ``results.json`` (test loss/accuracy on the
+test split, the last validation numbers, time) and ``model.keras``. Files are written to a
+temporary name and renamed, so an interrupted run never leaves a half-written file behind. A
+folder in use is locked (``.lock``, the kernel's ``flock``): a second process is refused in
+one line naming the owner.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import platform
-import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -26,16 +25,22 @@ import keras
 
 import zoo
 from zoo import validation as check
-from zoo.atomic import read_json, write_atomic, write_json  # noqa: F401 (write_atomic: re-exported)
+from zoo.atomic import write_atomic  # noqa: F401 (re-exported: benchmarks/trials.py)
 from zoo.data import VALIDATION_FRACTION, dataset_info, holdout, load
 from zoo.data.datasets import AUGMENTATIONS, _pipeline
 from zoo.layers import NormPreservingProjection, projected_layers
 from zoo.layers.parallel import has_gpu
-from zoo.locking import LOCK_FILE, ProjectLock
+from zoo.models.complexity import parameter_counts
 from zoo.models.stem_head import expects_raw_pixels
 from zoo.registry import create_model
+from zoo.run_folder import (  # noqa: F401 (the two CSV helpers: tests reach them here)
+    RunFolder,
+    _add_seconds_column,
+    _run_seconds,
+    save_model_atomic,
+)
 from zoo.train.optimizers import make_optimizer
-from zoo.train.recipes import get_recipe
+from zoo.train.recipes import Recipe, get_recipe
 
 
 @dataclass
@@ -82,16 +87,6 @@ def environment() -> dict:
     }
 
 
-def save_model_atomic(model: keras.Model, path: Path) -> None:
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp.keras")
-    try:
-        model.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def build_training_state(model: keras.Model) -> None:
     """Create a compiled model's optimizer and metric variables now, before ``fit``.
 
@@ -113,140 +108,8 @@ def build_training_state(model: keras.Model) -> None:
         pass
 
 
-CHECKPOINT_DIR = "checkpoint"
-RUN_FILES = ("config.json", "metrics.csv", "model.keras", "results.json", CHECKPOINT_DIR,
-             "tensorboard")
-
-
 class TrainingDiverged(ValueError):
     """The training loss became NaN or infinite."""
-
-
-# the settings a resumed run must share with the run in its folder (epochs apart: see below)
-RESUME_KEYS = ("model", "model_config", "dataset", "train_examples", "recipe", "seed",
-               "mixed_precision", "augment", "validation")
-
-
-def _flatten(value, prefix=""):
-    if isinstance(value, dict) and value:
-        out = {}
-        for key, item in value.items():
-            out.update(_flatten(item, f"{prefix}{key}."))
-        return out
-    return {prefix[:-1]: value}
-
-
-def _differences(old: dict, new: dict) -> list[str]:
-    """``["seed: 0 -> 1", "recipe.learning_rate: 0.1 -> 0.01"]``: every setting of ``new``
-    that differs from ``old`` (epochs apart), with both values."""
-    as_json = json.loads(json.dumps({k: new.get(k) for k in RESUME_KEYS}))
-    a = _flatten({k: old.get(k) for k in RESUME_KEYS})
-    b = _flatten(as_json)
-    a.pop("recipe.epochs", None)
-    b.pop("recipe.epochs", None)
-    return [f"{k}: {json.dumps(a.get(k))} -> {json.dumps(b.get(k))}"
-            for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
-
-
-def _finished_epochs(run_dir: Path):
-    """Epochs a finished run trained (its results.json), None for an unfinished run."""
-    if not (run_dir / "results.json").is_file():
-        return None
-    return int(read_json(run_dir / "results.json")["epochs"])
-
-
-def _prepare_run_dir(run_dir: Path, config: dict, *, resume: bool, overwrite: bool) -> str:
-    """Refuse to mix two runs in one folder: an existing run is continued (``resume``, same
-    settings), replaced (``overwrite``), or left alone with one clear error. Returns what to
-    do: "new", "resume" (an interrupted run), "extend" (a finished run, more epochs) or
-    "finished" (a finished run, the same epochs: nothing to do)."""
-    existing = sorted(p.name for p in run_dir.iterdir() if p.name != LOCK_FILE) \
-        if run_dir.is_dir() else []
-    if existing and not (resume or overwrite):
-        raise ValueError(f"{run_dir} already holds a run ({', '.join(existing[:4])}); "
-                         "pass --resume to continue it or --overwrite to replace it")
-    mode = "new"
-    if resume and not existing:
-        raise ValueError(f"nothing to resume in {run_dir}: it holds no run; drop --resume to "
-                         "start one there")
-    if resume and existing:
-        if not (run_dir / "config.json").is_file():
-            raise ValueError(
-                f"{run_dir} holds {', '.join(existing[:4])} but no config.json, so the "
-                "settings it was trained with are unknown and --resume could continue it with "
-                "another learning rate, seed or epoch count; pass --overwrite to start again")
-        old = read_json(run_dir / "config.json")
-        changed = _differences(old, config)
-        old_epochs = old.get("recipe", {}).get("epochs")
-        new_epochs = config["recipe"]["epochs"]
-        done = _finished_epochs(run_dir)
-        if done is None and old_epochs != new_epochs:
-            changed.append(f"epochs: {old_epochs} -> {new_epochs} (finish the run with its own "
-                           "epochs first; a finished run can then be extended)")
-        if done is not None and new_epochs < done:
-            changed.append(f"epochs: {done} -> {new_epochs} (a finished run cannot be "
-                           "shortened)")
-        if changed:
-            raise ValueError(f"{run_dir} holds a run with other settings ({'; '.join(changed)})"
-                             "; resume it with its own, or pass --overwrite")
-        if done is None:
-            mode = "resume"
-        elif new_epochs == done:
-            mode = "finished"
-        else:
-            if not (run_dir / "model.keras").is_file():
-                raise ValueError(f"{run_dir} is finished but has no model.keras to extend; "
-                                 "pass --overwrite to train it again")
-            mode = "extend"
-        _add_seconds_column(run_dir / "metrics.csv")
-    if overwrite:
-        for name in RUN_FILES:
-            path = run_dir / name
-            shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    return mode
-
-
-class RunLock(ProjectLock):
-    """``<run folder>/.lock`` while ``fit`` trains in it (see :class:`zoo.locking.ProjectLock`):
-    a second process on the same folder -- ``--overwrite`` included -- is refused."""
-
-    def _refuse(self, pid):
-        who = f"process {pid}" if pid else "another process"
-        return ValueError(f"{self.path.parent} is in use: {who} is training in it; wait for "
-                          "it to end, or stop it first")
-
-
-def _drop_rows_from(csv_path: Path, first_epoch: int) -> None:
-    """Keep only the rows of epochs before ``first_epoch`` (0-based), so that epochs trained
-    again after a resume are not listed (and timed) twice."""
-    if not csv_path.is_file():
-        return
-    lines = csv_path.read_text().splitlines()
-    if not lines:
-        return
-    kept = [lines[0]] + [line for line in lines[1:]
-                         if line.split(",")[0].isdigit() and int(line.split(",")[0]) < first_epoch]
-    if len(kept) != len(lines):
-        write_atomic(csv_path, "".join(line + "\r\n" for line in kept))
-
-
-def _checkpoint_epoch(run_dir: Path) -> int:
-    """The epoch an interrupted run's checkpoint continues from (0 without one)."""
-    meta = run_dir / CHECKPOINT_DIR / "training_metadata.json"
-    try:
-        return int(json.loads(meta.read_text())["epoch"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return 0
-
-
-def _read_history(csv_path: Path) -> dict:
-    import csv
-
-    with open(csv_path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    keys = [k for k in (rows[0] if rows else {}) if k != "epoch"]
-    return {k: [float(r[k]) if r[k] not in ("", None) else None for r in rows] for k in keys}
 
 
 def _copy_training_state(model, saved) -> None:
@@ -266,46 +129,36 @@ def _copy_training_state(model, saved) -> None:
 
 
 class EpochSeconds(keras.callbacks.Callback):
-    """Puts each epoch's wall-clock seconds into its logs as ``seconds``, so ``metrics.csv``
-    times every epoch and a run resumed in a later session still adds up its whole time."""
+    """Each epoch's wall-clock seconds, kept in ``times`` (the epochs of this ``model.fit``).
+    ``into_logs`` also puts them into the epoch's logs as ``seconds`` (rounded to ms), first
+    in the callbacks, so that ``metrics.csv`` times every epoch and a run resumed in a later
+    session still adds up its whole time. The tuner's trials leave the logs as Keras wrote
+    them (``into_logs=False``): KerasTuner and the search's callbacks see those logs."""
+
+    def __init__(self, into_logs=True):
+        super().__init__()
+        self.into_logs = into_logs
+        self.times = []
+
+    def on_train_begin(self, logs=None):
+        self.times = []
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        if logs is not None:
-            logs["seconds"] = round(time.perf_counter() - self._start, 3)
+        seconds = time.perf_counter() - self._start
+        self.times.append(seconds)
+        if self.into_logs and logs is not None:
+            logs["seconds"] = round(seconds, 3)
 
 
-def _add_seconds_column(csv_path):
-    """A run begun before epochs were timed gets an empty ``seconds`` column, so the rows that
-    its resumed epochs append match the header."""
-    if not csv_path.is_file():
-        return
-    lines = csv_path.read_text().splitlines()
-    if lines and "seconds" not in lines[0].split(","):
-        # the CSV logger orders its columns: epoch, then the logs' keys sorted
-        header = lines[0].split(",")
-        keys = sorted(header[1:] + ["seconds"])
-        at = 1 + keys.index("seconds")
-        rows = [line.split(",") for line in lines]
-        rows[0].insert(at, "seconds")
-        for row in rows[1:]:
-            row.insert(at, "")
-        write_atomic(csv_path, "".join(",".join(row) + "\r\n" for row in rows))  # as it writes
-
-
-def _run_seconds(csv_path, fallback):
-    """The sum of the epochs' ``seconds`` in a run's metrics.csv (every session of a resumed
-    run), or ``fallback`` when some epoch was not timed."""
-    import csv
-
-    with open(csv_path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    try:
-        return sum(float(row["seconds"]) for row in rows) if rows else fallback
-    except (KeyError, TypeError, ValueError):
-        return fallback
+def compile_for_training(model, optimizer) -> None:
+    """Compile ``model`` as every zoo training does -- ``optimizer``, sparse categorical
+    cross-entropy, accuracy -- and build its training state now (:func:`build_training_state`)."""
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    build_training_state(model)
 
 
 def fit(
@@ -357,165 +210,181 @@ def fit(
     ``augment``: the training split's augmentation, "default" (the papers': pad-4 crop and
     flip for CIFAR, crop for SVHN, none for MNIST-like data), "crop_flip", "crop" or None.
     """
+    _refuse_conflicting(dataset, model_kwargs, resume=resume, overwrite=overwrite)
+    run = None if out_dir is None else RunFolder(out_dir)
+    if resume and epochs is None and run is not None:
+        epochs = run.resumed_epochs()  # --resume alone: the run as it was set up
+    recipe = _recipe(recipe, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
+    info = dataset_info(dataset)
+    validation_fraction = _validation_fraction(validate, validation_fraction)
+    if run is not None and run.path.exists() and not run.path.is_dir():
+        raise ValueError(f"--out {out_dir} is a file, not a folder")
+    keras.utils.set_random_seed(seed)
+    # Data first: a missing dataset should fail before minutes of model building.
+    data = _data(dataset, _input_normalization(model, model_kwargs, dataset), recipe,
+                 seed=seed, subset=subset, test_subset=test_subset, data_dir=data_dir,
+                 validation_fraction=validation_fraction, augment=augment)
+    model_name = model if isinstance(model, str) else model.name
+    model = _model(model, info, mixed_precision, model_kwargs)
+    compile_for_training(model, make_optimizer(recipe, data.steps_per_epoch, recipe.epochs))
+    config = _config(model_name, model_kwargs, model, dataset, data, recipe, seed,
+                     mixed_precision)
+    if verbose == "auto":
+        verbose = 1 if sys.stdout.isatty() else 2
+    if run is None:
+        return _train(model, recipe, data, seed, None, "new", verbose, tensorboard)
+    with run.lock():
+        mode = run.prepare(config, resume=resume, overwrite=overwrite)
+        if mode == "finished":
+            return _finished_result(run, verbose)
+        run.start(config, extending=mode == "extend")
+        return _train(model, recipe, data, seed, run, mode, verbose, tensorboard)
+
+
+# ---- the steps of fit, in order ------------------------------------------------------------
+
+
+def _refuse_conflicting(dataset, model_kwargs, *, resume, overwrite) -> None:
     for key in ("input_shape", "num_classes"):
         if key in model_kwargs:
             raise ValueError(f"{key}= comes from the dataset ({dataset}); drop it from fit()")
     if resume and overwrite:
         raise ValueError("resume and overwrite exclude each other")
-    if resume and epochs is None and out_dir is not None and \
-            (Path(out_dir) / "config.json").is_file():
-        # --resume alone continues the run as it was set up (or, finished, leaves it be):
-        # not to the recipe's default length
-        previous = read_json(Path(out_dir) / "config.json").get("recipe", {}).get("epochs")
-        epochs = _finished_epochs(Path(out_dir)) or previous
-    recipe = get_recipe(recipe).with_overrides(
-        epochs=epochs, batch_size=batch_size, learning_rate=learning_rate
-    )
+
+
+def _recipe(recipe, **overrides) -> Recipe:
+    """The named recipe with the arguments given (None: the recipe's own), checked."""
+    recipe = get_recipe(recipe).with_overrides(**overrides)
     check.positive_int("epochs", recipe.epochs)
     check.positive_int("batch_size", recipe.batch_size)
-    info = dataset_info(dataset)
-    if not validate or validation_fraction in (0, None):
-        validation_fraction = None
-    elif isinstance(validation_fraction, bool) or not isinstance(validation_fraction,
-                                                                  (int, float)) \
-            or not 0 < validation_fraction < 1:
-        raise ValueError(f"validation_fraction must be a number in (0, 1) (0 or None: no "
-                         f"validation), got {validation_fraction!r}")
-    if out_dir is not None and Path(out_dir).exists() and not Path(out_dir).is_dir():
-        raise ValueError(f"--out {out_dir} is a file, not a folder")
-    keras.utils.set_random_seed(seed)
+    return recipe
 
-    # Models built here normalize inside themselves (raw 0-255 pixels in), so a saved model
-    # needs no preprocessing code; a built model gets what it expects.
+
+def _validation_fraction(validate, fraction):
+    """The fraction of the training examples to hold out, or None for no validation."""
+    if not validate or fraction in (0, None):
+        return None
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) \
+            or not 0 < fraction < 1:
+        raise ValueError(f"validation_fraction must be a number in (0, 1) (0 or None: no "
+                         f"validation), got {fraction!r}")
+    return fraction
+
+
+def _input_normalization(model, model_kwargs, dataset):
+    """How to load the images: None (raw 0-255 pixels) for a model that normalizes them
+    itself, "standardize" otherwise. Models built here normalize inside themselves (a saved
+    model needs no preprocessing code: ``input_normalization`` defaults to the dataset); a
+    built model gets what it expects."""
     if isinstance(model, str):
         model_kwargs.setdefault("input_normalization", dataset)
         raw = model_kwargs["input_normalization"] is not None
     else:
         raw = expects_raw_pixels(model)
-    normalize = None if raw else "standardize"
-    # Data first: a missing dataset should fail before minutes of model building.
+    return None if raw else "standardize"
+
+
+@dataclass
+class _Data:
+    train: object  # the batched, seeded, reshuffled (and augmented) tf.data pipeline
+    train_examples: int
+    steps_per_epoch: int
+    validation: tuple | None  # (x, y) held out of the training split
+    validation_fraction: float | None
+    test: tuple  # (x, y): the final report only
+    augment: str | None  # the augmentation, "default" resolved
+
+
+def _data(dataset, normalize, recipe, *, seed, subset, test_subset, data_dir,
+          validation_fraction, augment) -> _Data:
     x, y = load(dataset, "train", data_dir=data_dir, subset=subset, seed=seed,
                 normalize=normalize)
-    x_val = y_val = None
+    validation = None
     if validation_fraction:
         (x, y), (x_val, y_val) = holdout(x, y, validation_fraction, seed=seed)
+        validation = (x_val, y_val)
     if augment == "default":
-        augment = info.augment
+        augment = dataset_info(dataset).augment
     check.choice("augment", augment, AUGMENTATIONS)
     train = _pipeline(x, y, recipe.batch_size, True, augment, seed)
     x_test, y_test = load(dataset, "test", data_dir=data_dir, subset=test_subset, seed=seed,
                           normalize=normalize)
-    n_train = len(y)
     steps = int(train.cardinality()) if hasattr(train, "cardinality") else None
+    return _Data(train, len(y), steps or max(1, len(y) // recipe.batch_size), validation,
+                 validation_fraction, (x_test, y_test), augment)
 
-    model_name = model if isinstance(model, str) else model.name
+
+def _model(model, info, mixed_precision, model_kwargs) -> keras.Model:
+    """A registered name built for the dataset (under the mixed precision policy if asked:
+    it applies when layers are built), or the built model given."""
     previous_policy = keras.config.dtype_policy()
     if isinstance(model, str):
         if mixed_precision:
             keras.config.set_dtype_policy(
                 "mixed_float16" if has_gpu() else "mixed_bfloat16")
         try:
-            model = create_model(model, input_shape=info.shape, num_classes=info.num_classes,
-                                 **model_kwargs)
+            return create_model(model, input_shape=info.shape, num_classes=info.num_classes,
+                                **model_kwargs)
         finally:
             keras.config.set_dtype_policy(previous_policy)
-    elif mixed_precision:
+    if mixed_precision:
         raise ValueError("mixed_precision=True needs a model name, not a built model")
+    return model
 
-    model.compile(
-        optimizer=make_optimizer(recipe, steps or max(1, n_train // recipe.batch_size),
-                                 recipe.epochs),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    build_training_state(model)
-    validation = None if validation_fraction is None else {
-        "split": "train", "fraction": validation_fraction, "examples": int(len(y_val)),
-        "seed": seed, "method": "held out of the training split, seeded and stratified by "
-                                "class (zoo.data.holdout); the model never trains on it"}
-    config = {
+
+def _config(model_name, model_kwargs, model, dataset, data, recipe, seed,
+            mixed_precision) -> dict:
+    """The run's config.json: everything needed to trust or repeat it."""
+    validation = None if data.validation is None else {
+        "split": "train", "fraction": data.validation_fraction,
+        "examples": int(len(data.validation[1])), "seed": seed,
+        "method": "held out of the training split, seeded and stratified by class "
+                  "(zoo.data.holdout); the model never trains on it"}
+    return {
         "model": model_name,
         "model_config": model_kwargs,
-        "params": int(model.count_params()),
+        "params": parameter_counts(model)["total"],
         "dataset": dataset,
-        "train_examples": int(n_train),
+        "train_examples": int(data.train_examples),
         "validation": validation,
-        "test_examples": int(len(y_test)),
+        "test_examples": int(len(data.test[1])),
         "test_split": "test (the final report only; never used for validation)",
         "recipe": recipe.to_dict(),
         "seed": seed,
         "mixed_precision": bool(mixed_precision),
-        "augment": augment,
+        "augment": data.augment,
         "environment": environment(),
     }
-    if verbose == "auto":
-        verbose = 1 if sys.stdout.isatty() else 2
-    data = (train, (x_val, y_val) if validation else None, (x_test, y_test))
-    if out_dir is None:
-        return _train(model, recipe, data, seed, None, "new", verbose, tensorboard)
-    run_dir = Path(out_dir)
-    with RunLock(run_dir):
-        mode = _prepare_run_dir(run_dir, config, resume=resume, overwrite=overwrite)
-        if mode == "finished":
-            return _finished_result(run_dir, verbose)
-        if mode == "extend":
-            history = read_json(run_dir / "config.json").get("extended", [])
-            step = {"from_epochs": _finished_epochs(run_dir), "to_epochs": recipe.epochs}
-            config["extended"] = history if step in history else [*history, step]
-        write_json(run_dir / "config.json", config)
-        return _train(model, recipe, data, seed, run_dir, mode, verbose, tensorboard)
 
 
-def _finished_result(run_dir, verbose) -> RunResult:
+def _finished_result(run: RunFolder, verbose) -> RunResult:
     """A finished run resumed with its own settings: read, not trained again."""
-    results = read_json(run_dir / "results.json")
+    results = run.results()
     if verbose:
-        print(f"{run_dir} already finished its {results['epochs']} epochs with these "
+        print(f"{run.path} already finished its {results['epochs']} epochs with these "
               "settings; nothing to train (a larger epochs extends it)", flush=True)
-    from zoo.saving import load_model  # every .keras load is checked there
-
-    model = load_model(run_dir / "model.keras")
-    history = _read_history(run_dir / "metrics.csv") if (run_dir / "metrics.csv").is_file() \
-        else {}
-    return RunResult(model, history, results["test_loss"], results["test_accuracy"], 0.0,
-                     run_dir, results.get("val_loss"), results.get("val_accuracy"),
-                     "finished already")
+    return RunResult(run.load_model(), run.history(), results["test_loss"],
+                     results["test_accuracy"], 0.0, run.path, results.get("val_loss"),
+                     results.get("val_accuracy"), "finished already")
 
 
-def _train(model, recipe, data, seed, run_dir, mode, verbose, tensorboard) -> RunResult:
-    train, validation_data, (x_test, y_test) = data
+def _train(model, recipe, data, seed, run, mode, verbose, tensorboard) -> RunResult:
     callbacks = [EpochSeconds()]  # first, so that the CSV logger below records its column
     projection = None
     if projected_layers(model):
         projection = NormPreservingProjection(recipe.projection_probability, seed=seed)
         callbacks.append(projection)
     initial_epoch = 0
-    if run_dir is not None:
-        if mode == "extend":
-            initial_epoch = _finished_epochs(run_dir)
-            from zoo.saving import load_model  # every .keras load is checked there
-
-            _copy_training_state(model, load_model(run_dir / "model.keras"))
-        # an interrupted run continues from its checkpoint's epoch: rows of later epochs
-        # (written before a kill, not checkpointed) are dropped, so no epoch is listed twice
-        initial_epoch = max(initial_epoch, _checkpoint_epoch(run_dir))
-        _drop_rows_from(run_dir / "metrics.csv", initial_epoch)
-        # the log first, then the checkpoint: a kill between them repeats an epoch whose row
-        # the line above drops, never loses one
-        callbacks.append(keras.callbacks.CSVLogger(str(run_dir / "metrics.csv"),
-                                                   append=mode != "new"))
-        # every epoch: weights, optimizer and epoch, so that --resume continues exactly
-        callbacks.append(keras.callbacks.BackupAndRestore(str(run_dir / CHECKPOINT_DIR),
-                                                          delete_checkpoint=False))
-        if tensorboard:
-            callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard")))
+    if run is not None:
+        initial_epoch = _continue_run(run, model, mode)
+        callbacks += _run_callbacks(run, mode, tensorboard)
     callbacks.append(keras.callbacks.TerminateOnNaN())
 
     start = time.perf_counter()
     # shuffle=False: the tf.data pipeline already reshuffles every epoch, seeded.
     # Validation: the part held out of the training split; the test split only at the end.
-    history = model.fit(train, epochs=recipe.epochs, initial_epoch=initial_epoch,
-                        shuffle=False, validation_data=validation_data,
+    history = model.fit(data.train, epochs=recipe.epochs, initial_epoch=initial_epoch,
+                        shuffle=False, validation_data=data.validation,
                         callbacks=callbacks, verbose=verbose)
     seconds = time.perf_counter() - start
     losses = history.history.get("loss", [])
@@ -523,29 +392,59 @@ def _train(model, recipe, data, seed, run_dir, mode, verbose, tensorboard) -> Ru
         raise TrainingDiverged(
             f"training diverged: the loss became {losses[-1]} in epoch {len(losses)} "
             f"(learning rate {recipe.learning_rate:g}); nothing was saved as a result")
-    test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
-    val_loss = history.history.get("val_loss", [None])[-1] if validation_data else None
-    val_accuracy = history.history.get("val_accuracy", [None])[-1] if validation_data else None
+    test_loss, test_accuracy = model.evaluate(*data.test, batch_size=256, verbose=0)
+    validated = data.validation is not None
+    val_loss = history.history.get("val_loss", [None])[-1] if validated else None
+    val_accuracy = history.history.get("val_accuracy", [None])[-1] if validated else None
     status = {"new": "trained", "resume": "resumed", "extend": "extended"}[mode]
     result = RunResult(model, history.history, float(test_loss), float(test_accuracy),
-                       seconds, run_dir, val_loss, val_accuracy, status)
-    if run_dir is not None:
-        save_model_atomic(model, run_dir / "model.keras")
-        summary = {
-            "test_loss": result.test_loss,
-            "test_accuracy": result.test_accuracy,
-            "test_split": "test",
-            "val_loss": val_loss,
-            "val_accuracy": val_accuracy,
-            "validation_split": "held out of the training split" if validation_data else None,
-            # all epochs, also those of earlier sessions of a resumed run
-            "train_seconds": round(_run_seconds(run_dir / "metrics.csv", seconds), 2),
-            "epochs": recipe.epochs,
-            "projections_applied": projection.applied if projection else 0,
-        }
-        write_json(run_dir / "results.json", summary)
-        shutil.rmtree(run_dir / CHECKPOINT_DIR, ignore_errors=True)  # the run is complete
+                       seconds, None if run is None else run.path, val_loss, val_accuracy,
+                       status)
+    if run is not None:
+        _finish_run(run, result, recipe, projection, validated)
     return result
+
+
+def _continue_run(run: RunFolder, model, mode) -> int:
+    """The epoch to train from: a finished run's last (its weights and optimizer state copied
+    into ``model``), or an interrupted run's checkpoint epoch. The metrics.csv rows of later
+    epochs (written before a kill, not checkpointed) are dropped, so no epoch is listed twice."""
+    initial_epoch = 0
+    if mode == "extend":
+        initial_epoch = run.finished_epochs()
+        _copy_training_state(model, run.load_model())
+    initial_epoch = max(initial_epoch, run.checkpoint_epoch())
+    run.drop_epochs_from(initial_epoch)
+    return initial_epoch
+
+
+def _run_callbacks(run: RunFolder, mode, tensorboard) -> list:
+    # the log first, then the checkpoint: a kill between them repeats an epoch whose row
+    # _continue_run drops, never loses one
+    callbacks = [keras.callbacks.CSVLogger(str(run.metrics_file), append=mode != "new"),
+                 # every epoch: weights, optimizer and epoch, so that --resume continues exactly
+                 keras.callbacks.BackupAndRestore(str(run.checkpoint_dir),
+                                                  delete_checkpoint=False)]
+    if tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(str(run.tensorboard_dir)))
+    return callbacks
+
+
+def _finish_run(run: RunFolder, result: RunResult, recipe, projection, validated) -> None:
+    """model.keras, then results.json: the run is finished (its checkpoint goes)."""
+    save_model_atomic(result.model, run.model_file)
+    run.finish({
+        "test_loss": result.test_loss,
+        "test_accuracy": result.test_accuracy,
+        "test_split": "test",
+        "val_loss": result.val_loss,
+        "val_accuracy": result.val_accuracy,
+        "validation_split": "held out of the training split" if validated else None,
+        # all epochs, also those of earlier sessions of a resumed run
+        "train_seconds": round(run.train_seconds(fallback=result.seconds), 2),
+        "epochs": recipe.epochs,
+        "projections_applied": projection.applied if projection else 0,
+    })
 
 
 def evaluate(model, dataset, *, split="test", subset=None, seed=0, data_dir=None,

@@ -17,7 +17,7 @@ import numpy as np
 
 import zoo
 from zoo import compat
-from zoo.train import build_training_state
+from zoo.train import EpochSeconds, compile_for_training
 from zoo.tuning.grids import BUILDER_AXES
 
 
@@ -61,17 +61,6 @@ def worker_number() -> int:
     return int(tuner_id[5:]) if tuner_id.startswith("tuner") and tuner_id[5:].isdigit() else -1
 
 
-class _EpochTimes(keras.callbacks.Callback):
-    def on_train_begin(self, logs=None):
-        self.times = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.times.append(time.perf_counter() - self._start)
-
-
 def diverged(loss, num_classes) -> bool:
     """A trained net whose loss is not finite, or no better than guessing uniformly
     (cross-entropy >= ln C), has diverged: its numbers say nothing about its layout."""
@@ -111,15 +100,14 @@ class GridHyperModel(keras_tuner.HyperModel):
         point = self.point(hp)
         keras.utils.set_random_seed(self.seed + hp["point"])  # the same point, the same run
         model = build_point(point, self.x.shape[1:], self.num_classes)
-        model.compile(optimizer=keras.optimizers.Adam(point["learning_rate"]),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        build_training_state(model)
+        # fit's compile (loss, metrics, training state), with the grid's plain Adam
+        compile_for_training(model, keras.optimizers.Adam(point["learning_rate"]))
         return model
 
     def fit(self, hp, model, *args, **kwargs):
         point = self.point(hp)
         start = getattr(self, "_start", time.perf_counter())
-        epoch_times = _EpochTimes()
+        epoch_times = EpochSeconds(into_logs=False)
         # KerasTuner's per-trial checkpoint (SaveBestEpoch) writes a weights file for every
         # trial: left out, it keeps a 3,456-trial project small (the tuner keeps the best
         # trial's weights instead, with keep_best). The others -- the search's own callbacks
