@@ -121,18 +121,48 @@ def test_registry_lists_and_describes():
     assert zoo.create_model("resnet20", num_classes=3).output_shape == (None, 3)
 
 
+def test_preresnet_block_is_explicit_and_agrees_with_the_registry():
+    """He et al. 2016b: ResNet-110 has basic units (54), ResNet-164 bottleneck units (54).
+    110 and 164 fit both depth rules, so zoo.preresnet takes the block explicitly, and each
+    registered name is the builder's net with that block."""
+    shape = dict(input_shape=(8, 8, 1), num_classes=3)
+
+    def layout(model):
+        return model.count_params(), [(layer.name, type(layer).__name__)
+                                      for layer in model.layers]
+
+    basic = zoo.preresnet(110, block="basic", **shape)
+    assert len(zoo.residual_units(basic)) == 54
+    assert layout(basic) == layout(zoo.create_model("preresnet110", **shape))
+    bottleneck = zoo.preresnet(164, block="bottleneck", **shape)
+    assert len(zoo.residual_units(bottleneck)) == 54
+    assert layout(bottleneck) == layout(zoo.create_model("preresnet164", **shape))
+    assert len(zoo.residual_units(zoo.preresnet(110, block="bottleneck", **shape))) == 36
+    with pytest.raises(TypeError, match="block"):
+        zoo.preresnet(110)
+
+
 def test_unknown_name_suggests_close_names():
     with pytest.raises(ValueError, match=r"unknown model name 'resnet21'; did you mean .*'resnet20'"):
         zoo.create_model("resnet21")
     with pytest.raises(ValueError, match="unknown model name 'dmrnet_wide'.*'dmrnet_wide32'"):
         zoo.model_info("dmrnet_wide")
+    from zoo.registry import get_builder
+
+    assert get_builder("shallow_stack") is zoo.shallow_stack
+    with pytest.raises(ValueError, match="unknown builder 'resnt'; did you mean 'resnet'"):
+        get_builder("resnt")
 
 
 BAD = [
     (lambda: zoo.resnet(21), r"depth must be 6n\+2 with n >= 1 \(e.g. 20, 32.*got 21"),
     (lambda: zoo.resnet(21, bottleneck=True), r"depth must be 9n\+2.*got 21"),
     (lambda: zoo.resnet(2), r"depth must be 6n\+2.*got 2"),
-    (lambda: zoo.preresnet(160), r"depth must be 9n\+2.*got 160"),
+    (lambda: zoo.preresnet(160, block="bottleneck"),
+     r"depth of a bottleneck pre-activation ResNet must be 9n\+2.*got 160"),
+    (lambda: zoo.preresnet(29, block="basic"),
+     r"depth of a basic pre-activation ResNet must be 6n\+2.*got 29"),
+    (lambda: zoo.preresnet(110, block="wide"), "block must be one of 'basic', 'bottleneck'"),
     (lambda: zoo.procresnet(164), r"depth must be 9n\+4.*got 164"),
     (lambda: zoo.dmrnet(55), r"depth must be 6n\+2.*got 55"),
     (lambda: zoo.resnet(20, width=0), "width must be a positive integer, got 0"),
@@ -191,7 +221,7 @@ print(cb.applied, s.min(), s.max())
 
 def test_catalogue_matches_the_registry():
     """zoo/catalog.json (what `zoo list` and `zoo info` show without Keras) is the live
-    registry; regenerate it with `python -m zoo.registry` after registering a model."""
+    registry; regenerate it with `python -m zoo.factory` after registering a model."""
     from zoo.registry import catalog, list_models, model_info
 
     committed = catalog()

@@ -19,13 +19,13 @@ import sys
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("analysis", "atomic", "data", "layers", "models", "pretrained", "progress",
-               "quiet", "registry", "studies", "train", "tuning", "validation")
+_SUBMODULES = ("analysis", "atomic", "data", "factory", "layers", "models", "pretrained",
+               "progress", "quiet", "registry", "studies", "train", "tuning", "validation")
 _ATTRIBUTES = {
     **{name: "zoo.models" for name in ("dmrnet", "parallel_resnet", "plain", "preresnet",
                                        "procresnet", "residual_units", "resnet",
                                        "shallow_stack")},
-    **{name: "zoo.registry" for name in ("create_model", "list_models", "model_info")},
+    **{name: "zoo.factory" for name in ("create_model", "list_models", "model_info")},
     **{name: "zoo.pretrained" for name in ("list_pretrained", "load_pretrained",
                                            "pretrained_card")},
     **{name: "zoo.data" for name in ("class_names", "decode_predictions")},
@@ -119,7 +119,7 @@ class _AfterKerasLoader:
 
 def __getattr__(name):
     if name in _SUBMODULES:
-        if f"zoo.{name}" in _KERAS_PARTS or name in ("analysis", "tuning"):
+        if f"zoo.{name}" in _KERAS_PARTS or name in ("analysis", "factory", "tuning"):
             _load_keras_parts()  # first, so that Keras is imported quietly
         return importlib.import_module(f"zoo.{name}")
     if name in _ATTRIBUTES:

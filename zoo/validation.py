@@ -6,6 +6,7 @@ a user never sees a stack trace from deep inside a backend for a typo in a build
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Iterable, Sequence
 
@@ -51,6 +52,13 @@ def choice(name: str, value, allowed: Iterable) -> object:
         options = ", ".join(repr(a) for a in allowed)
         raise ValueError(f"{name} must be one of {options}, got {value!r}")
     return value
+
+
+def did_you_mean(value, known: Iterable[str]) -> str:
+    """``"; did you mean 'a', 'b'?"`` naming the (up to three) ``known`` names closest to
+    ``value``, or ``""`` when none is close: the hint every "unknown name" error ends with."""
+    close = difflib.get_close_matches(str(value), list(known), n=3, cutoff=0.5)
+    return f"; did you mean {', '.join(map(repr, close))}?" if close else ""
 
 
 def activation(name: str, value) -> str:

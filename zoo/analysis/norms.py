@@ -17,6 +17,7 @@ from zoo import validation as check
 from zoo.analysis.gradients import _loss_grad, _norms, vjp
 from zoo.analysis.lesion import _chain
 from zoo.models.units import residual_units
+from zoo.registry import get_builder
 
 FAMILIES = ("resnet", "plain", "procresnet", "procresnet_noproj")
 
@@ -67,18 +68,18 @@ def block_norm_ratios(model, x, y, *, batch_statistics=True) -> list[dict]:
 
 
 def _build(family, n, input_shape, num_classes, normalization):
-    import zoo
-
+    """(depth, model) of ``family`` with n units per stage, from the registry's builders:
+    resnet is the pre-activation net with basic units (6n+2), plain 6n+2, procresnet 9n+4."""
     common = dict(input_shape=input_shape, num_classes=num_classes,
                   input_normalization=normalization)
     if family in ("resnet", "plain"):
         depth = 6 * n + 2
-        build = zoo.resnet if family == "resnet" else zoo.plain
         extra = {"preactivation": True} if family == "resnet" else {}
-        return depth, build(depth, **extra, **common)
+        return depth, get_builder(family)(depth, **extra, **common)
     if family in ("procresnet", "procresnet_noproj"):
         depth = 9 * n + 4
-        return depth, zoo.procresnet(depth, projection=family == "procresnet", **common)
+        return depth, get_builder("procresnet")(depth, projection=family == "procresnet",
+                                                **common)
     raise ValueError(f"family must be one of {', '.join(FAMILIES)}, got {family!r}")
 
 

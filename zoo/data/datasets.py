@@ -136,7 +136,7 @@ def decode_predictions(probabilities, classes, *, top: int = 1):
         if classes in DATASETS:
             names = class_names(classes)
         else:
-            from zoo.pretrained import pretrained_card
+            from zoo.pretrained.hub import pretrained_card  # reads the card only
 
             card = pretrained_card(classes)
             names = card.get("classes") or class_names(card["dataset"]["name"])

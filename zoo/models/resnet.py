@@ -18,13 +18,14 @@ from zoo.models.stem_head import classifier_head, conv_stem, model_input
 from zoo.registry import register_model
 
 STAGES = 3
+BLOCKS = ("basic", "bottleneck")
 
 
-def stage_units(depth, bottleneck):
+def stage_units(depth, bottleneck, *, name="depth"):
     """Units per stage for a CIFAR ResNet of this depth."""
     if bottleneck:
-        return check.depth("depth", depth, multiple=9, offset=2, examples=(29, 56, 110, 164))
-    return check.depth("depth", depth, multiple=6, offset=2, examples=(20, 32, 44, 56, 110))
+        return check.depth(name, depth, multiple=9, offset=2, examples=(29, 56, 110, 164))
+    return check.depth(name, depth, multiple=6, offset=2, examples=(20, 32, 44, 56, 110))
 
 
 def _cifar_resnet(
@@ -154,10 +155,20 @@ def plain(
     )
 
 
-def preresnet(depth=164, *, input_shape=(32, 32, 3), num_classes=10, width=16,
+def preresnet(depth, *, block, input_shape=(32, 32, 3), num_classes=10, width=16,
               classifier_activation="softmax", input_normalization=None, name=None):
-    """Pre-activation bottleneck ResNet (He et al. 2016b; ResNet-164): depth 9n+2."""
-    return resnet(depth, preactivation=True, bottleneck=True, input_shape=input_shape,
+    """Pre-activation ResNet (He et al. 2016b, "Identity Mappings in Deep Residual Networks"):
+    :func:`resnet` with ``preactivation=True`` and the units ``block`` names.
+
+    ``block`` is required: ``"basic"`` (two 3x3 convolutions, depth 6n+2: the paper's
+    ResNet-110, the registered ``preresnet110``) or ``"bottleneck"`` (1x1-3x3-1x1, depth 9n+2:
+    ResNet-164 and ResNet-1001, the registered ``preresnet164``). It is never guessed from the
+    depth, since many depths fit both rules: 110 is 6*18+2 (54 basic units) and 9*12+2 (36
+    bottleneck units), 164 is 6*27+2 and 9*18+2. A depth that does not fit the block is a
+    ValueError naming the rule."""
+    bottleneck = check.choice("block", block, BLOCKS) == "bottleneck"
+    stage_units(depth, bottleneck, name=f"depth of a {block} pre-activation ResNet")
+    return resnet(depth, preactivation=True, bottleneck=bottleneck, input_shape=input_shape,
                   num_classes=num_classes, width=width,
                   classifier_activation=classifier_activation,
                   input_normalization=input_normalization, name=name or f"preresnet{depth}")
@@ -180,9 +191,12 @@ for _d in (20, 56, 110):
 for _d in (20, 56):
     register_model(f"plain{_d}", plain, family="plain", paper=_HE, depth=_d,
                    description=f"ResNet-{_d} without skip connections (lesion baseline).")
+# He et al. 2016b: ResNet-110 has basic units, ResNet-164 bottleneck units (see preresnet).
+# preresnet110 is written as resnet(preactivation=True), the builder its published cards and
+# seed002's runs name; it is the same net as preresnet(110, block="basic").
 register_model("preresnet110", resnet, family="preresnet", paper=_HE_PRE,
                reference_params=1_700_000, depth=110, preactivation=True,
                description="Pre-activation ResNet-110, basic units (Veit et al.'s 54-unit net).")
 register_model("preresnet164", preresnet, family="preresnet", paper=_HE_PRE,
-               reference_params=1_700_000, depth=164,
+               reference_params=1_700_000, depth=164, block="bottleneck",
                description="Pre-activation bottleneck ResNet-164.")

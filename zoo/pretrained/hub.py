@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import json
 import os
 from pathlib import Path
 
-from zoo.validation import is_pretrained_name
+from zoo.validation import did_you_mean, is_pretrained_name
 
 CARD_FILE = "card.json"
 MODEL_FILE = "model.keras"
@@ -69,10 +68,8 @@ def _resolve(name, root):
         raise PretrainedError(
             f"{name!r} has several pretrained versions; pick one of {', '.join(tags)}"
         )
-    close = difflib.get_close_matches(name, available, n=3, cutoff=0.5)
-    hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
     raise PretrainedError(
-        f"no pretrained model {name!r} in {pretrained_dir(root)}{hint} "
+        f"no pretrained model {name!r} in {pretrained_dir(root)}{did_you_mean(name, available)} "
         f"({len(available)} available: zoo.list_pretrained())"
     )
 
@@ -122,7 +119,7 @@ def load_pretrained(name: str, *, root=None, compile: bool = True):
     if not path.is_file():
         raise PretrainedError(f"{path} is missing; the card {card['name']!r} has no model file")
 
-    import zoo.train  # noqa: F401  (registers the zoo's layers before deserializing)
+    import zoo.layers  # noqa: F401  (registers the zoo's layers before deserializing)
     from zoo.saving import load_model
 
     try:  # the sha256 is of the bytes that are loaded (one read, into a private copy)

@@ -129,7 +129,7 @@ def _build(family, n, dataset, seed):
     common = dict(input_shape=info.shape, num_classes=info.num_classes,
                   input_normalization=dataset)
     if family == "preresnet":
-        return depth, zoo.preresnet(depth, **common)
+        return depth, zoo.preresnet(depth, block="bottleneck", **common)
     if family == "plain":
         return depth, zoo.plain(depth, **common)
     return depth, zoo.procresnet(depth, projection=family == "procresnet", **common)

@@ -20,7 +20,9 @@ from zoo import validation as check
 class Grid:
     name: str
     description: str
-    model: str  # a registered model name or a builder in zoo (resolved by the hypermodel)
+    # the registry's builder of the grid's nets (zoo.registry.get_builder); "resnet_layout":
+    # resnet or parallel_resnet, as the point's layout says
+    model: str
     axes: dict  # axis -> values; dataset, learning_rate and batch_size are optimizer/data axes
     fixed: dict = field(default_factory=dict)
     # data sets a grid may also run on: the embedded digits (tests), and Fashion-MNIST where

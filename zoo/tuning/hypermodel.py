@@ -15,24 +15,23 @@ import keras
 import keras_tuner
 import numpy as np
 
-import zoo
+import zoo.models  # noqa: F401  (each family registers its builder)
 from zoo import compat
+from zoo.registry import get_builder
 from zoo.train import EpochSeconds, compile_for_training
 from zoo.tuning.grids import BUILDER_AXES
 
 
 def build_point(point: dict, input_shape, num_classes) -> keras.Model:
-    """The model of one grid point (raw pixels in: it normalizes its input itself)."""
+    """The model of one grid point (raw pixels in: it normalizes its input itself), built by
+    the registry's builder that the grid names."""
     kwargs = {k: v for k, v in point.items() if k not in BUILDER_AXES and k != "model"}
     kwargs.update(input_shape=input_shape, num_classes=num_classes,
                   input_normalization=point["dataset"])
-    model = point["model"]
-    if model == "resnet_layout":
-        layout = kwargs.pop("layout")
-        return (zoo.resnet if layout == "sequential" else zoo.parallel_resnet)(**kwargs)
-    builders = {"shallow_stack": zoo.shallow_stack, "dmrnet": zoo.dmrnet,
-                "procresnet": zoo.procresnet}
-    return builders[model](**kwargs)
+    builder = point["model"]
+    if builder == "resnet_layout":  # the layout axis picks the sequential net or its twin
+        builder = "resnet" if kwargs.pop("layout") == "sequential" else "parallel_resnet"
+    return get_builder(builder)(**kwargs)
 
 
 def point_flops(point: dict, input_shape, num_classes) -> int:
