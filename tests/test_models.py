@@ -75,7 +75,7 @@ def test_residual_units_are_ordered_and_mark_transitions():
     assert [u.name for u in units][:4] == [
         "stage1_unit1", "stage1_unit2", "stage1_unit3", "stage2_unit1"]
     assert [u.is_transition for u in units] == [False] * 3 + [True, False, False] * 2
-    pre = zoo.residual_units(zoo.preresnet(164))
+    pre = zoo.residual_units(zoo.preresnet(164, block="bottleneck"))
     assert len(pre) == 54 and [i for i, u in enumerate(pre) if u.is_transition] == [0, 18, 36]
     proc = zoo.residual_units(zoo.procresnet(166))
     assert len(proc) == 54 and not any(u.is_transition for u in proc)
