@@ -139,7 +139,7 @@ def main(argv=None):
     if args.out:
         import io
 
-        from zoo.train.fit import write_atomic
+        from zoo.atomic import write_atomic
 
         text = io.StringIO()
         writer = csv.DictWriter(text, FIELDS, lineterminator="\n")

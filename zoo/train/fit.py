@@ -25,7 +25,6 @@ import keras
 
 import zoo
 from zoo import validation as check
-from zoo.atomic import write_atomic  # noqa: F401 (re-exported: benchmarks/trials.py)
 from zoo.data import VALIDATION_FRACTION, dataset_info, holdout, load
 from zoo.data.datasets import AUGMENTATIONS, _pipeline
 from zoo.layers import NormPreservingProjection, projected_layers
