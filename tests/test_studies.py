@@ -238,6 +238,26 @@ from zoo.studies import seed002  # noqa: E402
 from zoo.studies.records import Records  # noqa: E402
 
 
+def test_seed002_trained_nets_are_committed_once_and_load_from_the_zoo():
+    """The cpu run folders keep config, curves and results; the nets are the published ones,
+    loaded after their cards are checked against the run (another card is refused)."""
+    from zoo.run_folder import RunFolder
+    from zoo.studies import runs
+
+    budget, out = seed002.BUDGETS["cpu"], ROOT / "results" / "seed002" / "cpu"
+    for dataset in budget.datasets:
+        for which in seed002.MODELS:
+            run = RunFolder(seed002._run_dir(out, dataset, which, budget))
+            assert run.is_finished() and not run.model_file.exists()
+            model = seed002._train(out, dataset, which, budget, stream=None)  # no training
+            assert model.count_params() == run.config()["params"]
+            assert type(model.layers[1]).__name__ == "PixelStandardization"  # the zoo's copy
+    with pytest.raises(ValueError, match=r"plain20: the published 'plain20.mnist' is not this "
+                                         r"run's network \(recipe 'zoo' vs 'he2016'; epochs 6 "
+                                         r"vs 3\)"):
+        runs.train(out / "mnist" / "plain20", "plain20", "mnist", published="plain20.mnist")
+
+
 def test_records_resume_after_a_killed_write(tmp_path):
     path = tmp_path / "records.jsonl"
     log = Records(path)

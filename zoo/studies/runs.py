@@ -2,6 +2,9 @@
 
 A finished run (its ``results.json`` exists) is read, never trained again; a run killed
 midway resumes from its last finished epoch (``fit(resume=True)``: Keras ``BackupAndRestore``).
+A finished run whose network was published (``zoo publish``) keeps its model once, in
+``saved_models/``: its run folder commits config, curves and results without ``model.keras``,
+and :func:`train` loads the published copy after checking that its card describes this run.
 """
 
 from __future__ import annotations
@@ -15,16 +18,19 @@ def finished(folder) -> bool:
     return RunFolder(folder).is_finished()
 
 
-def train(folder, model, dataset, *, stream=None, **settings):
+def train(folder, model, dataset, *, stream=None, published=None, **settings):
     """The trained model of ``folder``, training or resuming it first if needed.
     ``settings`` go to :func:`zoo.train.fit` (recipe, epochs, seed, subset, builder
-    arguments); a resumed run must be given the same ones."""
+    arguments); a resumed run must be given the same ones. ``published``: the pretrained
+    name this run was published as, loaded when the finished run has no ``model.keras``."""
     import sys
 
     from zoo.train import fit
 
     folder, run = Path(folder), RunFolder(folder)
     if run.is_finished():
+        if published and not run.model_file.is_file():
+            return load_published(run, published)
         return run.load_model()
     print(f"training {folder}", file=stream or sys.stderr, flush=True)
     settings.setdefault("validate", False)
@@ -38,3 +44,23 @@ def read(folder) -> dict:
     """What a finished run measured: parameters, test loss and accuracy (an evaluation pass
     over the test split after training), epochs, seconds per epoch, train examples."""
     return RunFolder(folder).summary()
+
+
+def load_published(run: RunFolder, name: str):
+    """The published model ``name``, after checking that its card was made from ``run``
+    (dataset, seed, recipe, epochs and parameter count); a ValueError names what differs."""
+    from zoo.pretrained import load_pretrained, pretrained_card
+
+    card, config, result = pretrained_card(name), run.config(), run.results()
+    training = card["training"]
+    expected = {"dataset": (card["dataset"]["name"], config["dataset"]),
+                "seed": (training.get("seed"), config["seed"]),
+                "recipe": (training["recipe"]["name"], config["recipe"]["name"]),
+                "epochs": (training.get("epochs"), result["epochs"]),
+                "parameters": (card["params"]["total"], config["params"])}
+    differ = [f"{k} {a!r} vs {b!r}" for k, (a, b) in expected.items() if a != b]
+    if differ:
+        raise ValueError(f"{run.path}: the published {name!r} is not this run's network "
+                         f"({'; '.join(differ)}); without the run's model.keras, retrain it "
+                         "(delete its results.json)")
+    return load_pretrained(name)
