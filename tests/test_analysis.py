@@ -142,8 +142,8 @@ def test_plots_have_labelled_axes(tmp_path):
         plots.plot_single_lesions([{"unit": 0, "transition": False, "accuracy": 0.9},
                                    {"unit": 1, "transition": True, "accuracy": 0.5}], 0.95),
         plots.plot_random_lesions([{"k": 1, "mean_accuracy": 0.9, "std_accuracy": 0.01}]),
-        plots.plot_reorder_lesions([{"kendall_tau": 1.0, "accuracy": 0.9}]),
-        plots.plot_norm_ratios([{"unit": 0, "transition": True, "ratio": 1.2}]),
+        plots.plot_reorder_lesions([{"kendall_tau": 1.0, "accuracy": 0.9}],
+                                   means=[{"mean_tau": 1.0, "mean_accuracy": 0.9}]),
         plots.plot_gradient_by_path_length({"lengths": [0, 1, 2], "mean_norm": [1, 0.5, 0.2],
                                             "weighted": [1, 1, 0.2]}),
     ]

@@ -462,8 +462,6 @@ def test_plots_tick_counts_as_integers_clip_error_bars_and_name_every_legend_ent
             # a mean of 99% with a spread of 5 points: the bar must stop at 100%
             "random": plots.plot_random_lesions([{{"k": 1, "mean_accuracy": 0.99, "std_accuracy": 0.05}},
                                                  {{"k": 2, "mean_accuracy": 0.02, "std_accuracy": 0.05}}]),
-            "norms": plots.plot_norm_ratios([{{"unit": 0, "transition": False, "ratio": 0.9}},
-                                            {{"unit": 1, "transition": True, "ratio": 1.2}}]),
             "gradient": plots.plot_gradient_by_path_length({{"lengths": [0, 1, 2],
                                                             "mean_norm": [1, 0.5, 0.2],
                                                             "weighted": [1, 1, 0.2]}}),

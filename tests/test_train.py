@@ -32,7 +32,7 @@ def test_recipe_schedules():
     assert (opt.momentum, opt.nesterov) == (0.9, False)
     dmr = get_recipe("dmrnet")
     assert (dmr.batch_size, dmr.epochs, dmr.nesterov, dmr.milestones) == (64, 400, True, (0.5, 0.75, 0.875))
-    assert set(RECIPES) == {"he2016", "dmrnet", "procresnet", "seed000", "zoo", "quick"}
+    assert set(RECIPES) == {"he2016", "dmrnet", "procresnet", "zoo", "quick"}
     with pytest.raises(ValueError, match="recipe must be one of .*got 'fast'"):
         get_recipe("fast")
 

@@ -18,7 +18,7 @@ import os
 import sys
 
 # typed here so that `zoo --help` need not import Keras; tests check them against the code
-RECIPES = ("he2016", "dmrnet", "procresnet", "seed000", "zoo", "quick")
+RECIPES = ("he2016", "dmrnet", "procresnet", "zoo", "quick")
 DATASETS = ("mnist", "fashion_mnist", "cifar10", "cifar100", "svhn_cropped", "digits")
 GRIDS = ("seed000", "smoke", "resnet", "dmrnet", "procresnet")
 BUDGETS = ("smoke", "cpu", "gpu")

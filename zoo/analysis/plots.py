@@ -29,42 +29,58 @@ def _clipped_errors(mean, spread, low=0.0, high=100.0):
     return np.vstack([mean - np.maximum(mean - spread, low), np.minimum(mean + spread, high) - mean])
 
 
-def plot_single_lesions(rows, baseline=None, ax=None, label=None):
-    """Accuracy after deleting each unit; transitions marked."""
+def plot_single_lesions(rows, baseline=None, ax=None, label=None, transitions=True):
+    """Test accuracy after deleting each unit on its own, one point per unit (rows: ``unit``,
+    ``accuracy``, ``transition``); transition units crossed, ``baseline`` (nothing deleted)
+    dashed. Call once per network with ``label`` to compare networks on one ``ax``."""
     fig, ax = _axes(ax)
-    idx = [r["unit"] for r in rows]
-    acc = [100 * r["accuracy"] for r in rows]
-    ax.plot(idx, acc, "o-", label=label or "accuracy with that unit deleted")
-    trans = [r["unit"] for r in rows if r["transition"]]
-    ax.plot(trans, [100 * r["accuracy"] for r in rows if r["transition"]], "kx", ms=9,
-            label="transition")
+    points, = ax.plot([r["unit"] for r in rows], [100 * r["accuracy"] for r in rows], "o", ms=4,
+                      label=f"{label}: one unit deleted" if label else "one unit deleted")
+    crossed = [r for r in rows if r["transition"]]
+    if transitions and crossed:
+        ax.plot([r["unit"] for r in crossed], [100 * r["accuracy"] for r in crossed], "rx",
+                ms=9, label=f"{label}: transitions" if label else "transitions")
     if baseline is not None:
-        ax.axhline(100 * baseline, color="grey", ls="--", label="no lesion")
-    ax.set(xlabel="deleted unit (index)", ylabel="test accuracy (%)", title="Single-unit lesions")
+        ax.axhline(100 * baseline, color=points.get_color(), ls="--", lw=0.8,
+                   label=f"{label}: nothing deleted" if label else "nothing deleted")
+    ax.set(xlabel="deleted unit (index)", ylabel="test accuracy (%)", ylim=(0, 102),
+           title="Single-unit lesions")
     _integer_x(ax)
-    ax.legend()
+    ax.legend(fontsize=8)  # "best": the place that hides the fewest points
     return fig
 
 
 def plot_random_lesions(rows, ax=None, label=None):
+    """Mean test accuracy after deleting k random units, ± the standard deviation over the
+    draws, the bars cut at 0 and 100% (rows: ``k``, ``mean_accuracy``, ``std_accuracy``)."""
     fig, ax = _axes(ax)
     k = [r["k"] for r in rows]
     mean = [100 * r["mean_accuracy"] for r in rows]
     ax.errorbar(k, mean, yerr=_clipped_errors(mean, [100 * r["std_accuracy"] for r in rows]),
-                marker="o", capsize=3, label=label or "mean ± std over draws (within 0-100%)")
-    ax.set(xlabel="number of deleted units k", ylabel="test accuracy (%)",
+                marker="o", ms=3, capsize=2,
+                label=label or "mean ± std over draws (within 0-100%)")
+    ax.set(xlabel="number of deleted units k", ylabel="test accuracy (%)", ylim=(0, 102),
            title="Deleting k random units")
     _integer_x(ax)
-    ax.legend()
+    ax.legend(fontsize=8)
     return fig
 
 
-def plot_reorder_lesions(rows, ax=None):
+def plot_reorder_lesions(rows, ax=None, means=None):
+    """Test accuracy of each reordered network against the Kendall tau of its unit order
+    (rows: ``kendall_tau``, ``accuracy``), tau falling to the right; ``means`` (rows:
+    ``mean_tau``, ``mean_accuracy``) joins the means per amount of reordering."""
     fig, ax = _axes(ax)
-    ax.plot([r["kendall_tau"] for r in rows], [100 * r["accuracy"] for r in rows], "o")
-    ax.invert_xaxis()
+    ax.plot([r["kendall_tau"] for r in rows], [100 * r["accuracy"] for r in rows], ".",
+            alpha=0.5, label="one reordering")
+    if means is not None:
+        ax.plot([r["mean_tau"] for r in means], [100 * r["mean_accuracy"] for r in means],
+                "o-", ms=4, label="mean per number of swaps")
     ax.set(xlabel="Kendall tau to the trained order", ylabel="test accuracy (%)",
-           title="Reordering units")
+           ylim=(0, 102), title="Reordering units")
+    if not ax.xaxis_inverted():
+        ax.invert_xaxis()
+    ax.legend(fontsize=8)
     return fig
 
 
@@ -95,21 +111,6 @@ def plot_gradient_by_path_length(result, ax=None):
     lines, labels = ax.get_legend_handles_labels()
     bars, bar_labels = twin.get_legend_handles_labels()
     ax.legend(lines + bars, labels + bar_labels, fontsize=8)  # one legend for both axes
-    return fig
-
-
-def plot_norm_ratios(rows, ax=None, label=None):
-    fig, ax = _axes(ax)
-    ax.plot([r["unit"] for r in rows], [r["ratio"] for r in rows], "o-",
-            label=label or "gradient norm ratio")
-    trans = [r for r in rows if r["transition"]]
-    ax.plot([r["unit"] for r in trans], [r["ratio"] for r in trans], "kx", ms=9,
-            label="transition")
-    ax.axhline(1.0, color="grey", ls="--", label="1: norm preserved")
-    ax.set(xlabel="unit (index)", ylabel="||dE/dx_l|| / ||dE/dx_{l+1}||",
-           title="Gradient norm ratio per unit")
-    _integer_x(ax)
-    ax.legend(fontsize=8)
     return fig
 
 

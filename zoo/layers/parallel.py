@@ -20,12 +20,11 @@ layout, which is what the equivalence test and order-1 truncation use.
 
 from __future__ import annotations
 
-import functools
-
 import keras
 from keras import ops
 
 from zoo import validation as check
+from zoo.environment import has_gpu
 from zoo.layers.branch import (
     KINDS,
     bn_layer,
@@ -40,14 +39,6 @@ from zoo.layers.branch import (
 from zoo.layers.residual import ResidualBlock
 
 GROUPED_IMPLEMENTATIONS = ("auto", "grouped", "split")
-
-
-@functools.cache
-def has_gpu() -> bool:
-    try:
-        return any("gpu" in d.lower() or "cuda" in d.lower() for d in keras.distribution.list_devices())
-    except Exception:  # a backend without device listing: assume CPU
-        return False
 
 
 def resolve_grouped_implementation(implementation: str) -> str:

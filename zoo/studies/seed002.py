@@ -627,30 +627,27 @@ def plot(frames, heads, path: Path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from zoo.analysis.plots import plot_random_lesions, plot_reorder_lesions, plot_single_lesions
+
     datasets = list(heads)
     fig, axes = plt.subplots(len(datasets), 4, figsize=(17, 3.6 * len(datasets)), squeeze=False)
     grad = gradient_summary(frames["gradient"])
     rnd, reo = random_summary(frames["random"]), reorder_summary(frames["reorder"])
     for row, dataset in zip(axes, datasets):
         s = frames["single"][frames["single"]["dataset"] == dataset]
-        for which, marker in (("resnet", "o"), ("plain", "s")):
-            m = s[s["model"] == which]
-            row[0].plot(m["unit"], m["accuracy"], marker, ms=3, label=which)
-        row[0].set(title=f"{dataset}: one unit deleted", xlabel="deleted unit",
-                   ylabel="test accuracy", ylim=(0, 1.02))
         for which in MODELS:
-            m = rnd[(rnd["dataset"] == dataset) & (rnd["model"] == which)]
-            row[1].errorbar(m["k"], m["mean_accuracy"], m["std_accuracy"], marker="o", ms=3,
-                            capsize=2, label=which)
-        row[1].set(title="k random units deleted", xlabel="k", ylabel="test accuracy",
-                   ylim=(0, 1.02))
-        r = frames["reorder"][frames["reorder"]["dataset"] == dataset]
-        row[2].plot(r["kendall_tau"], r["accuracy"], ".", alpha=0.5)
-        o = reo[reo["dataset"] == dataset]
-        row[2].plot(o["mean_tau"], o["mean_accuracy"], "o-", ms=3)
-        row[2].set(title="units reordered", xlabel="Kendall tau", ylabel="test accuracy",
-                   ylim=(0, 1.02))
-        row[2].invert_xaxis()
+            m = s[s["model"] == which]
+            baseline = m["baseline"].iloc[0] if len(m) else None
+            plot_single_lesions(m.to_dict("records"), baseline=baseline, ax=row[0], label=which,
+                                transitions=which == "resnet")
+            plot_random_lesions(rnd[(rnd["dataset"] == dataset) & (rnd["model"] == which)]
+                                .to_dict("records"), ax=row[1], label=which)
+        row[0].set(title=f"{dataset}: one unit deleted")
+        row[1].set(title="k random units deleted (mean ± std of the draws)")
+        plot_reorder_lesions(frames["reorder"][frames["reorder"]["dataset"] == dataset]
+                             .to_dict("records"), ax=row[2],
+                             means=reo[reo["dataset"] == dataset].to_dict("records"))
+        row[2].set(title="ResNet units reordered")
         g = grad[grad["dataset"] == dataset]
         if not g.empty:
             row[3].semilogy(g["k"], g["mean_norm"], "o-", ms=3, label="gradient norm")
@@ -659,8 +656,6 @@ def plot(frames, heads, path: Path):
             twin.set_ylabel("share of total gradient", color="r")
         row[3].set(title="gradient per path length", xlabel="path length k",
                    ylabel="mean input-gradient norm")
-        for ax in row[:2]:
-            ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -117,22 +117,23 @@ BUDGETS = {
 }
 
 
+# Each family is a registered model at another depth; the registry builds it.
+FAMILY_MODELS = {"preresnet": "preresnet164", "plain": "plain20",
+                 "procresnet": "procresnet166", "procresnet_noproj": "procresnet166_noproj"}
+
+
 def _build(family, n, dataset, seed):
     import keras
 
-    import zoo
     from zoo.data import dataset_info
+    from zoo.registry import create_model
 
     info = dataset_info(dataset)
     keras.utils.set_random_seed(seed)
     depth = depth_of(family, n)
-    common = dict(input_shape=info.shape, num_classes=info.num_classes,
-                  input_normalization=dataset)
-    if family == "preresnet":
-        return depth, zoo.preresnet(depth, block="bottleneck", **common)
-    if family == "plain":
-        return depth, zoo.plain(depth, **common)
-    return depth, zoo.procresnet(depth, projection=family == "procresnet", **common)
+    return depth, create_model(FAMILY_MODELS[family], depth=depth, name=f"{family}{depth}",
+                               input_shape=info.shape, num_classes=info.num_classes,
+                               input_normalization=dataset)
 
 
 def _ratio_items(budget: Budget):

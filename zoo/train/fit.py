@@ -14,8 +14,6 @@ one line naming the owner.
 from __future__ import annotations
 
 import math
-import os
-import platform
 import sys
 import time
 from dataclasses import dataclass
@@ -23,12 +21,11 @@ from pathlib import Path
 
 import keras
 
-import zoo
 from zoo import validation as check
 from zoo.data import VALIDATION_FRACTION, dataset_info, holdout, load
 from zoo.data.datasets import AUGMENTATIONS, _pipeline
+from zoo.environment import environment, has_gpu
 from zoo.layers import NormPreservingProjection, projected_layers
-from zoo.layers.parallel import has_gpu
 from zoo.models.complexity import parameter_counts
 from zoo.models.stem_head import expects_raw_pixels
 from zoo.registry import create_model
@@ -57,33 +54,6 @@ class RunResult:
     val_loss: float | None = None
     val_accuracy: float | None = None
     status: str = "trained"
-
-
-def environment() -> dict:
-    """Versions and hardware, recorded with every result."""
-    import importlib.metadata as md
-
-    versions = {}
-    for pkg in ("keras", "tensorflow-cpu", "tensorflow", "jax", "torch", "numpy"):
-        try:
-            versions[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            pass
-    devices = []
-    try:
-        devices = [str(d) for d in keras.distribution.list_devices()]
-    except Exception:
-        pass
-    return {
-        "zoo": zoo.__version__,
-        "backend": keras.backend.backend(),
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpus": os.cpu_count(),
-        "devices": devices,
-        "versions": versions,
-    }
 
 
 def build_training_state(model: keras.Model) -> None:

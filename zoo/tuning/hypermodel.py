@@ -51,7 +51,10 @@ def point_flops(point: dict, input_shape, num_classes) -> int:
 
 
 def trainable_params(model) -> int:
-    return int(sum(math.prod(w.shape) for w in model.trainable_weights))
+    """The trainable parameters a trial records (``parameter_counts``'s, one counter)."""
+    from zoo.models.complexity import parameter_counts
+
+    return parameter_counts(model)["trainable"]
 
 
 def worker_number() -> int:

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from zoo.atomic import read_json, write_atomic
 from zoo.data import VALIDATION_FRACTION, dataset_info, holdout, load
+from zoo.environment import environment
 from zoo.locking import LOCK_FILE, ProjectLock  # noqa: F401  (imported from here too)
-from zoo.train.fit import environment
 from zoo.tuning.grids import get_grid, parse_shard, select
 from zoo.tuning.hypermodel import GridHyperModel
 from zoo.tuning.oracle import ResumableGridSearch
