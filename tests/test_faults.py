@@ -210,12 +210,12 @@ def test_a_full_disk_at_save_time_loses_no_training(tmp_path, monkeypatch):
 
 def test_a_run_from_before_epoch_timing_resumes_with_a_well_formed_csv(tmp_path):
     import csv
-    import sys
 
-    fit_module = sys.modules["zoo.train.fit"]
+    from zoo import run_folder
+
     path = tmp_path / "metrics.csv"
     path.write_bytes(b"epoch,accuracy,loss,val_accuracy,val_loss\r\n0,0.5,1.2,NA,NA\r\n")
-    fit_module._add_seconds_column(path)
+    run_folder._add_seconds_column(path)
     # the header the CSV logger keeps appending to, and an empty time for the untimed epoch
     assert path.read_bytes() == (b"epoch,accuracy,loss,seconds,val_accuracy,val_loss\r\n"
                                  b"0,0.5,1.2,,NA,NA\r\n")
@@ -223,8 +223,8 @@ def test_a_run_from_before_epoch_timing_resumes_with_a_well_formed_csv(tmp_path)
         csv.writer(f).writerow([1, 0.7, 0.8, 12.5, "NA", "NA"])
     rows = list(csv.DictReader(path.open(newline="")))
     assert [r["seconds"] for r in rows] == ["", "12.5"] and None not in rows[1]
-    assert fit_module._run_seconds(path, fallback=99.0) == 99.0  # epoch 0 was not timed
-    fit_module._add_seconds_column(path)  # a timed CSV is left as it is
+    assert run_folder._run_seconds(path, fallback=99.0) == 99.0  # epoch 0 was not timed
+    run_folder._add_seconds_column(path)  # a timed CSV is left as it is
     assert len(list(csv.DictReader(path.open(newline="")))) == 2
 
 

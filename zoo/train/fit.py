@@ -29,12 +29,7 @@ from zoo.layers import NormPreservingProjection, projected_layers
 from zoo.models.complexity import parameter_counts
 from zoo.models.stem_head import expects_raw_pixels
 from zoo.registry import create_model
-from zoo.run_folder import (  # noqa: F401 (the two CSV helpers: tests reach them here)
-    RunFolder,
-    _add_seconds_column,
-    _run_seconds,
-    save_model_atomic,
-)
+from zoo.run_folder import RunFolder, save_model_atomic
 from zoo.train.optimizers import make_optimizer
 from zoo.train.recipes import Recipe, get_recipe
 
