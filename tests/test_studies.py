@@ -238,7 +238,7 @@ from zoo.studies import seed002  # noqa: E402
 from zoo.studies.records import Records  # noqa: E402
 
 
-def test_seed002_trained_nets_are_committed_once_and_load_from_the_zoo():
+def test_seed002_trained_nets_are_committed_once_and_load_from_the_zoo(tmp_path):
     """The cpu run folders keep config, curves and results; the nets are the published ones,
     loaded after their cards are checked against the run (another card is refused)."""
     from zoo.run_folder import RunFolder
@@ -254,8 +254,19 @@ def test_seed002_trained_nets_are_committed_once_and_load_from_the_zoo():
             assert type(model.layers[1]).__name__ == "PixelStandardization"  # the zoo's copy
     with pytest.raises(ValueError, match=r"plain20: the published 'plain20.mnist' is not this "
                                          r"run's network \(recipe 'zoo' vs 'he2016'; epochs 6 "
-                                         r"vs 3\)"):
+                                         r"vs 3; test accuracy 0.9948 vs 0.9943"):
         runs.train(out / "mnist" / "plain20", "plain20", "mnist", published="plain20.mnist")
+    # a rerun of the same settings (same card fields but its own results) is not the zoo's net
+    import shutil
+
+    rerun = tmp_path / "preresnet110"
+    shutil.copytree(out / "mnist" / "preresnet110", rerun)
+    result = json.loads((rerun / "results.json").read_text())
+    (rerun / "results.json").write_text(json.dumps({**result, "test_accuracy": 0.9911,
+                                                    "train_seconds": 3000.0}))
+    with pytest.raises(ValueError, match=r"test accuracy 0.9941 vs 0.9911; .*training seconds "
+                                         r"3387.63 vs 3000.0\)"):
+        runs.train(rerun, "resnet110", "mnist", published="preresnet110.mnist")
 
 
 def test_records_resume_after_a_killed_write(tmp_path):

@@ -43,7 +43,7 @@ def plot_single_lesions(rows, baseline=None, ax=None, label=None, transitions=Tr
     if baseline is not None:
         ax.axhline(100 * baseline, color=points.get_color(), ls="--", lw=0.8,
                    label=f"{label}: nothing deleted" if label else "nothing deleted")
-    ax.set(xlabel="deleted unit (index)", ylabel="test accuracy (%)", ylim=(0, 102),
+    ax.set(xlabel="deleted unit (index in its network)", ylabel="test accuracy (%)", ylim=(0, 102),
            title="Single-unit lesions")
     _integer_x(ax)
     ax.legend(fontsize=8)  # "best": the place that hides the fewest points
@@ -75,7 +75,7 @@ def plot_reorder_lesions(rows, ax=None, means=None):
             alpha=0.5, label="one reordering")
     if means is not None:
         ax.plot([r["mean_tau"] for r in means], [100 * r["mean_accuracy"] for r in means],
-                "o-", ms=4, label="mean per number of swaps")
+                "o-", color="k", ms=4, label="mean per number of swaps")
     ax.set(xlabel="Kendall tau to the trained order", ylabel="test accuracy (%)",
            ylim=(0, 102), title="Reordering units")
     if not ax.xaxis_inverted():

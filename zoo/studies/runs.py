@@ -47,17 +47,28 @@ def read(folder) -> dict:
 
 
 def load_published(run: RunFolder, name: str):
-    """The published model ``name``, after checking that its card was made from ``run``
-    (dataset, seed, recipe, epochs and parameter count); a ValueError names what differs."""
+    """The published model ``name``, after checking that its card was made from ``run``: the
+    same builder and builder arguments, dataset, seed, recipe and epochs, and the run's own
+    test accuracy, test loss and training seconds (as the card rounds them), which no other
+    run repeats. A ValueError names what differs."""
     from zoo.pretrained import load_pretrained, pretrained_card
+    from zoo.registry import get_spec
 
     card, config, result = pretrained_card(name), run.config(), run.results()
-    training = card["training"]
-    expected = {"dataset": (card["dataset"]["name"], config["dataset"]),
+    training, spec = card["training"], get_spec(config["model"])
+    builder = f"{spec.builder.__module__}.{spec.builder.__qualname__}"
+    arguments = {k: v for k, v in {**spec.defaults, **config["model_config"]}.items()
+                 if k != "name"}
+    expected = {"builder": (card["builder"], builder),
+                **{k: (card["config"].get(k), v) for k, v in arguments.items()},
+                "dataset": (card["dataset"]["name"], config["dataset"]),
                 "seed": (training.get("seed"), config["seed"]),
                 "recipe": (training["recipe"]["name"], config["recipe"]["name"]),
                 "epochs": (training.get("epochs"), result["epochs"]),
-                "parameters": (card["params"]["total"], config["params"])}
+                "test accuracy": (card["metrics"]["test_accuracy"],
+                                  round(result["test_accuracy"], 4)),
+                "test loss": (card["metrics"]["test_loss"], round(result["test_loss"], 6)),
+                "training seconds": (training.get("train_seconds"), result["train_seconds"])}
     differ = [f"{k} {a!r} vs {b!r}" for k, (a, b) in expected.items() if a != b]
     if differ:
         raise ValueError(f"{run.path}: the published {name!r} is not this run's network "

@@ -643,7 +643,7 @@ def plot(frames, heads, path: Path):
             plot_random_lesions(rnd[(rnd["dataset"] == dataset) & (rnd["model"] == which)]
                                 .to_dict("records"), ax=row[1], label=which)
         row[0].set(title=f"{dataset}: one unit deleted")
-        row[1].set(title="k random units deleted (mean ± std of the draws)")
+        row[1].set(title="k random units deleted (mean ± std, cut at 0 and 100%)")
         plot_reorder_lesions(frames["reorder"][frames["reorder"]["dataset"] == dataset]
                              .to_dict("records"), ax=row[2],
                              means=reo[reo["dataset"] == dataset].to_dict("records"))
