@@ -226,6 +226,31 @@ def test_reproduce_lists_studies_and_rejects_bad_input(capsys):
         capsys.readouterr().err
 
 
+def test_every_study_keeps_the_written_contract():
+    """zoo/studies/base.py's contract: all four studies keep it (the runner checks it on
+    load), and a module that breaks it is named with each thing it lacks."""
+    import types
+
+    from zoo.studies import runner
+    from zoo.studies.base import BUDGET_NAMES, problems
+
+    assert runner.BUDGETS == BUDGET_NAMES
+    for name in runner.STUDIES:
+        study = runner.get_study(name)
+        assert problems(study) == []
+        assert (ROOT / "notebooks" / study.NOTEBOOK).is_file()
+    broken = types.ModuleType("zoo.studies.broken")
+    broken.TITLE, broken.CLAIM = "t", "c"
+    broken.BUDGETS = {"smoke": object(), "cpu": seed002.BUDGETS["cpu"], "gpu": None}
+    broken.run = lambda budget, out, time_limit=None: True  # time_limit not keyword-only
+    broken.claims = seed002.claims
+    broken.judged = seed002.judged
+    assert problems(broken) == [
+        "NOTEBOOK must be a string", "BUDGETS['smoke'] has no describe()",
+        "BUDGETS['gpu'] has no describe()", "run() must take (budget, out, *, time_limit, stream)",
+        "report() is missing"]
+
+
 def test_q_bins_cover_the_paper_table():
     assert seed000.Q_LABELS == ("Q<1", "1-3", "3-10", ">=10")
     assert math.isinf(seed000.Q_BINS[-1])

@@ -15,10 +15,9 @@ import pytest
 from conftest import ROOT
 
 from zoo.studies import claims as verdicts
-from zoo.studies import seed000, seed001, seed002, seed003
+from zoo.studies.runner import get_study
 
-NOTEBOOKS = {"seed000": "02_sequential_vs_parallel.ipynb", "seed001": "03_merge_and_run.ipynb",
-             "seed002": "04_ensemble_view.ipynb", "seed003": "05_norm_preservation.ipynb"}
+STUDIES = list(verdicts.STUDY_RESULTS)
 WORDS = re.compile(r"\b(reproduced|contradicted|inconclusive|not tested|partly)\b", re.I)
 
 
@@ -28,48 +27,29 @@ def _summary(study):
 
 def _computed(study):
     """The verdict rows the rule gives on the committed measurements, without writing."""
-    out = ROOT / verdicts.STUDY_RESULTS[study]
-    if study == "seed000":  # from the report's trials.csv: the run may have gone on since
-        import pandas as pd
-
-        budget = seed000.BUDGETS["cpu"]
-        frame = pd.read_csv(out / "trials.csv")
-        return verdicts.judge(seed000.claims(budget),
-                              seed000.measurements(seed000.pairs_of(frame), budget, frame))
-    if study == "seed001":
-        budget = seed001.BUDGETS["cpu"]
-        return verdicts.judge(seed001.claims(budget),
-                              seed001.measurements(seed001.results(out, budget), budget))
-    if study == "seed002":
-        budget = seed002.BUDGETS["cpu"]
-        return verdicts.judge(seed002.claims(budget),
-                              seed002.measurements(seed002._frames(out, budget), budget))
-    budget = seed003.BUDGETS["cpu"]
-    summary = seed003.ratio_summary(seed003.ratio_frame(out, budget)[0])
-    return verdicts.judge(seed003.claims(budget), seed003.measurements(
-        summary, seed003.accuracy_frame(out, budget), seed003.compare_frame(out, budget),
-        budget))
+    return get_study(study).judged(ROOT / verdicts.STUDY_RESULTS[study])
 
 
-@pytest.mark.parametrize("study", ["seed000", "seed001", "seed002", "seed003"])
+@pytest.mark.parametrize("study", STUDIES)
 def test_committed_verdicts_are_what_the_rule_computes(study):
     committed = {c["id"]: c["verdict"] for c in _summary(study)["claims"]}
     computed = {r["id"]: r["verdict"] for r in _computed(study)}
     assert computed == committed, "summary.json is stale: run zoo reproduce --report-only"
 
 
-@pytest.mark.parametrize("study", list(NOTEBOOKS))
+@pytest.mark.parametrize("study", STUDIES)
 def test_notebook_shows_the_generated_table_and_no_verdict_in_prose(study):
-    nb = nbformat.read(ROOT / "notebooks" / NOTEBOOKS[study], as_version=4)
+    notebook = get_study(study).NOTEBOOK
+    nb = nbformat.read(ROOT / "notebooks" / notebook, as_version=4)
     expected = verdicts.study_block(study, _summary(study))
     shown = [o["data"]["text/markdown"] for c in nb.cells if c.cell_type == "code"
              and "study_block(" in c.source for o in c.get("outputs", [])
              if "text/markdown" in o.get("data", {})]
-    assert shown == [expected], f"{NOTEBOOKS[study]}: re-execute it after the report changed"
+    assert shown == [expected], f"{notebook}: re-execute it after the report changed"
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             found = WORDS.findall(cell.source)
-            assert not found, f"{NOTEBOOKS[study]}: a verdict word in prose: {found}: " \
+            assert not found, f"{notebook}: a verdict word in prose: {found}: " \
                               f"{cell.source[:80]!r}"
 
 

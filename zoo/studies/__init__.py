@@ -2,7 +2,8 @@
 
 A study is one module: a declarative description (what to train, on which data, for how long,
 how many seeds or pairs, per budget) with a ``run`` that the runner calls and a ``report``
-that turns its results folder into tables, statistics, plots and a generated conclusion.
+that turns its results folder into tables, statistics, plots and verdicts computed from
+declared claims. The contract (names, signatures) is written in :mod:`zoo.studies.base`.
 Every study resumes where it stopped. Results go to ``results/<study>/<budget>/``, the exact
 commands that succeeded to ``commands.sh`` inside that folder.
 

@@ -10,12 +10,13 @@ import time
 from pathlib import Path
 
 from zoo.atomic import write_atomic
+from zoo.studies.base import BUDGET_NAMES, problems
 from zoo.tables import markdown_table
 
 # name -> module; imported on demand so that `zoo reproduce --list` stays light
 STUDIES = {"seed000": "zoo.studies.seed000", "seed001": "zoo.studies.seed001",
            "seed002": "zoo.studies.seed002", "seed003": "zoo.studies.seed003"}
-BUDGETS = ("smoke", "cpu", "gpu")
+BUDGETS = BUDGET_NAMES
 
 
 def markdown(frame) -> str:
@@ -24,9 +25,14 @@ def markdown(frame) -> str:
 
 
 def get_study(name):
+    """The study module ``name``, checked against the contract of :mod:`zoo.studies.base`."""
     if name not in STUDIES:
         raise ValueError(f"study must be one of {', '.join(map(repr, STUDIES))}, got {name!r}")
-    return importlib.import_module(STUDIES[name])
+    module = importlib.import_module(STUDIES[name])
+    if found := problems(module):
+        raise TypeError(f"{module.__name__} breaks the study contract (zoo/studies/base.py): "
+                        + "; ".join(found))
+    return module
 
 
 def list_studies() -> list[dict]:

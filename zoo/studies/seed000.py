@@ -39,6 +39,7 @@ import pandas as pd
 from zoo.studies.runner import markdown
 
 TITLE = "Sequential deep vs parallel shallow (Bermeitinger et al., KDIR 2023)"
+NOTEBOOK = "02_sequential_vs_parallel.ipynb"  # explains the committed cpu results
 CLAIM = ("At equal parameters sequential and parallel residual stacks reach similar losses; "
          "deep slightly lower training loss, shallow slightly lower validation loss.")
 Q_BINS = (0, 1, 3, 10, np.inf)
@@ -662,6 +663,16 @@ def plot(frame: pd.DataFrame, pairs: pd.DataFrame, path: Path):
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def judged(out: Path, budget="cpu") -> list[dict]:
+    """The verdict rows the rule gives on the trials the last report read (its trials.csv:
+    the search may have gone on since), without writing anything."""
+    from zoo.studies import claims as verdicts
+
+    spec = BUDGETS[budget] if isinstance(budget, str) else budget
+    frame = pd.read_csv(Path(out) / "trials.csv")
+    return verdicts.judge(claims(spec), measurements(pairs_of(frame), spec, frame))
 
 
 def report(out: Path, *, budget="cpu") -> dict:

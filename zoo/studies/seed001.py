@@ -23,6 +23,7 @@ import pandas as pd
 from zoo.studies.runner import markdown
 
 TITLE = "Merge-and-run mappings (Zhao, Wang et al., IJCAI 2018)"
+NOTEBOOK = "03_merge_and_run.ipynb"  # explains the committed cpu results
 CLAIM = ("At equal parameters DMRNet is more accurate than a ResNet; merge-and-run beats both "
          "of its ablations (independent streams, inception-like).")
 # CIFAR-10 test error (%), the paper's table: DMRNet-56 and ResNet-110 have 1.7M parameters each
@@ -208,6 +209,14 @@ def measurements(frame: pd.DataFrame, budget: Budget) -> dict:
                                     b=(100 * both["dmrnet"]).tolist(),
                                     note=f"{len(both)} of {len(budget.seeds)} seeds")
     return out
+
+
+def judged(out: Path, budget="cpu") -> list[dict]:
+    """The verdict rows the rule gives on the finished runs in ``out``, without writing."""
+    from zoo.studies import claims as verdicts
+
+    spec = BUDGETS[budget] if isinstance(budget, str) else budget
+    return verdicts.judge(claims(spec), measurements(results(Path(out), spec), spec))
 
 
 def report(out: Path, *, budget="cpu") -> dict:

@@ -34,6 +34,7 @@ import pandas as pd
 from zoo.studies.runner import markdown
 
 TITLE = "Residual networks behave like ensembles of shallow paths (Veit et al., NeurIPS 2016)"
+NOTEBOOK = "04_ensemble_view.ipynb"  # explains the committed cpu results
 CLAIM = ("Deleting or reordering units of a trained pre-activation ResNet at test time degrades "
          "it smoothly while a plain net breaks; the gradient comes from short paths.")
 # Veit et al.'s numbers (CIFAR-10, pre-activation ResNet-110, 54 units)
@@ -659,6 +660,14 @@ def plot(frames, heads, path: Path):
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def judged(out: Path, budget="cpu") -> list[dict]:
+    """The verdict rows the rule gives on the measurements in ``out``, without writing."""
+    from zoo.studies import claims as verdicts
+
+    spec = BUDGETS[budget] if isinstance(budget, str) else budget
+    return verdicts.judge(claims(spec), measurements(_frames(Path(out), spec), spec))
 
 
 def report(out: Path, *, budget="cpu") -> dict:

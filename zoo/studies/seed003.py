@@ -35,6 +35,7 @@ import pandas as pd
 from zoo.studies.runner import markdown
 
 TITLE = "Norm preservation and the Procrustes ResNet (Zaeemzadeh et al., TPAMI 2021)"
+NOTEBOOK = "05_norm_preservation.ipynb"  # explains the committed cpu results
 CLAIM = ("Identity skips keep the gradient norm nearly constant through a unit (delta shrinking "
          "like log(2L)/L), transitions break it, and projecting the transitions onto "
          "norm-preserving operators (ProcResNet) makes the network more accurate.")
@@ -505,6 +506,17 @@ def plot(summary: pd.DataFrame, frame: pd.DataFrame, path: Path):
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def judged(out: Path, budget="cpu") -> list[dict]:
+    """The verdict rows the rule gives on the measurements in ``out``, without writing."""
+    from zoo.studies import claims as verdicts
+
+    out = Path(out)
+    spec = BUDGETS[budget] if isinstance(budget, str) else budget
+    summary = ratio_summary(ratio_frame(out, spec)[0])
+    return verdicts.judge(claims(spec), measurements(
+        summary, accuracy_frame(out, spec), compare_frame(out, spec), spec))
 
 
 def report(out: Path, *, budget="cpu") -> dict:

@@ -1,0 +1,90 @@
+"""The contract every study module keeps, written down once.
+
+``zoo reproduce NAME`` imports the study's module and relies on these names; the runner checks
+them when it loads a study (:func:`problems`), and ``tests/test_studies.py`` checks all four.
+A study module is a declarative description plus four functions:
+
+- ``TITLE`` (the paper, in a line), ``CLAIM`` (what the paper says, in words), ``NOTEBOOK``
+  (the notebook in ``notebooks/`` that explains its committed results);
+- ``BUDGETS``: ``{"smoke": ..., "cpu": ..., "gpu": ...}``, each a frozen dataclass of what to
+  train, on what, for how long, with how many seeds or pairs, with a ``describe()`` line;
+- ``run(budget, out, *, time_limit=None, stream=None) -> bool``: given a budget object, train
+  and measure whatever is not yet in ``out`` (resuming where a killed run stopped); True when
+  everything is done, False when ``time_limit`` seconds stopped it;
+- ``claims(budget) -> list[Claim]``: the paper's claims, declared before the numbers
+  (:class:`zoo.studies.claims.Claim`);
+- ``judged(out, budget="cpu") -> list[dict]``: the verdict rows that
+  :func:`zoo.studies.claims.judge` gives on the measurements the last report read, without
+  writing anything (``tests/test_verdicts.py`` compares them with the committed ones);
+- ``report(out, *, budget="cpu") -> dict``: given a budget's name, write ``summary.json``
+  (claims, numbers and verdicts), ``report.md`` and the tables into ``out``; returns the
+  summary.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+BUDGET_NAMES = ("smoke", "cpu", "gpu")
+
+
+class Budget(Protocol):
+    def describe(self) -> str: ...
+
+
+class Study(Protocol):
+    TITLE: str
+    CLAIM: str
+    NOTEBOOK: str
+    BUDGETS: Mapping[str, Budget]
+
+    def run(self, budget: Any, out: Path, *, time_limit: float | None = None,
+            stream: Any = None) -> bool: ...
+
+    def claims(self, budget: Any) -> list: ...
+
+    def judged(self, out: Path, budget: str = "cpu") -> list[dict]: ...
+
+    def report(self, out: Path, *, budget: str = "cpu") -> dict: ...
+
+
+# function -> (positional parameters, keyword-only parameters) the runner and tests pass
+_SIGNATURES = {"run": (("budget", "out"), ("time_limit", "stream")),
+               "claims": (("budget",), ()),
+               "judged": (("out", "budget"), ()),
+               "report": (("out",), ("budget",))}
+
+
+def _signature_problem(name: str, fn: Callable) -> str | None:
+    positional, keyword = _SIGNATURES[name]
+    params = inspect.signature(fn).parameters
+    have = [p for p, v in params.items() if v.kind in (v.POSITIONAL_ONLY, v.POSITIONAL_OR_KEYWORD)]
+    kw = [p for p, v in params.items() if v.kind is v.KEYWORD_ONLY]
+    if tuple(have) != positional or not set(keyword) <= set(kw):
+        return (f"{name}() must take ({', '.join(positional)}"
+                + (f", *, {', '.join(keyword)}" if keyword else "") + ")")
+    return None
+
+
+def problems(module) -> list[str]:
+    """What ``module`` lacks of the study contract, one line each (empty: it keeps it)."""
+    found = []
+    for attr in ("TITLE", "CLAIM", "NOTEBOOK"):
+        if not isinstance(getattr(module, attr, None), str):
+            found.append(f"{attr} must be a string")
+    budgets = getattr(module, "BUDGETS", None)
+    if not isinstance(budgets, Mapping) or tuple(budgets) != BUDGET_NAMES:
+        found.append(f"BUDGETS must map {', '.join(BUDGET_NAMES)} (in that order) to budgets")
+    else:
+        found += [f"BUDGETS[{k!r}] has no describe()" for k, b in budgets.items()
+                  if not callable(getattr(b, "describe", None))]
+    for name in _SIGNATURES:
+        fn = getattr(module, name, None)
+        if not callable(fn):
+            found.append(f"{name}() is missing")
+        elif (problem := _signature_problem(name, fn)) is not None:
+            found.append(problem)
+    return found
