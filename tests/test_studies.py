@@ -232,9 +232,8 @@ def test_every_study_keeps_the_written_contract():
     import types
 
     from zoo.studies import runner
-    from zoo.studies.base import BUDGET_NAMES, problems
+    from zoo.studies.base import problems
 
-    assert runner.BUDGETS == BUDGET_NAMES
     for name in runner.STUDIES:
         study = runner.get_study(name)
         assert problems(study) == []
@@ -244,11 +243,21 @@ def test_every_study_keeps_the_written_contract():
     broken.BUDGETS = {"smoke": object(), "cpu": seed002.BUDGETS["cpu"], "gpu": None}
     broken.run = lambda budget, out, time_limit=None: True  # time_limit not keyword-only
     broken.claims = seed002.claims
-    broken.judged = seed002.judged
+    broken.judged = lambda out, budget: []  # judged(out) must work: budget needs a default
     assert problems(broken) == [
         "NOTEBOOK must be a string", "BUDGETS['smoke'] has no describe()",
-        "BUDGETS['gpu'] has no describe()", "run() must take (budget, out, *, time_limit, stream)",
-        "report() is missing"]
+        "BUDGETS['gpu'] has no describe()",
+        "run() must accept run(budget, out, time_limit=..., stream=...)",
+        "judged() must accept judged(out) and judged(out, budget)", "report() is missing"]
+    # what works is accepted: extra defaults, **kwargs, a decorator without functools.wraps
+    broken.NOTEBOOK, broken.BUDGETS = "n", seed002.BUDGETS
+    broken.run = lambda budget, out, extra=None, **kwargs: True
+    broken.judged = lambda *args: []
+    broken.report = lambda out, *, budget="cpu", verbose=False: {}
+    assert problems(broken) == []
+    broken.run = lambda budget, out, *, time_limit=None, stream=None, seed: True
+    assert problems(broken) == ["run() must accept run(budget, out, time_limit=..., "
+                                "stream=...)"]  # a required keyword the runner never passes
 
 
 def test_q_bins_cover_the_paper_table():

@@ -27,7 +27,14 @@ def _summary(study):
 
 def _computed(study):
     """The verdict rows the rule gives on the committed measurements, without writing."""
-    return get_study(study).judged(ROOT / verdicts.STUDY_RESULTS[study])
+    folder = ROOT / verdicts.STUDY_RESULTS[study]
+    return get_study(study).judged(folder, folder.name)  # results/<study>/<budget>
+
+
+def test_every_study_has_committed_results_checked_here():
+    from zoo.studies.runner import STUDIES as REGISTERED
+
+    assert set(STUDIES) == set(REGISTERED)
 
 
 @pytest.mark.parametrize("study", STUDIES)
