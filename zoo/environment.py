@@ -9,7 +9,7 @@ import os
 import platform
 import sys
 
-# the packages whose versions change a number; the first of tensorflow-cpu/tensorflow present
+# the packages whose versions can change a number (each one that is installed is recorded)
 PACKAGES = ("keras", "tensorflow-cpu", "tensorflow", "jax", "torch", "numpy")
 
 

@@ -25,30 +25,8 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping
-from pathlib import Path
-from typing import Any, Protocol
 
 BUDGET_NAMES = ("smoke", "cpu", "gpu")
-
-
-class Budget(Protocol):
-    def describe(self) -> str: ...
-
-
-class Study(Protocol):
-    TITLE: str
-    CLAIM: str
-    NOTEBOOK: str
-    BUDGETS: Mapping[str, Budget]
-
-    def run(self, budget: Any, out: Path, *, time_limit: float | None = None,
-            stream: Any = None) -> bool: ...
-
-    def claims(self, budget: Any) -> list: ...
-
-    def judged(self, out: Path, budget: str = "cpu") -> list[dict]: ...
-
-    def report(self, out: Path, *, budget: str = "cpu") -> dict: ...
 
 
 # function -> the calls the runner and the tests make (with placeholder values), as written
