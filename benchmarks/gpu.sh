@@ -6,13 +6,23 @@
 #   run(command='bash benchmarks/gpu.sh throughput "$OUT"', carry=[".whl", ".gpu-data"])
 #   run(command='bash benchmarks/gpu.sh trials "$OUT"',     carry=[".whl", ".gpu-data"])
 #   run(command='bash benchmarks/gpu.sh race "$OUT"',       carry=[".whl", ".gpu-data"])
+#   run(command='STUDY=seed000 LIMIT=300 bash benchmarks/gpu.sh study "$OUT"', carry=[...])
+#
+# The study stage resumes results/STUDY/gpu (committed, so it travels with the checkout) for
+# LIMIT seconds and sends the folder back as one study.tgz: the device returns neither deep
+# folders nor many files. Unpack it over results/STUDY/gpu here, run `zoo reproduce STUDY
+# --budget gpu --report-only`, and commit. The checkout may carry at most 64 MiB: with the
+# data (41 MiB) and wheels (add statsmodels and patsy for the report) the 49 MB of
+# saved_models/ do not fit, so take them out of the index for the call and put them back
+# after (git rm -r -q --cached saved_models; echo /saved_models/ >> .git/info/exclude;
+# ... run ...; git reset -q saved_models; drop the exclude line).
 #
 # then copy to benchmarks/results/: throughput_gpu.csv and throughput_gpu_ratios.csv,
 # trials_gpu.csv, and race_gpu_race.csv as throughput_gpu_race.csv; and regenerate the
 # README section: python -m benchmarks.report --update README.md
 set -euo pipefail
-stage=${1:?usage: benchmarks/gpu.sh throughput|trials|race OUTPUT_DIR}
-out=${2:?usage: benchmarks/gpu.sh throughput|trials|race OUTPUT_DIR}
+stage=${1:?usage: benchmarks/gpu.sh throughput|trials|race|study OUTPUT_DIR}
+out=${2:?usage: benchmarks/gpu.sh throughput|trials|race|study OUTPUT_DIR}
 cd "$(dirname "$0")/.."
 mkdir -p "$out"
 
@@ -40,8 +50,18 @@ case "$stage" in
       --accuracy-epochs 5 --accuracy-subset 60000 --out "$out/race_gpu.csv" \
       2>&1 | tee "$out/race.log"
     ;;
+  study)  # a study's gpu budget, resumed for LIMIT seconds (no new trial after that)
+    study=${STUDY:?set STUDY, e.g. STUDY=seed000}
+    [[ "$study" =~ ^[a-z][a-z0-9_]*$ ]] || { echo "bad study name '$study'" >&2; exit 2; }
+    # the last trial may run past LIMIT: the kill leaves time to pack what is done
+    timeout -s KILL $(( ${LIMIT:-300} + 120 )) python3 -m zoo.cli reproduce "$study" \
+      --budget gpu --out "results/$study/gpu" --time-limit "${LIMIT:-300}" \
+      > "$out/study.log" 2>&1 || echo "zoo reproduce ended with status $?" | tee -a "$out/study.log"
+    tar czf "$out/study.tgz" -C "results/$study" gpu
+    tail -5 "$out/study.log"
+    ;;
   *)
-    echo "unknown stage '$stage' (throughput, trials or race)" >&2
+    echo "unknown stage '$stage' (throughput, trials, race or study)" >&2
     exit 2
     ;;
 esac

@@ -541,9 +541,10 @@ def measurements(pairs: pd.DataFrame, budget: Budget, frame=None) -> dict:
         part = pairs[pairs["dataset"] == d] if not pairs.empty else pairs
         if parts[-1] == "shallow-faster":
             out[claim.id] = Measurement(not_tested=(
-                "not measurable here: training seconds on a shared 2-core CPU vary with its "
-                "load (pairs ran at different loads) and the paper's reason, parallel hardware, "
-                "is absent; benchmarks/ times the layouts under control"))
+                "not measurable here: the trials' training seconds are no controlled timing "
+                "(on the shared 2-core CPU pairs ran at different loads; on a GPU each net's "
+                "XLA compilation is inside its time and pairs ran in different device calls); "
+                "benchmarks/ times the layouts under control"))
             continue
         if parts[-1] == "table2-direction":
             g = part[part["q_bin"] == "Q<1"] if not part.empty else part
