@@ -110,6 +110,8 @@ def test_gpu_script_calls_real_flags():
     import shlex
     import subprocess
 
+    from zoo.cli import _parser as zoo_parser
+
     script = ROOT / "benchmarks" / "gpu.sh"
     assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
     text = script.read_text().replace("\\\n", " ")
@@ -118,6 +120,12 @@ def test_gpu_script_calls_real_flags():
     for name, args in calls:
         parser = importlib.import_module(f"benchmarks.{name}")._parser()
         parser.parse_args(shlex.split(args.replace('"$out"', "/tmp/out").replace("2>&1", "")))
+    # the study stage's command line is one zoo's own parser takes
+    (study,) = re.findall(r"python3 -m zoo\.cli (reproduce [^>\n]*)", text)
+    args = zoo_parser().parse_args(shlex.split(study.replace('"$study"', "seed000").replace(
+        '"${LIMIT:-300}"', "300")))
+    assert (args.study, args.budget, args.out, args.time_limit) == (
+        "seed000", "gpu", "results/$study/gpu", 300)
 
 
 def test_cli_startup_benchmark_writes_its_table(tmp_path, capsys):

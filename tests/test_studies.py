@@ -591,6 +591,10 @@ def test_seed003_smoke_end_to_end(tmp_path):
     assert "procresnet13-vs-preresnet11" in ids and "projection-accuracy" in ids
     assert summary["settings"]["ratio_batch_normalization"].startswith("statistics of the")
     assert "digits/procresnet13-vs-preresnet11: " in stdout
+    # a finished run whose budget has too few depths says so, not "the run goes on"
+    assert ("digits/transitions-break-it: not tested (this budget's depths give 1 depth(s) "
+            "with both sides of the comparison measured (20); a test needs two)") in stdout
+    assert "not measured yet" not in stdout
     log = (out / "digits" / "records.jsonl").read_text()
     _smoke(out, "seed003")  # nothing is measured or trained twice
     assert (out / "digits" / "records.jsonl").read_text() == log

@@ -20,3 +20,7 @@ python -m benchmarks.cli_startup --repeats 5 --out benchmarks/results/cli_startu
 # path_gradients_cpu.csv: host memory and time per backward route of PathGradients, the zoo's
 # compiled pullback against a persistent GradientTape (TensorFlow, 2 cores, while a study ran).
 python -m benchmarks.path_gradients --routes 60 --out benchmarks/results/path_gradients_cpu.csv
+# evaluate_xla_cpu.csv: one evaluation of four pretrained models on their full test split, with
+# and without XLA, each in a fresh process (TensorFlow, 2 cores, the study in the background
+# paused with SIGSTOP); it decides zoo.train.evaluate's jit_compile="auto".
+python -m benchmarks.evaluate_xla --repeats 3 --out benchmarks/results/evaluate_xla_cpu.csv

@@ -423,12 +423,15 @@ def measurements(summary: pd.DataFrame, acc: pd.DataFrame, comp: pd.DataFrame,
                 out[claim.id] = pending
                 continue
             if what == "skips-keep-norm":
+                families = ("plain", "preresnet")
                 a = _by_depth(s, "trained", "plain", "identity")
                 b = _by_depth(s, "trained", "preresnet", "identity")
             elif what == "transitions-break-it":
+                families = ("preresnet",)
                 a = _by_depth(s, "trained", "preresnet", "transition")
                 b = _by_depth(s, "trained", "preresnet", "identity")
             elif what == "projection-fixes-transitions":
+                families = ("procresnet_noproj", "procresnet")
                 a = _by_depth(s, "trained", "procresnet_noproj", "transition")
                 b = _by_depth(s, "trained", "procresnet", "transition")
             else:
@@ -439,7 +442,16 @@ def measurements(summary: pd.DataFrame, acc: pd.DataFrame, comp: pd.DataFrame,
                 continue
             common = a.index.intersection(b.index)
             if len(common) < 2:
-                out[claim.id] = pending
+                trained = s[s["phase"] == "trained"]
+                done = all(set(depths_of(f, budget)) <= set(trained.loc[trained["family"] == f,
+                                                                        "depth"])
+                           for f in families)
+                # every planned net measured: the budget's depths are too few, not the run
+                # unfinished (a 3-stage net with one unit per stage has only transitions)
+                out[claim.id] = pending if not done else Measurement(not_tested=(
+                    f"this budget's depths give {len(common)} depth(s) with both sides of the "
+                    f"comparison measured ({', '.join(map(str, common)) or 'none'}); a test needs "
+                    "two"))
                 continue
             out[claim.id] = Measurement(a=a[common].tolist(), b=b[common].tolist(),
                                         note=f"depths {', '.join(map(str, common))}; one "
