@@ -29,10 +29,12 @@ demo: $(VENV)/.runtime
 	$(VENV)/bin/zoo train resnet20 --dataset digits --recipe quick --epochs 5 --seed 0 \
 	  --overwrite --out runs/demo
 
-# The notebooks run cell by cell in one kernel each, so xdist keeps a notebook on one worker.
+# One session for the notebooks (nbval) and the tests, so neither waits for the other's last
+# item; a notebook runs cell by cell in one kernel, so it is one xdist group (notebooks/
+# conftest.py). tests/ comes last: its modules `import conftest`, and pytest loads every
+# conftest.py under that one name, so the last loaded must be tests/conftest.py.
 test: $(VENV)/.installed
-	$(PY) -m pytest -n 2 --dist loadgroup -rs tests
-	$(PY) -m pytest -n 2 --dist loadfile -rs --nbval notebooks
+	$(PY) -m pytest -n 2 --dist loadgroup -rs --nbval notebooks tests
 
 notebooks: $(VENV)/.installed  # re-run every notebook in full mode and store the outputs
 	cd notebooks && for nb in *.ipynb; do \

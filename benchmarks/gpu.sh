@@ -6,20 +6,19 @@
 #   run(command='bash benchmarks/gpu.sh throughput "$OUT"', carry=[".whl", ".gpu-data"])
 #   run(command='bash benchmarks/gpu.sh trials "$OUT"',     carry=[".whl", ".gpu-data"])
 #   run(command='bash benchmarks/gpu.sh race "$OUT"',       carry=[".whl", ".gpu-data"])
-#   run(command='STUDY=seed000 LIMIT=300 bash benchmarks/gpu.sh study "$OUT"', carry=[...])
+#   run(command='STUDY=seed000 LIMIT=300 bash benchmarks/gpu.sh study "$OUT"',
+#       carry=[".whl", ".gpu-data"], timeout_s=LIMIT + 160)
 #
 # The study stage resumes results/STUDY/gpu (committed, so it travels with the checkout) for
-# LIMIT seconds and sends the folder back as one study.tgz: the device returns neither deep
-# folders nor many files. Unpack it over results/STUDY/gpu here, run `zoo reproduce STUDY
-# --budget gpu --report-only`, and commit. The checkout may carry at most 64 MiB: with the
-# data (41 MiB) and wheels (add statsmodels and patsy for the report) the 49 MB of
-# saved_models/ do not fit, so take them out of the index for the call and put them back
-# after (git rm -r -q --cached saved_models; echo /saved_models/ >> .git/info/exclude;
-# ... run ...; git reset -q saved_models; drop the exclude line).
-#
-# then copy to benchmarks/results/: throughput_gpu.csv and throughput_gpu_ratios.csv,
-# trials_gpu.csv, and race_gpu_race.csv as throughput_gpu_race.csv; and regenerate the
-# README section: python -m benchmarks.report --update README.md
+# LIMIT seconds (at most 420: no new trial starts after it, the last one is killed 120 s
+# later, and one device call ends at 600 s) and sends the folder back as one study.tgz: the
+# device returns neither deep folders nor many files. Here: `tar xzf .../study.tgz -C
+# results/STUDY` (the archive holds gpu/), `zoo reproduce STUDY --budget gpu --report-only`,
+# commit. The call may carry at most 64 MiB: the data (42 MB) and the wheels (15 MB, with
+# statsmodels and patsy for the report: add them to GPU.md's pip download) leave no room for
+# the 49 MB of saved_models/, so take them out of the index for the call and put them back
+# after: git rm -r -q --cached saved_models; echo /saved_models/ >> .git/info/exclude; ...
+# run ...; git reset -q saved_models; and drop that line from .git/info/exclude again.
 set -euo pipefail
 stage=${1:?usage: benchmarks/gpu.sh throughput|trials|race|study OUTPUT_DIR}
 out=${2:?usage: benchmarks/gpu.sh throughput|trials|race|study OUTPUT_DIR}
@@ -52,13 +51,18 @@ case "$stage" in
     ;;
   study)  # a study's gpu budget, resumed for LIMIT seconds (no new trial after that)
     study=${STUDY:?set STUDY, e.g. STUDY=seed000}
+    limit=${LIMIT:-300}
     [[ "$study" =~ ^[a-z][a-z0-9_]*$ ]] || { echo "bad study name '$study'" >&2; exit 2; }
-    # the last trial may run past LIMIT: the kill leaves time to pack what is done
-    timeout -s KILL $(( ${LIMIT:-300} + 120 )) python3 -m zoo.cli reproduce "$study" \
-      --budget gpu --out "results/$study/gpu" --time-limit "${LIMIT:-300}" \
-      > "$out/study.log" 2>&1 || echo "zoo reproduce ended with status $?" | tee -a "$out/study.log"
-    tar czf "$out/study.tgz" -C "results/$study" gpu
+    [[ "$limit" =~ ^[0-9]+$ ]] && (( limit <= 420 )) || {
+      echo "LIMIT must be whole seconds, at most 420, got '$limit'" >&2; exit 2; }
+    mkdir -p "results/$study/gpu"
+    # the last trial may run past the limit: the kill leaves time to pack what is done
+    timeout -s KILL $(( limit + 120 )) python3 -m zoo.cli reproduce "$study" \
+      --budget gpu --out "results/$study/gpu" --time-limit "$limit" \
+      > "$out/study.log" 2>&1 || echo "zoo reproduce ended with status $? (137: killed" \
+        "$(( limit + 120 )) s in)" | tee -a "$out/study.log"
     tail -5 "$out/study.log"
+    tar czf "$out/study.tgz" -C "results/$study" gpu
     ;;
   *)
     echo "unknown stage '$stage' (throughput, trials, race or study)" >&2

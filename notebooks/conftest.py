@@ -33,9 +33,16 @@ def _missing(dataset):
     return None
 
 
+# tryfirst: xdist's own hook (registered later, so otherwise called first) turns the group
+# mark into the "@group" suffix that --dist loadgroup schedules by
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     missing = {}
     for item in items:
+        if item.fspath.basename.endswith(".ipynb"):
+            # one kernel runs a notebook cell by cell: `--dist loadgroup` keeps it on one
+            # worker while the tests share the other (make test runs both in one session)
+            item.add_marker(pytest.mark.xdist_group(item.fspath.basename))
         for dataset in NEEDS_DATA.get(item.fspath.basename, ()):
             if dataset not in missing:
                 missing[dataset] = _missing(dataset)
@@ -43,3 +50,15 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(pytest.mark.skip(
                     reason=f"REAL-DATA NOTEBOOK SKIPPED (set ZOO_DATA_DIR): {missing[dataset]}"))
                 break
+
+
+def pytest_collection_finish(session):
+    """Under --dist loadgroup every notebook cell must carry its notebook's group (after
+    xdist's hook), or cells of one notebook could run on two workers, each in a kernel
+    without the earlier cells' state."""
+    if not getattr(session.config.option, "loadgroup", False):
+        return
+    stray = [i.nodeid for i in session.items if i.fspath.basename.endswith(".ipynb")
+             and not i.nodeid.endswith("@" + i.fspath.basename)]
+    if stray:
+        raise pytest.UsageError(f"notebook cells outside their notebook's group: {stray[:3]}")

@@ -123,7 +123,7 @@ def test_gpu_script_calls_real_flags():
     # the study stage's command line is one zoo's own parser takes
     (study,) = re.findall(r"python3 -m zoo\.cli (reproduce [^>\n]*)", text)
     args = zoo_parser().parse_args(shlex.split(study.replace('"$study"', "seed000").replace(
-        '"${LIMIT:-300}"', "300")))
+        '"$limit"', "300")))
     assert (args.study, args.budget, args.out, args.time_limit) == (
         "seed000", "gpu", "results/$study/gpu", 300)
 

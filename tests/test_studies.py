@@ -567,6 +567,18 @@ def test_seed003_verdicts_on_hand_made_ratios():
     assert verdicts["procresnet166-vs-preresnet164"]["verdict"] == "not tested"
     assert "gpu" in verdicts["procresnet166-vs-preresnet164"]["reason"]
     assert verdicts["projection-accuracy"]["verdict"] == "not tested"
+    # PreResNet-56 and -110 diverged (recorded without blocks): the run is finished, and the
+    # reason says why the claim has one depth, not "the study resumes"
+    short = summary[~((summary["family"] == "preresnet") & (summary["depth"] > 20))]
+    lost = pd.DataFrame({"dataset": "d", "family": "preresnet", "depth": [56, 110],
+                         "phase": "trained", "message": "diverged"})
+    for diverged, expected in ((None, "not measured yet"),
+                               (lost, "give 1 depth(s) with both sides of the comparison "
+                                      "measured (20), preresnet-110, preresnet-56 diverged")):
+        rows = {r["id"].split("/")[1]: r for r in judge(seed003.claims(budget), seed003.measurements(
+            short, empty, comp, budget, diverged))}
+        assert rows["skips-keep-norm"]["verdict"] == "not tested"
+        assert expected in rows["skips-keep-norm"]["reason"]
 
 
 def test_seed003_smoke_end_to_end(tmp_path):

@@ -22,5 +22,7 @@ python -m benchmarks.cli_startup --repeats 5 --out benchmarks/results/cli_startu
 python -m benchmarks.path_gradients --routes 60 --out benchmarks/results/path_gradients_cpu.csv
 # evaluate_xla_cpu.csv: one evaluation of four pretrained models on their full test split, with
 # and without XLA, each in a fresh process (TensorFlow, 2 cores, the study in the background
-# paused with SIGSTOP); it decides zoo.train.evaluate's jit_compile="auto".
+# paused with SIGSTOP); it decides zoo.train.evaluate's jit_compile="auto". Many runs took
+# ~11 s or ~44 s whatever the model, the machine's own rhythm even with the study paused:
+# compare the min_s column (the least disturbed run), not the medians.
 python -m benchmarks.evaluate_xla --repeats 3 --out benchmarks/results/evaluate_xla_cpu.csv

@@ -408,7 +408,7 @@ def claims(budget: Budget) -> list:
 
 
 def measurements(summary: pd.DataFrame, acc: pd.DataFrame, comp: pd.DataFrame,
-                 budget: Budget) -> dict:
+                 budget: Budget, diverged: pd.DataFrame | None = None) -> dict:
     from zoo.studies.claims import Measurement
 
     out = {}
@@ -442,16 +442,23 @@ def measurements(summary: pd.DataFrame, acc: pd.DataFrame, comp: pd.DataFrame,
                 continue
             common = a.index.intersection(b.index)
             if len(common) < 2:
+                # a diverged net is recorded without blocks: it is done, but has no rows
+                lost = pd.DataFrame(columns=["dataset", "family", "depth", "phase"]) \
+                    if diverged is None else diverged
+                lost = lost[(lost["dataset"] == d) & (lost["phase"] == "trained")]
                 trained = s[s["phase"] == "trained"]
-                done = all(set(depths_of(f, budget)) <= set(trained.loc[trained["family"] == f,
-                                                                        "depth"])
-                           for f in families)
-                # every planned net measured: the budget's depths are too few, not the run
-                # unfinished (a 3-stage net with one unit per stage has only transitions)
+                done = all({depth_of(f, n) for n in budget.units_per_stage.get(f, ())}
+                           <= set(trained.loc[trained["family"] == f, "depth"])
+                           | set(lost.loc[lost["family"] == f, "depth"]) for f in families)
+                # every planned net recorded: the budget's depths are too few (a 3-stage net
+                # with one unit per stage has only transitions) or some diverged; the run
+                # itself is finished
+                gone = sorted({f"{f}-{k}" for f, k in zip(lost["family"], lost["depth"])
+                               if f in families})
                 out[claim.id] = pending if not done else Measurement(not_tested=(
                     f"this budget's depths give {len(common)} depth(s) with both sides of the "
-                    f"comparison measured ({', '.join(map(str, common)) or 'none'}); a test needs "
-                    "two"))
+                    f"comparison measured ({', '.join(map(str, common)) or 'none'})"
+                    + (f", {', '.join(gone)} diverged" if gone else "") + "; a test needs two"))
                 continue
             out[claim.id] = Measurement(a=a[common].tolist(), b=b[common].tolist(),
                                         note=f"depths {', '.join(map(str, common))}; one "
@@ -526,9 +533,10 @@ def judged(out: Path, budget="cpu") -> list[dict]:
 
     out = Path(out)
     spec = BUDGETS[budget] if isinstance(budget, str) else budget
-    summary = ratio_summary(ratio_frame(out, spec)[0])
+    frame, diverged = ratio_frame(out, spec)
     return verdicts.judge(claims(spec), measurements(
-        summary, accuracy_frame(out, spec), compare_frame(out, spec), spec))
+        ratio_summary(frame), accuracy_frame(out, spec), compare_frame(out, spec), spec,
+        diverged))
 
 
 def report(out: Path, *, budget="cpu") -> dict:
@@ -551,7 +559,7 @@ def report(out: Path, *, budget="cpu") -> dict:
                         ("diverged", diverged), ("accuracy", acc), ("ratio_models", one_epoch),
                         ("compare", comp), ("compare_summary", comp_t)):
         write_atomic(out / f"{name}.csv", table.to_csv(index=False))
-    rows = verdicts.judge(claims(spec), measurements(summary_t, acc, comp, spec))
+    rows = verdicts.judge(claims(spec), measurements(summary_t, acc, comp, spec, diverged))
     settings = {**asdict(spec),
                 "ratio_batch_normalization": "statistics of the measured images (training mode)"}
     summary = {"study": "seed003", "budget": budget if isinstance(budget, str) else "custom",

@@ -415,11 +415,13 @@ def evaluate(model, dataset, *, split="test", subset=None, seed=0, data_dir=None
              batch_size=256, jit_compile="auto") -> dict:
     """Loss and accuracy of ``model`` (a ``keras.Model`` or a ``.keras`` path) on a split.
 
-    ``jit_compile="auto"`` compiles where it pays for a single pass: always on JAX (its only
-    fast path), through XLA on TensorFlow only when a GPU is present, never on PyTorch. On CPU
-    the compilation costs more than it saves: ResNet-20 on the 10,000 MNIST test images takes
-    11 s with XLA and 6 s without (medians of fresh processes, the same numbers), and none of
-    the four models measured was faster with it (``benchmarks/results/evaluate_xla_cpu.csv``).
+    ``jit_compile="auto"``: always compiled on JAX (its only fast path), never on PyTorch,
+    and on TensorFlow through XLA only when a GPU is present. Measured on 2 CPU cores
+    (``benchmarks/results/evaluate_xla_cpu.csv``, the fastest of 3 fresh processes, the 10,000
+    MNIST test images, compilation included): XLA made no model faster for a single pass
+    (ProcResNet-22 6.7 s vs 6.6 s) and three slower (ResNet-20 7.1 vs 5.0 s, DMRNet-20 13.6 vs
+    9.8 s, PreResNet-110 38.6 vs 32.5 s), with the same accuracy. The GPU and JAX choices are
+    not measured here: they assume the compilation pays where the computation dominates.
     """
     if jit_compile == "auto":
         backend = keras.backend.backend()
