@@ -19,6 +19,11 @@
 # the 49 MB of saved_models/, so take them out of the index for the call and put them back
 # after: git rm -r -q --cached saved_models; echo /saved_models/ >> .git/info/exclude; ...
 # run ...; git reset -q saved_models; and drop that line from .git/info/exclude again.
+# A training run that the kill cuts (seed001/seed003: one net of 30 epochs can outlast a
+# call) continues from its last finished epoch in the next call: its run folder's
+# checkpoint/ comes back in study.tgz and travels, untracked, with the next call's checkout;
+# commit the results without it (git add results/STUDY/gpu ':!*/checkpoint/*').
+# Training needs no TensorFlow there: without it the batches come from NumPy (zoo.data.batches).
 set -euo pipefail
 stage=${1:?usage: benchmarks/gpu.sh throughput|trials|race|study OUTPUT_DIR}
 out=${2:?usage: benchmarks/gpu.sh throughput|trials|race|study OUTPUT_DIR}

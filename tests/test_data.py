@@ -215,3 +215,54 @@ def test_bad_arguments():
         data.load("digits", "val")
     with pytest.raises(ValueError, match="normalize must be one of"):
         data.load("digits", normalize="zscore")
+
+
+def test_numpy_batches_cover_every_example_once_per_epoch_seeded_and_reshuffled():
+    from zoo.data.batches import ArrayBatches
+
+    x = np.arange(50, dtype=np.float32).reshape(50, 1, 1, 1) * np.ones((1, 3, 3, 2), np.float32)
+    y = np.arange(50)
+    batches = ArrayBatches(x, y, 16, seed=7)
+    assert len(batches) == 4  # 16 + 16 + 16 + 2: the last batch is partial, none dropped
+
+    def epoch(b):
+        parts = [b[i] for i in range(len(b))]
+        b.on_epoch_end()
+        return np.concatenate([p[1] for p in parts]), np.concatenate([p[0] for p in parts])
+
+    first, images = epoch(batches)
+    second, _ = epoch(batches)
+    assert sorted(first) == sorted(second) == list(range(50))  # each example once per epoch
+    assert not np.array_equal(first, second)  # a new order every epoch
+    np.testing.assert_array_equal(images[:, 0, 0, 0], first)  # images stay with their labels
+    again = ArrayBatches(x, y, 16, seed=7)
+    np.testing.assert_array_equal(epoch(again)[0], first)  # seeded
+    assert not np.array_equal(epoch(ArrayBatches(x, y, 16, seed=8))[0], first)
+    np.testing.assert_array_equal(epoch(ArrayBatches(x, y, 16, shuffle=False))[0], y)
+    with pytest.raises(IndexError):
+        batches[4]
+    with pytest.raises(ValueError, match="augment must be 'crop', 'crop_flip' or None, got 'jitter'"):
+        ArrayBatches(x, y, 16, augment="jitter")
+
+
+@pytest.mark.parametrize("augment", ["crop", "crop_flip"])
+def test_numpy_augmentation_is_a_window_of_the_zero_padded_image(augment):
+    from zoo.data.batches import PAD, ArrayBatches
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 256, (64, 10, 12, 3)).astype(np.float32)  # no zeros of its own
+    y = np.arange(64)
+    crops, mirrored = ArrayBatches(x, y, 64, shuffle=False, augment=augment, seed=3)[0][0], 0
+    assert crops.shape == x.shape
+    padded = np.pad(x, ((0, 0), (PAD, PAD), (PAD, PAD), (0, 0)))
+    for image, source in zip(crops, padded):
+        windows = [source[t:t + 10, s:s + 12] for t in range(2 * PAD + 1)
+                   for s in range(2 * PAD + 1)]
+        if any(np.array_equal(image, w) for w in windows):
+            continue
+        assert augment == "crop_flip" and any(np.array_equal(image[:, ::-1], w) for w in windows)
+        mirrored += 1
+    if augment == "crop_flip":
+        assert 16 < mirrored < 48  # about half (seeded; 16 and 48 are 4 SD from 32)
+    assert (crops == 0).any()  # zeros come in from the border
+    assert not np.array_equal(crops, x)

@@ -58,6 +58,7 @@ def test_fit_is_reproducible_and_writes_a_run_folder(tmp_path):
     assert config["seed"] == 0 and config["recipe"]["epochs"] == 3
     # 10% of the training split held out for validation (seeded, stratified), never the test
     assert config["dataset"] == "digits" and config["validation"]["split"] == "train"
+    assert config["data_pipeline"] == "tf.data"  # TensorFlow is installed here
     assert config["train_examples"] + config["validation"]["examples"] == 1437
     assert config["validation"]["examples"] == pytest.approx(143.7, abs=5)
     assert config["environment"]["zoo"] == zoo.__version__ and "keras" in config["environment"]["versions"]
@@ -154,3 +155,46 @@ def test_augmentation_is_a_setting_of_the_run(tmp_path):
                       validate=False, layers=1, filters=4)
     with pytest.raises(ValueError, match="augment must be one of"):
         zoo.train.fit("shallow_sequential", "digits", epochs=1, augment="rotate", verbose=0)
+
+
+BLOCK_TENSORFLOW = '''
+import sys
+
+class _NoTensorFlow:  # as on a machine with Keras on JAX and no TensorFlow installed
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("tensorflow", "tensorflow_datasets"):
+            raise ModuleNotFoundError(f"No module named {name!r}")
+
+sys.meta_path.insert(0, _NoTensorFlow())
+'''
+
+
+def test_zoo_train_on_jax_without_tensorflow_batches_with_numpy(tmp_path):
+    # The lent GPU machines have JAX and no TensorFlow; so may a user's. Training must not
+    # need tf.data there (it did: every study's training failed on the GPU machine).
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT, backend_available
+
+    if not backend_available("jax"):
+        pytest.skip("JAX is not installed")
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(BLOCK_TENSORFLOW)
+    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(tmp_path / "site")}
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "zoo.cli", "train", "resnet20", "--dataset",
+                           "digits", "--recipe", "quick", "--epochs", "2", "--subset", "600",
+                           "--seed", "0", "--out", str(out)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    config = json.loads((out / "config.json").read_text())
+    assert config["data_pipeline"] == "numpy"
+    assert config["environment"]["backend"] == "jax"
+    results = json.loads((out / "results.json").read_text())
+    assert results["epochs"] == 2 and 0.25 < results["test_accuracy"] <= 1.0  # chance: 0.1
+    lines = (out / "metrics.csv").read_text().strip().splitlines()
+    column = lines[0].split(",").index("loss")
+    losses = [float(line.split(",")[column]) for line in lines[1:]]
+    assert len(losses) == 2 and losses[1] < losses[0]  # it learns

@@ -6,7 +6,8 @@ built for a dataset takes (it standardizes them itself) -- or normalized on requ
 (``normalize="standardize"``: per channel with the dataset's usual mean/std in 0-255 units;
 ``"unit"``: [0, 1]), labels as int64. With ``batch_size`` a
 shuffled, augmented, prefetched ``tf.data.Dataset`` comes back instead; Keras 3 trains from it
-on every backend.
+on every backend. Without TensorFlow (Keras on JAX or PyTorch alone) the batches come from
+NumPy (:class:`zoo.data.batches.ArrayBatches`, a ``keras.utils.PyDataset``).
 """
 
 from __future__ import annotations
@@ -384,7 +385,8 @@ def load(
             sample), e.g. for quick runs.
         seed: for the subset, the shuffling and the augmentation.
         batch_size: None returns ``(x, y)`` NumPy arrays; an int returns a batched,
-            prefetched ``tf.data.Dataset`` of ``(x, y)``.
+            prefetched ``tf.data.Dataset`` of ``(x, y)`` (without TensorFlow, an
+            :class:`~zoo.data.batches.ArrayBatches` of the same batches).
         shuffle: shuffle each epoch (default: for the train split).
         augment: "default" (the papers': pad-4 crop + flip for CIFAR, pad-4 crop for SVHN, on
             the train split), "crop_flip", "crop" or None.
@@ -434,7 +436,21 @@ def holdout(x, y, fraction=VALIDATION_FRACTION, *, seed=0):
     return (x[~mask], y[~mask]), (x[mask], y[mask])
 
 
+def pipeline_name() -> str:
+    """The training-batch pipeline this machine uses: ``"tf.data"`` where TensorFlow is
+    installed, else ``"numpy"`` (:mod:`zoo.data.batches`)."""
+    try:
+        import tensorflow  # noqa: F401  (imported already wherever Keras runs on it)
+    except ImportError:
+        return "numpy"
+    return "tf.data"
+
+
 def _pipeline(x, y, batch_size, shuffle, augment, seed):
+    if pipeline_name() == "numpy":  # Keras on JAX or PyTorch without TensorFlow
+        from zoo.data.batches import ArrayBatches
+
+        return ArrayBatches(x, y, batch_size, shuffle=shuffle, augment=augment, seed=seed)
     import tensorflow as tf
 
     ds = tf.data.Dataset.from_tensor_slices((x, y))

@@ -23,7 +23,7 @@ import keras
 
 from zoo import validation as check
 from zoo.data import VALIDATION_FRACTION, dataset_info, holdout, load
-from zoo.data.datasets import AUGMENTATIONS, _pipeline
+from zoo.data.datasets import AUGMENTATIONS, _pipeline, pipeline_name
 from zoo.environment import environment, has_gpu
 from zoo.layers import NormPreservingProjection, projected_layers
 from zoo.models.complexity import parameter_counts
@@ -250,7 +250,8 @@ def _input_normalization(model, model_kwargs, dataset):
 
 @dataclass
 class _Data:
-    train: object  # the batched, seeded, reshuffled (and augmented) tf.data pipeline
+    train: object  # the batched, seeded, reshuffled (and augmented) batches
+    pipeline: str  # "tf.data", or "numpy" on a machine without TensorFlow
     train_examples: int
     steps_per_epoch: int
     validation: tuple | None  # (x, y) held out of the training split
@@ -273,9 +274,9 @@ def _data(dataset, normalize, recipe, *, seed, subset, test_subset, data_dir,
     train = _pipeline(x, y, recipe.batch_size, True, augment, seed)
     x_test, y_test = load(dataset, "test", data_dir=data_dir, subset=test_subset, seed=seed,
                           normalize=normalize)
-    steps = int(train.cardinality()) if hasattr(train, "cardinality") else None
-    return _Data(train, len(y), steps or max(1, len(y) // recipe.batch_size), validation,
-                 validation_fraction, (x_test, y_test), augment)
+    steps = int(train.cardinality()) if hasattr(train, "cardinality") else len(train)
+    return _Data(train, pipeline_name(), len(y), steps, validation, validation_fraction,
+                 (x_test, y_test), augment)
 
 
 def _model(model, info, mixed_precision, model_kwargs) -> keras.Model:
@@ -317,6 +318,7 @@ def _config(model_name, model_kwargs, model, dataset, data, recipe, seed,
         "seed": seed,
         "mixed_precision": bool(mixed_precision),
         "augment": data.augment,
+        "data_pipeline": data.pipeline,
         "environment": environment(),
     }
 
@@ -345,7 +347,7 @@ def _train(model, recipe, data, seed, run, mode, verbose, tensorboard) -> RunRes
     callbacks.append(keras.callbacks.TerminateOnNaN())
 
     start = time.perf_counter()
-    # shuffle=False: the tf.data pipeline already reshuffles every epoch, seeded.
+    # shuffle=False: the batches are already reshuffled every epoch, seeded.
     # Validation: the part held out of the training split; the test split only at the end.
     history = model.fit(data.train, epochs=recipe.epochs, initial_epoch=initial_epoch,
                         shuffle=False, validation_data=data.validation,
