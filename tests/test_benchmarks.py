@@ -140,3 +140,13 @@ def test_cli_startup_benchmark_writes_its_table(tmp_path, capsys):
         assert r["imports_keras_or_tf"] == "no" and float(r["median_s"]) > 0, r
     assert rows[-1]["imports_keras_or_tf"] == "keras tensorflow"  # the comparison row
     assert "zoo --help" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("pipeline", ["tf.data", "numpy"])
+def test_pipeline_benchmark_counts_every_example_of_each_epoch(pipeline):
+    from benchmarks import pipelines
+
+    row = pipelines.measure(pipeline, "cifar10", 300, (12, 12, 3), "crop_flip", 64, 2)
+    assert set(row) == set(pipelines.FIELDS)
+    assert row["examples"] == 300 and row["repeats"] == 2 and row["augment"] == "crop_flip"
+    assert row["max_images_per_s"] >= row["median_images_per_s"] > 0

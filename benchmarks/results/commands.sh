@@ -26,3 +26,9 @@ python -m benchmarks.path_gradients --routes 60 --out benchmarks/results/path_gr
 # ~11 s or ~44 s whatever the model, the machine's own rhythm even with the study paused:
 # compare the min_s column (the least disturbed run), not the medians.
 python -m benchmarks.evaluate_xla --repeats 3 --out benchmarks/results/evaluate_xla_cpu.csv
+
+# 2026-12-04: images per second of the two training-batch pipelines, no model (2 cores, the
+# study paused with SIGSTOP): tf.data (TensorFlow installed) and NumPy (zoo.data.batches, the
+# machines without TensorFlow). MNIST-sized without augmentation: 0.41M vs 2.6M images/s;
+# CIFAR-sized with pad-crop-flip: 25k vs 24k images/s, a ceiling a GPU could reach.
+python -m benchmarks.pipelines --repeats 3 --out benchmarks/results/pipelines_cpu.csv
