@@ -19,8 +19,10 @@ Design, three parts on one dataset:
 - ``accuracy`` (an ablation, not the headline): ProcResNet with and without the projection,
   trained the same way.
 
-Every ratio measurement is appended to ``<out>/<dataset>/records.jsonl`` under its key; every
-training run is a ``zoo.train.fit`` run folder. A killed run resumes where it stopped.
+They run in the order compare, ratios, accuracy, so that a budget cut short (the ``gpu``
+budget's 10-minute device calls) has the headline first. Every ratio measurement is appended
+to ``<out>/<dataset>/records.jsonl`` under its key; every training run is a
+``zoo.train.fit`` run folder. A killed run resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -175,10 +177,12 @@ def run(budget: Budget, out: Path, *, time_limit=None, stream=None) -> bool:
     started = time.monotonic()
     logs = {d: Records(out / d / "records.jsonl") for d in budget.datasets}
     items = [(d, *item) for d in budget.datasets for item in _ratio_items(budget)]
-    accuracy = [(d, "accuracy", s, m, m, {}) for d in budget.datasets
+    # the paper's headline (ProcResNet vs PreResNet) first: on a GPU, in 10-minute calls, it
+    # is what the first calls should buy; then the ratios, then the projection ablation
+    compare = [(d, "compare", *r) for d in budget.datasets for r in _compare_runs(budget)]
+    ablation = [(d, "accuracy", s, m, m, {}) for d in budget.datasets
                 for s, m in _accuracy_runs(budget)]
-    accuracy = [(d, "compare", *r) for d in budget.datasets for r in _compare_runs(budget)] + \
-        accuracy  # the paper's headline first, then the ablation
+    accuracy = compare + ablation
     done = sum(item[1] in logs[item[0]] for item in items) + \
         sum(runs.finished(out / d / part / m / f"seed-{s}") for d, part, s, m, _, _ in accuracy)
     progress = Progress(len(items) + len(accuracy), done=done, label="items", stream=stream)
@@ -186,7 +190,23 @@ def run(budget: Budget, out: Path, *, time_limit=None, stream=None) -> bool:
     def out_of_time():
         return time_limit is not None and time.monotonic() - started > time_limit
 
+    def train_runs(which) -> bool:
+        for dataset, part, seed, name, model, overrides in which:
+            folder = out / dataset / part / name / f"seed-{seed}"
+            if runs.finished(folder):
+                continue
+            if out_of_time():
+                return False
+            runs.train(folder, model, dataset, recipe=budget.accuracy_recipe,
+                       epochs=budget.accuracy_epochs, seed=seed,
+                       subset=budget.accuracy_train_examples, stream=stream, **overrides)
+            progress.update(detail=f"{dataset}: {name} seed {seed}: test accuracy "
+                                   f"{runs.read(folder)['test_accuracy']:.4f}")
+        return True
+
     try:
+        if not train_runs(compare):
+            return False
         for dataset, key, family, n, phase in items:
             log_ = logs[dataset]
             if key in log_:
@@ -210,20 +230,9 @@ def run(budget: Budget, out: Path, *, time_limit=None, stream=None) -> bool:
             log_.add(key, kind="ratios", **values, diverged=None,
                      blocks=block_norm_ratios(model, x, y))
             progress.update(detail=f"{dataset}: {key}")
-        for dataset, part, seed, name, model, overrides in accuracy:
-            folder = out / dataset / part / name / f"seed-{seed}"
-            if runs.finished(folder):
-                continue
-            if out_of_time():
-                return False
-            runs.train(folder, model, dataset, recipe=budget.accuracy_recipe,
-                       epochs=budget.accuracy_epochs, seed=seed,
-                       subset=budget.accuracy_train_examples, stream=stream, **overrides)
-            progress.update(detail=f"{dataset}: {name} seed {seed}: test accuracy "
-                                   f"{runs.read(folder)['test_accuracy']:.4f}")
+        return train_runs(ablation)
     finally:
         progress.close()
-    return True
 
 
 # ---------------------------------------------------------------------------------------
