@@ -157,16 +157,14 @@ def test_augmentation_is_a_setting_of_the_run(tmp_path):
         zoo.train.fit("shallow_sequential", "digits", epochs=1, augment="rotate", verbose=0)
 
 
-BLOCK_TENSORFLOW = '''
+BLOCK_TENSORFLOW = """
 import sys
 
-class _NoTensorFlow:  # as on a machine with Keras on JAX and no TensorFlow installed
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("tensorflow", "tensorflow_datasets"):
-            raise ModuleNotFoundError(f"No module named {name!r}")
-
-sys.meta_path.insert(0, _NoTensorFlow())
-'''
+# as on a machine with Keras on JAX and no TensorFlow installed: `import tensorflow` raises
+# ModuleNotFoundError and importlib.util.find_spec("tensorflow") returns None
+for name in ("tensorflow", "tensorflow_datasets"):
+    sys.modules[name] = None
+"""
 
 
 def test_zoo_train_on_jax_without_tensorflow_batches_with_numpy(tmp_path):
