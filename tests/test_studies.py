@@ -150,6 +150,17 @@ def test_report_tables_and_verdicts_on_a_hand_made_study():
     assert verdicts["mnist/shallow-faster"] == "not tested"  # CPU seconds: confounded
     assert verdicts["mnist/1-3/gap/similar"] == "not tested"
     assert verdicts["mnist/Q<1/table2-direction"] == "not tested"
+    # a run still going waits for its pairs (p = 1 in Holm's family); a finished one does not
+    going = seed000.measurements(pairs, budget, frame)
+    ended = seed000.measurements(pairs, budget, frame, finished=True)
+    assert going["mnist/1-3/gap/similar"].pending and "the run goes on" in \
+        going["mnist/1-3/gap/similar"].not_tested
+    assert not ended["mnist/1-3/gap/similar"].pending
+    budget = seed000.Budget(("mnist",), {"mnist": 12}, 4, big_hours=3.0)
+    ended = seed000.measurements(pairs, budget, frame, finished=True)
+    assert ended["mnist/Q<1/table2-direction"].not_tested == (
+        "0 complete pair(s) in the Q<1 cells, all the finished run's budget gave (its 3 h of "
+        "Q<1 trials per dataset); a test needs 2")
 
 
 def _cli(*args):
@@ -202,6 +213,10 @@ def test_smoke_budget_end_to_end_and_resume_after_sigkill(tmp_path):
     verdicts = {c["id"]: c for c in summary["claims"]}
     for cell in ("1-3/gap", "1-3/flatten"):  # one pair per cell: too few to test
         assert verdicts[f"digits/{cell}/similar"]["verdict"] == "not tested"
+        # and the run has finished its budget, so it says so instead of "the run goes on"
+        assert verdicts[f"digits/{cell}/similar"]["reason"] == (
+            f"1 complete pair(s) in cell {cell}, all the finished run's budget gave (its "
+            "eligible settings or 3 rounds); a test needs 2")
     assert verdicts["digits/similar"]["n"] == 2  # pooled over the two cells
     assert "this Q bin is not in this budget" in verdicts["digits/3-10/gap/similar"]["reason"]
     for name in ("table2.csv", "paired.csv", "stats.csv", "flattening.csv", "exclusions.csv",

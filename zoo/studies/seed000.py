@@ -529,9 +529,10 @@ def claims(budget: Budget) -> list:
     return out
 
 
-def measurements(pairs: pd.DataFrame, budget: Budget, frame=None) -> dict:
+def measurements(pairs: pd.DataFrame, budget: Budget, frame=None, finished=False) -> dict:
     """Claim id -> Measurement from the complete pairs (a = sequential, b = parallel, so the
-    differences are the log ratios parallel / sequential)."""
+    differences are the log ratios parallel / sequential). ``finished``: the run has ended
+    (the budget gives no more pairs), so a claim short of pairs stays that way."""
     from zoo.studies.claims import Measurement
 
     out = {}
@@ -558,16 +559,16 @@ def measurements(pairs: pd.DataFrame, budget: Budget, frame=None) -> dict:
         metric = {"similar": "val_loss", "shallow-lower-val": "val_loss",
                   "deep-lower-train": "loss", "table2-direction": "val_loss"}[parts[-1]]
         if g.empty or len(g) < 2:
-            reason = _why_untested(d, wanted, budget, frame, len(g))
-            out[claim.id] = Measurement(not_tested=reason,
-                                        pending="not in this budget" not in reason)
+            reason = _why_untested(d, wanted, budget, frame, len(g), finished)
+            out[claim.id] = Measurement(not_tested=reason, pending=not finished
+                                        and "not in this budget" not in reason)
             continue
         out[claim.id] = Measurement(a=np.log(g[f"{metric}_seq"]).tolist(),
                                     b=np.log(g[f"{metric}_par"]).tolist())
     return out
 
 
-def _why_untested(dataset, where, budget, frame, n) -> str:
+def _why_untested(dataset, where, budget, frame, n, finished=False) -> str:
     if dataset not in budget.datasets:
         return f"{dataset} is not in this budget"
     if "Q<1" in where and not budget.big_hours and "Q<1" not in budget.bins:
@@ -575,9 +576,25 @@ def _why_untested(dataset, where, budget, frame, n) -> str:
     if where.startswith("cell ") and where.split()[1].split("/")[0] not in (
             *budget.bins, *(("Q<1",) if budget.big_hours else ())):
         return "this Q bin is not in this budget (compute)"
+    if finished:  # the budget is spent: its rounds, or the Q < 1 cells' hours
+        spent = (f"its {budget.big_hours:g} h of Q<1 trials per dataset" if "Q<1" in where
+                 else f"its eligible settings or {budget.max_rounds} rounds")
+        return (f"{n} complete pair(s) in {where}, all the finished run's budget gave "
+                f"({spent}); a test needs 2")
     started = frame is not None and not frame.empty and (frame["dataset"] == dataset).any()
     return (f"{n} complete pair(s) in {where} so far, 2 needed for a test; the run goes on"
             if started else f"{dataset} not run yet (the study resumes where it stopped)")
+
+
+def run_finished(out: Path) -> bool:
+    """Whether the last ``zoo reproduce`` of ``out`` ran to the end of its budget (the
+    runner's ``sessions.jsonl``; a run killed midway writes no line)."""
+    import json
+
+    path = Path(out) / "sessions.jsonl"
+    lines = path.read_text().splitlines() if path.is_file() else []
+    lines = [line for line in lines if line.strip()]
+    return bool(lines) and bool(json.loads(lines[-1]).get("finished"))
 
 
 def flattening(frame: pd.DataFrame) -> pd.DataFrame:
@@ -673,7 +690,8 @@ def judged(out: Path, budget="cpu") -> list[dict]:
 
     spec = BUDGETS[budget] if isinstance(budget, str) else budget
     frame = pd.read_csv(Path(out) / "trials.csv")
-    return verdicts.judge(claims(spec), measurements(pairs_of(frame), spec, frame))
+    return verdicts.judge(claims(spec), measurements(pairs_of(frame), spec, frame,
+                                                     run_finished(out)))
 
 
 def report(out: Path, *, budget="cpu") -> dict:
@@ -694,7 +712,7 @@ def report(out: Path, *, budget="cpu") -> dict:
     for name, table in (("trials", frame), ("table2", t2), ("paired", pairs), ("stats", stats),
                         ("flattening", flat), ("exclusions", excl), ("trial_cost", costs)):
         write_atomic(out / f"{name}.csv", table.to_csv(index=False))
-    rows = verdicts.judge(claims(spec), measurements(pairs, spec, frame))
+    rows = verdicts.judge(claims(spec), measurements(pairs, spec, frame, run_finished(out)))
     complete = pairs.groupby(["dataset", "cell"]).size()
     summary = {
         "study": "seed000", "budget": budget if isinstance(budget, str) else "custom",
