@@ -5,9 +5,12 @@
 ``zoo.train.fit`` batches through ``tf.data`` where TensorFlow is installed and through NumPy
 (``zoo.data.batches.ArrayBatches``) where it is not -- the lent GPU machines. A pipeline that
 delivers fewer images per second than the model trains on starves it: ResNet-20 trains at
-about 600 images/s on 2 CPU cores and at tens of thousands on one H100/H200. Each row times
-full epochs of batches (shuffled, and for the CIFAR-sized images padded, cropped and flipped)
-consumed as NumPy arrays, after one epoch of warm-up; the median and fastest of ``repeats``.
+about 140 CIFAR-sized images/s on 2 CPU cores (benchmarks/results/throughput_cpu.csv); a GPU
+trains far faster (not measured here). Each row times full epochs of batches (shuffled, and
+for the CIFAR-sized images padded, cropped and flipped) consumed as NumPy arrays, after one
+epoch of warm-up; the median and fastest of ``repeats``. tf.data maps the augmentation over
+every core; the NumPy batches are made on one thread (Keras's default for a PyDataset), so on
+a many-core host the gap would widen.
 """
 
 from __future__ import annotations
@@ -51,7 +54,11 @@ def measure(pipeline, data, examples, shape, augment, batch_size, repeats, seed=
         batches = ArrayBatches(x, y, batch_size, shuffle=True, augment=augment, seed=seed)
     else:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        from zoo.data.datasets import _pipeline
+        from zoo.data.datasets import _pipeline, pipeline_name
+
+        if pipeline_name() != "tf.data":
+            raise SystemExit("tf.data needs TensorFlow, which is not installed here: "
+                             "--pipelines numpy")
 
         batches = _pipeline(x, y, batch_size, True, augment, seed)
     _epoch_seconds(batches, pipeline)  # warm-up: tf.data traces its functions

@@ -255,14 +255,53 @@ def test_numpy_augmentation_is_a_window_of_the_zero_padded_image(augment):
     crops, mirrored = ArrayBatches(x, y, 64, shuffle=False, augment=augment, seed=3)[0][0], 0
     assert crops.shape == x.shape
     padded = np.pad(x, ((0, 0), (PAD, PAD), (PAD, PAD), (0, 0)))
+    offsets = []
     for image, source in zip(crops, padded):
-        windows = [source[t:t + 10, s:s + 12] for t in range(2 * PAD + 1)
-                   for s in range(2 * PAD + 1)]
-        if any(np.array_equal(image, w) for w in windows):
-            continue
-        assert augment == "crop_flip" and any(np.array_equal(image[:, ::-1], w) for w in windows)
-        mirrored += 1
+        windows = {(t, s): source[t:t + 10, s:s + 12] for t in range(2 * PAD + 1)
+                   for s in range(2 * PAD + 1)}
+        found = [o for o, w in windows.items() if np.array_equal(image, w)]
+        if not found:
+            found = [o for o, w in windows.items() if np.array_equal(image[:, ::-1], w)]
+            assert augment == "crop_flip" and len(found) == 1
+            mirrored += 1
+        offsets.append(found[0])
+    tops, lefts = zip(*offsets)
+    # the offsets cover the range, each axis drawn on its own
+    assert len(set(tops)) >= 6 and len(set(lefts)) >= 6 and tops != lefts
     if augment == "crop_flip":
         assert 16 < mirrored < 48  # about half (seeded; 16 and 48 are 4 SD from 32)
     assert (crops == 0).any()  # zeros come in from the border
     assert not np.array_equal(crops, x)
+
+
+def test_numpy_batches_follow_keras_epochs_so_a_resumed_fit_sees_the_same_batches():
+    import keras
+
+    from zoo.data.batches import ArrayBatches, EpochSync
+
+    class Recording(ArrayBatches):  # what model.fit actually draws, epoch by epoch
+        def __getitem__(self, index):
+            x, y = super().__getitem__(index)
+            self.served.append((self.epoch, index, tuple(y.tolist())))
+            return x, y
+
+    x = np.random.default_rng(0).normal(size=(50, 4)).astype(np.float32)
+    y = np.arange(50)  # one class per example: the labels name the examples
+
+    def fit(initial_epoch):
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(50)])
+        model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        batches = Recording(x, y, 16, augment=None, seed=3)
+        batches.served = []
+        model.fit(batches, epochs=3, initial_epoch=initial_epoch, shuffle=False, verbose=0,
+                  callbacks=[EpochSync(batches)])
+        by_epoch = {}
+        for epoch, index, labels in batches.served:
+            by_epoch.setdefault(epoch, {})[index] = labels  # a re-drawn batch is the same
+        return {e: [b[i] for i in sorted(b)] for e, b in by_epoch.items()}
+
+    full, resumed = fit(0), fit(1)
+    for epoch in (0, 1, 2):
+        assert sorted(sum(full[epoch], ())) == list(range(50))  # each example once
+    assert full[0] != full[1] != full[2] != full[0]  # Keras's epochs get new orders
+    assert resumed[1] == full[1] and resumed[2] == full[2]  # resumed at epoch 1: the same

@@ -161,6 +161,31 @@ def test_report_tables_and_verdicts_on_a_hand_made_study():
     assert ended["mnist/Q<1/table2-direction"].not_tested == (
         "0 complete pair(s) in the Q<1 cells, all the finished run's budget gave (its 3 h of "
         "Q<1 trials per dataset); a test needs 2")
+    # the gpu budget has Q<1 among its bins (no separate hours): its rounds are what it gave
+    ended = seed000.measurements(pairs, seed000.BUDGETS["gpu"], frame, finished=True)
+    assert ended["mnist/Q<1/table2-direction"].not_tested == (
+        "0 complete pair(s) in the Q<1 cells, all the finished run's budget gave (its eligible "
+        "settings or 4 rounds); a test needs 2")
+
+
+def test_a_run_counts_as_finished_only_by_its_own_budgets_last_session(tmp_path):
+    sessions = tmp_path / "sessions.jsonl"
+    assert not seed000.run_finished(tmp_path, "cpu")  # no sessions file
+
+    def line(**fields):
+        return json.dumps({"started": "2026-12-04T00:00:00", "wall_seconds": 1.0, **fields})
+
+    sessions.write_text(line(budget="cpu", finished=True) + "\n\n")
+    assert seed000.run_finished(tmp_path, "cpu")
+    assert not seed000.run_finished(tmp_path, "gpu")  # another budget's line
+    assert not seed000.run_finished(tmp_path, seed000.BUDGETS["cpu"])  # not a name: custom
+    sessions.write_text(line(budget="cpu", finished=True) + "\n"
+                        + line(budget="cpu", finished=False) + "\n")
+    assert not seed000.run_finished(tmp_path, "cpu")  # the last one stopped at its limit
+    sessions.write_text(line(finished=True) + "\n")
+    assert not seed000.run_finished(tmp_path, "cpu")  # written before lines named the budget
+    sessions.write_text(line(budget="cpu", finished=True) + "\n{half a li")
+    assert not seed000.run_finished(tmp_path, "cpu")  # a torn last line
 
 
 def _cli(*args):
@@ -536,16 +561,23 @@ def test_seed003_depths_and_parameters_are_the_papers():
     assert net.count_params() == ref.count_params()
     cifar = zoo.create_model("preresnet164", input_shape=(32, 32, 3))
     assert abs(cifar.count_params() / seed003.PAPER_PARAMS["preresnet164"] - 1) < 0.02
-    runs = list(seed003._compare_runs(cpu))
-    assert [r[1] for r in runs[:2]] == ["procresnet22", "preresnet20"]
-    assert {r[0] for r in runs if r[1] == "procresnet22"} == {0, 1, 2, 3, 4}  # >= 5 seeds
-    assert {r[0] for r in runs if r[1] == "procresnet58"} == {0, 1, 2}  # a deeper pair
-    proc = zoo.create_model(runs[0][2], input_shape=(28, 28, 1), **runs[0][3])
-    pre = zoo.create_model(runs[1][2], input_shape=(28, 28, 1), **runs[1][3])
+    runs = list(seed003._compare_runs(cpu))  # (seed, folder part, name, model, overrides)
+    assert [r[2] for r in runs[:2]] == ["procresnet22", "preresnet20"]
+    assert {r[0] for r in runs if r[2] == "procresnet22"} == {0, 1, 2, 3, 4}  # >= 5 seeds
+    assert {r[0] for r in runs if r[2] == "procresnet58"} == {0, 1, 2}  # a deeper pair
+    proc = zoo.create_model(runs[0][3], input_shape=(28, 28, 1), **runs[0][4])
+    pre = zoo.create_model(runs[1][3], input_shape=(28, 28, 1), **runs[1][4])
     assert (proc.name, pre.name) == ("procresnet22", "preresnet20")
     assert abs(proc.count_params() / pre.count_params() - 1) < 0.1  # about equal size
+    # the ablation's ProcResNet-22 seeds 0-2 are the comparison's: trained once, not twice
+    shared = {r[0] for r in runs if r[1] == "accuracy"}
+    assert shared == set(cpu.seeds) and all(r[2] == cpu.accuracy_model and r[4] == {}
+                                            for r in runs if r[1] == "accuracy")
     gpu = seed003.BUDGETS["gpu"]
     assert [seed003.depth_of("procresnet", n) for n, _ in gpu.comparisons] == [166]
+    gpu_runs = list(seed003._compare_runs(gpu))  # ProcResNet-166: all five seeds shared
+    assert sorted((r[0], r[1]) for r in gpu_runs if r[2] == "procresnet166") == [
+        (s, "accuracy") for s in range(5)]
 
 
 def test_seed003_verdicts_on_hand_made_ratios():

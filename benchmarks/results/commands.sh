@@ -30,5 +30,5 @@ python -m benchmarks.evaluate_xla --repeats 3 --out benchmarks/results/evaluate_
 # 2026-12-04: images per second of the two training-batch pipelines, no model (2 cores, the
 # study paused with SIGSTOP): tf.data (TensorFlow installed) and NumPy (zoo.data.batches, the
 # machines without TensorFlow). MNIST-sized without augmentation: 0.41M vs 2.6M images/s;
-# CIFAR-sized with pad-crop-flip: 25k vs 24k images/s, a ceiling a GPU could reach.
+# CIFAR-sized with pad-crop-flip: 25k (tf.data, both cores) vs 24k (NumPy, one thread).
 python -m benchmarks.pipelines --repeats 3 --out benchmarks/results/pipelines_cpu.csv

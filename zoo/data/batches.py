@@ -39,8 +39,10 @@ def augment_batch(x, rng, *, flip):
 class ArrayBatches(keras.utils.PyDataset):
     """Batches of ``(x, y)`` for ``model.fit``: every example once per epoch, in an order
     drawn anew each epoch (with ``shuffle``), augmented with ``"crop"`` or ``"crop_flip"``.
-    Batch ``i`` of epoch ``e`` depends only on ``(seed, e, i)``, so it is the same whichever
-    worker makes it."""
+    Batch ``i`` of epoch ``e`` depends only on ``(seed, e, i)``. The epoch advances with each
+    ``on_epoch_end`` (Keras also calls it once before training); give ``model.fit`` an
+    :class:`EpochSync` callback to follow Keras's own epoch number instead, so that a run
+    resumed at epoch ``k`` sees the batches an uninterrupted run sees there."""
 
     def __init__(self, x, y, batch_size, *, shuffle=True, augment=None, seed=0):
         super().__init__()
@@ -71,6 +73,22 @@ class ArrayBatches(keras.utils.PyDataset):
             x = augment_batch(x, rng, flip=self.augment == "crop_flip")
         return x, y
 
+    def set_epoch(self, epoch):
+        if epoch != self.epoch:
+            self.epoch = epoch
+            self._order = self._draw_order()
+
     def on_epoch_end(self):
-        self.epoch += 1
-        self._order = self._draw_order()
+        self.set_epoch(self.epoch + 1)
+
+
+class EpochSync(keras.callbacks.Callback):
+    """Sets an :class:`ArrayBatches` to Keras's epoch at the start of every epoch (callbacks
+    run before the epoch's first batch is drawn)."""
+
+    def __init__(self, batches: ArrayBatches):
+        super().__init__()
+        self.batches = batches
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.batches.set_epoch(epoch)

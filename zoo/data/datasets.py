@@ -386,7 +386,9 @@ def load(
         seed: for the subset, the shuffling and the augmentation.
         batch_size: None returns ``(x, y)`` NumPy arrays; an int returns a batched,
             prefetched ``tf.data.Dataset`` of ``(x, y)`` (without TensorFlow, an
-            :class:`~zoo.data.batches.ArrayBatches` of the same batches).
+            :class:`~zoo.data.batches.ArrayBatches`, a ``keras.utils.PyDataset`` that
+            shuffles itself: pass ``shuffle=False`` to ``model.fit``, and it has no
+            ``take()`` or ``cardinality()``).
         shuffle: shuffle each epoch (default: for the train split).
         augment: "default" (the papers': pad-4 crop + flip for CIFAR, pad-4 crop for SVHN, on
             the train split), "crop_flip", "crop" or None.

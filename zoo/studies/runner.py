@@ -127,7 +127,7 @@ def reproduce(name, budget, *, out=None, report_only=False, time_limit=None, red
             finished = study.run(study.BUDGETS[budget], out, time_limit=time_limit,
                                  stream=stream)
         with open(out / "sessions.jsonl", "a") as f:  # one line per invocation: what it cost
-            f.write(json.dumps({"started": started,
+            f.write(json.dumps({"budget": budget, "started": started,
                                 "ended": time.strftime("%Y-%m-%dT%H:%M:%S"),
                                 "wall_seconds": round(time.monotonic() - start, 1),
                                 "finished": bool(finished)}) + "\n")

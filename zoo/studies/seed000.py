@@ -577,7 +577,8 @@ def _why_untested(dataset, where, budget, frame, n, finished=False) -> str:
             *budget.bins, *(("Q<1",) if budget.big_hours else ())):
         return "this Q bin is not in this budget (compute)"
     if finished:  # the budget is spent: its rounds, or the Q < 1 cells' hours
-        spent = (f"its {budget.big_hours:g} h of Q<1 trials per dataset" if "Q<1" in where
+        spent = (f"its {budget.big_hours:g} h of Q<1 trials per dataset"
+                 if "Q<1" in where and "Q<1" not in budget.bins
                  else f"its eligible settings or {budget.max_rounds} rounds")
         return (f"{n} complete pair(s) in {where}, all the finished run's budget gave "
                 f"({spent}); a test needs 2")
@@ -586,15 +587,23 @@ def _why_untested(dataset, where, budget, frame, n, finished=False) -> str:
             if started else f"{dataset} not run yet (the study resumes where it stopped)")
 
 
-def run_finished(out: Path) -> bool:
-    """Whether the last ``zoo reproduce`` of ``out`` ran to the end of its budget (the
-    runner's ``sessions.jsonl``; a run killed midway writes no line)."""
+def run_finished(out: Path, budget) -> bool:
+    """Whether the last ``zoo reproduce`` of ``out`` ran budget ``budget`` (a name) to its end:
+    the runner's ``sessions.jsonl``, whose last line must name that budget and say
+    finished. A run killed midway writes no line; a custom budget (not a name) never counts
+    as finished, nor does a line that cannot be read."""
     import json
 
     path = Path(out) / "sessions.jsonl"
     lines = path.read_text().splitlines() if path.is_file() else []
     lines = [line for line in lines if line.strip()]
-    return bool(lines) and bool(json.loads(lines[-1]).get("finished"))
+    if not isinstance(budget, str) or not lines:
+        return False
+    try:
+        last = json.loads(lines[-1])
+    except json.JSONDecodeError:
+        return False
+    return isinstance(last, dict) and last.get("budget") == budget and last.get("finished") is True
 
 
 def flattening(frame: pd.DataFrame) -> pd.DataFrame:
@@ -691,7 +700,7 @@ def judged(out: Path, budget="cpu") -> list[dict]:
     spec = BUDGETS[budget] if isinstance(budget, str) else budget
     frame = pd.read_csv(Path(out) / "trials.csv")
     return verdicts.judge(claims(spec), measurements(pairs_of(frame), spec, frame,
-                                                     run_finished(out)))
+                                                     run_finished(out, budget)))
 
 
 def report(out: Path, *, budget="cpu") -> dict:
@@ -712,7 +721,8 @@ def report(out: Path, *, budget="cpu") -> dict:
     for name, table in (("trials", frame), ("table2", t2), ("paired", pairs), ("stats", stats),
                         ("flattening", flat), ("exclusions", excl), ("trial_cost", costs)):
         write_atomic(out / f"{name}.csv", table.to_csv(index=False))
-    rows = verdicts.judge(claims(spec), measurements(pairs, spec, frame, run_finished(out)))
+    rows = verdicts.judge(claims(spec), measurements(pairs, spec, frame,
+                                                     run_finished(out, budget)))
     complete = pairs.groupby(["dataset", "cell"]).size()
     summary = {
         "study": "seed000", "budget": budget if isinstance(budget, str) else "custom",

@@ -153,15 +153,22 @@ def _accuracy_runs(budget: Budget):
 
 
 def _compare_runs(budget: Budget):
-    """(seed, run name, registered model, builder overrides) of the ProcResNet vs PreResNet
-    comparisons, seed by seed so that a study cut short has complete pairs first."""
+    """(seed, folder part, run name, registered model, builder overrides) of the ProcResNet
+    vs PreResNet comparisons, seed by seed so that a study cut short has complete pairs
+    first. A ProcResNet that the projection ablation trains anyway (its model and one of its
+    seeds, the same recipe, epochs and data) is that run, in the ablation's folder, not a
+    second identical training."""
     for n, seeds in budget.comparisons:
         for seed in seeds:
             proc, pre = depth_of("procresnet", n), depth_of("preresnet", n)
-            yield seed, f"procresnet{proc}", "procresnet22", {"depth": proc,
-                                                              "name": f"procresnet{proc}"}
-            yield seed, f"preresnet{pre}", "preresnet164", {"depth": pre,
-                                                            "name": f"preresnet{pre}"}
+            if f"procresnet{proc}" == budget.accuracy_model:
+                part = "accuracy" if seed in budget.seeds else "compare"
+                yield seed, part, budget.accuracy_model, budget.accuracy_model, {}
+            else:
+                yield seed, "compare", f"procresnet{proc}", "procresnet22", {
+                    "depth": proc, "name": f"procresnet{proc}"}
+            yield seed, "compare", f"preresnet{pre}", "preresnet164", {
+                "depth": pre, "name": f"preresnet{pre}"}
 
 
 def run(budget: Budget, out: Path, *, time_limit=None, stream=None) -> bool:
@@ -179,13 +186,13 @@ def run(budget: Budget, out: Path, *, time_limit=None, stream=None) -> bool:
     items = [(d, *item) for d in budget.datasets for item in _ratio_items(budget)]
     # the paper's headline (ProcResNet vs PreResNet) first: on a GPU, in 10-minute calls, it
     # is what the first calls should buy; then the ratios, then the projection ablation
-    compare = [(d, "compare", *r) for d in budget.datasets for r in _compare_runs(budget)]
+    compare = [(d, part, seed, *r) for d in budget.datasets
+               for seed, part, *r in _compare_runs(budget)]
     ablation = [(d, "accuracy", s, m, m, {}) for d in budget.datasets
                 for s, m in _accuracy_runs(budget)]
-    accuracy = compare + ablation
-    done = sum(item[1] in logs[item[0]] for item in items) + \
-        sum(runs.finished(out / d / part / m / f"seed-{s}") for d, part, s, m, _, _ in accuracy)
-    progress = Progress(len(items) + len(accuracy), done=done, label="items", stream=stream)
+    folders = {out / d / part / m / f"seed-{s}" for d, part, s, m, _, _ in compare + ablation}
+    done = sum(item[1] in logs[item[0]] for item in items) + sum(map(runs.finished, folders))
+    progress = Progress(len(items) + len(folders), done=done, label="items", stream=stream)
 
     def out_of_time():
         return time_limit is not None and time.monotonic() - started > time_limit
@@ -323,14 +330,14 @@ def compare_frame(out: Path, budget: Budget) -> pd.DataFrame:
 
     rows = []
     for dataset in budget.datasets:
-        for seed, name, _, overrides in _compare_runs(budget):
-            folder = out / dataset / "compare" / name / f"seed-{seed}"
+        for seed, part, name, _, _ in _compare_runs(budget):
+            folder = out / dataset / part / name / f"seed-{seed}"
             if runs.finished(folder):
                 family = "procresnet" if name.startswith("procresnet") else "preresnet"
-                n = next(k for k, _ in budget.comparisons
-                         if depth_of(family, k) == overrides["depth"])
+                depth = int(name[len(family):])
+                n = next(k for k, _ in budget.comparisons if depth_of(family, k) == depth)
                 rows.append({"dataset": dataset, "model": name, "family": family, "n": n,
-                             "depth": overrides["depth"], "seed": seed, **runs.read(folder)})
+                             "depth": depth, "seed": seed, **runs.read(folder)})
     return pd.DataFrame(rows, columns=["dataset", "model", "family", "n", "depth", "seed",
                                        "params", "test_accuracy", "test_loss", "epochs",
                                        "seconds_per_epoch", "train_examples", "test_examples"])

@@ -23,6 +23,7 @@ import keras
 
 from zoo import validation as check
 from zoo.data import VALIDATION_FRACTION, dataset_info, holdout, load
+from zoo.data.batches import ArrayBatches, EpochSync
 from zoo.data.datasets import AUGMENTATIONS, _pipeline, pipeline_name
 from zoo.environment import environment, has_gpu
 from zoo.layers import NormPreservingProjection, projected_layers
@@ -336,6 +337,8 @@ def _finished_result(run: RunFolder, verbose) -> RunResult:
 
 def _train(model, recipe, data, seed, run, mode, verbose, tensorboard) -> RunResult:
     callbacks = [EpochSeconds()]  # first, so that the CSV logger below records its column
+    if isinstance(data.train, ArrayBatches):  # NumPy batches follow Keras's epoch: a resumed
+        callbacks.append(EpochSync(data.train))  # run sees an uninterrupted run's batches
     projection = None
     if projected_layers(model):
         projection = NormPreservingProjection(recipe.projection_probability, seed=seed)
@@ -388,7 +391,8 @@ def _run_callbacks(run: RunFolder, mode, tensorboard) -> list:
     # the log first, then the checkpoint: a kill between them repeats an epoch whose row
     # _continue_run drops, never loses one
     callbacks = [keras.callbacks.CSVLogger(str(run.metrics_file), append=mode != "new"),
-                 # every epoch: weights, optimizer and epoch, so that --resume continues exactly
+                 # every epoch: weights, optimizer and epoch, so that --resume continues from
+                 # there (the NumPy batches exactly; tf.data's shuffle stream starts again)
                  keras.callbacks.BackupAndRestore(str(run.checkpoint_dir),
                                                   delete_checkpoint=False)]
     if tensorboard:
