@@ -24,7 +24,7 @@ import keras
 from zoo import validation as check
 from zoo.data import VALIDATION_FRACTION, dataset_info, holdout, load
 from zoo.data.batches import ArrayBatches, EpochSync
-from zoo.data.datasets import AUGMENTATIONS, _pipeline, pipeline_name
+from zoo.data.datasets import AUGMENTATIONS, _pipeline
 from zoo.environment import environment, has_gpu
 from zoo.layers import NormPreservingProjection, projected_layers
 from zoo.models.complexity import parameter_counts
@@ -252,7 +252,6 @@ def _input_normalization(model, model_kwargs, dataset):
 @dataclass
 class _Data:
     train: object  # the batched, seeded, reshuffled (and augmented) batches
-    pipeline: str  # "tf.data", or "numpy" on a machine without TensorFlow
     train_examples: int
     steps_per_epoch: int
     validation: tuple | None  # (x, y) held out of the training split
@@ -276,8 +275,8 @@ def _data(dataset, normalize, recipe, *, seed, subset, test_subset, data_dir,
     x_test, y_test = load(dataset, "test", data_dir=data_dir, subset=test_subset, seed=seed,
                           normalize=normalize)
     steps = int(train.cardinality()) if hasattr(train, "cardinality") else len(train)
-    return _Data(train, pipeline_name(), len(y), steps, validation, validation_fraction,
-                 (x_test, y_test), augment)
+    return _Data(train, len(y), steps, validation, validation_fraction, (x_test, y_test),
+                 augment)
 
 
 def _model(model, info, mixed_precision, model_kwargs) -> keras.Model:
@@ -319,7 +318,7 @@ def _config(model_name, model_kwargs, model, dataset, data, recipe, seed,
         "seed": seed,
         "mixed_precision": bool(mixed_precision),
         "augment": data.augment,
-        "data_pipeline": data.pipeline,
+        "data_pipeline": "numpy" if isinstance(data.train, ArrayBatches) else "tf.data",
         "environment": environment(),
     }
 
