@@ -9,3 +9,5 @@ zoo reproduce seed000 --budget gpu --report-only
 # folder; the next GPU session resumes it in place); an earlier call's 17 trials did not come
 # back (the device returns no deep folders). Resume on a lent GPU (see benchmarks/gpu.sh):
 #   STUDY=seed000 LIMIT=300 bash benchmarks/gpu.sh study "$OUT"
+zoo reproduce seed000 --budget gpu --out results/seed000/gpu --time-limit 400
+zoo reproduce seed000 --budget gpu --out results/seed000/gpu --time-limit 250
