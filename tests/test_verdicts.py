@@ -37,7 +37,7 @@ def test_every_study_has_committed_results_checked_here():
     assert set(STUDIES) == set(REGISTERED)
 
 
-# every committed budget folder, not only the one the README shows (results/seed000/gpu too)
+# every committed budget folder, not only the one the README shows (the gpu budgets too)
 COMMITTED = sorted(p.parent.relative_to(ROOT).as_posix()
                    for p in ROOT.glob("results/*/*/summary.json"))
 

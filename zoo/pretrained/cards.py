@@ -25,6 +25,7 @@ from zoo.models.stem_head import INPUT_NORMALIZATION, expects_raw_pixels
 from zoo.pretrained.hub import CARD_FILE, MODEL_FILE, PretrainedError, pretrained_dir
 from zoo.registry import get_spec
 from zoo.run_folder import RunFolder
+from zoo.train.losses import ProbabilityCrossentropy
 
 SCHEMA_VERSION = 1
 
@@ -276,7 +277,7 @@ def _stage(run: RunFolder, staging: Path, config, results, model, *, name, tag,
 
     model.save(staging / MODEL_FILE)  # uncompiled: weights and architecture only
     published = load_model(staging / MODEL_FILE)
-    published.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    published.compile(loss=ProbabilityCrossentropy(), metrics=["accuracy"])
     x, y = load(dataset_info(config["dataset"]).name, "test", normalize=None)
     loss, accuracy = published.evaluate(x, y, batch_size=batch_size, verbose=0)
     card = _card(published, staging, config, results, name=name, tag=tag,

@@ -121,6 +121,7 @@ def load_pretrained(name: str, *, root=None, compile: bool = True):
 
     import zoo.layers  # noqa: F401  (registers the zoo's layers before deserializing)
     from zoo.saving import load_model
+    from zoo.train.losses import ProbabilityCrossentropy
 
     try:  # the sha256 is of the bytes that are loaded (one read, into a private copy)
         model = load_model(path, compile=False, sha256=card["file"]["sha256"])
@@ -129,5 +130,5 @@ def load_pretrained(name: str, *, root=None, compile: bool = True):
     except ValueError as e:
         raise PretrainedError(str(e)) from None
     if compile:
-        model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model.compile(loss=ProbabilityCrossentropy(), metrics=["accuracy"])
     return model

@@ -15,10 +15,12 @@ from zoo.train.fit import (
     evaluate,
     fit,
 )
+from zoo.train.losses import ProbabilityCrossentropy
 from zoo.train.optimizers import L2SGD, L2Adam, make_optimizer
 from zoo.train.recipes import RECIPES, Recipe, get_recipe
 
-__all__ = ["L2SGD", "RECIPES", "EpochSeconds", "L2Adam", "Recipe", "RunResult",
+__all__ = ["L2SGD", "RECIPES", "EpochSeconds", "L2Adam", "ProbabilityCrossentropy", "Recipe",
+           "RunResult",
            "TrainingDiverged", "build_training_state", "compile_for_training", "environment",
            "evaluate", "fit", "get_recipe", "make_optimizer"]
 

@@ -31,6 +31,7 @@ from zoo.models.complexity import parameter_counts
 from zoo.models.stem_head import expects_raw_pixels
 from zoo.registry import create_model
 from zoo.run_folder import RunFolder, save_model_atomic
+from zoo.train.losses import ProbabilityCrossentropy
 from zoo.train.optimizers import make_optimizer
 from zoo.train.recipes import Recipe, get_recipe
 
@@ -120,9 +121,9 @@ class EpochSeconds(keras.callbacks.Callback):
 
 def compile_for_training(model, optimizer) -> None:
     """Compile ``model`` as every zoo training does -- ``optimizer``, sparse categorical
-    cross-entropy, accuracy -- and build its training state now (:func:`build_training_state`)."""
-    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    cross-entropy (:class:`~zoo.train.losses.ProbabilityCrossentropy`: the same gradient on
+    every backend), accuracy -- and build its training state now (:func:`build_training_state`)."""
+    model.compile(optimizer=optimizer, loss=ProbabilityCrossentropy(), metrics=["accuracy"])
     build_training_state(model)
 
 
@@ -449,7 +450,6 @@ def evaluate(model, dataset, *, split="test", subset=None, seed=0, data_dir=None
                          f"classes: it needs one output of shape (None, {info.num_classes})")
     x, y = load(dataset, split, data_dir=data_dir, subset=subset, seed=seed,
                 normalize=None if expects_raw_pixels(model) else "standardize")
-    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-                  jit_compile=jit_compile)
+    model.compile(loss=ProbabilityCrossentropy(), metrics=["accuracy"], jit_compile=jit_compile)
     loss, accuracy = model.evaluate(x, y, batch_size=batch_size, verbose=0)
     return {"loss": float(loss), "accuracy": float(accuracy), "examples": int(len(y))}

@@ -1,0 +1,133 @@
+"""The zoo's cross-entropy (zoo.train.losses) has the logits' value and gradient on every
+backend, where Keras's cross-entropy of probabilities has a zero gradient on JAX and PyTorch
+once a true class's probability is under 1e-7."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+from conftest import backend_available, run_python
+
+import zoo
+from zoo.train import ProbabilityCrossentropy, compile_for_training
+
+# rows 0, 2 and 3 are saturated the wrong way (true-class logit gaps of 30, 80 and 40)
+LOGITS = [[30.0, 0.0, -5.0], [1.0, 2.0, 3.0], [0.0, 80.0, 0.0], [-20.0, 20.0, 0.0]]
+LABELS = [1, 2, 0, 0]
+SATURATED = [0, 2, 3]
+
+
+def reference():
+    """Per-example loss and d(mean loss)/d(logits), from a float64 log-softmax."""
+    z = np.asarray(LOGITS, np.float64)
+    top = z.max(axis=1, keepdims=True)
+    log_p = z - top - np.log(np.exp(z - top).sum(axis=1, keepdims=True))
+    rows = np.arange(len(LABELS))
+    onehot = np.eye(z.shape[1])[LABELS]
+    return -log_p[rows, LABELS], (np.exp(log_p) - onehot) / len(LABELS)
+
+
+GRADIENTS = """
+import json, keras, numpy as np
+from zoo.train.losses import ProbabilityCrossentropy, sparse_probability_crossentropy
+z = np.array({logits}, "float32"); y = np.array({labels})
+softmax = keras.layers.Activation("softmax")
+backend = keras.backend.backend()
+
+def grad(loss):
+    if backend == "jax":
+        import jax
+        return np.asarray(jax.grad(lambda v: loss(y, softmax(v)))(z))
+    if backend == "torch":
+        import torch
+        v = torch.tensor(z, requires_grad=True)
+        loss(torch.tensor(y), softmax(v)).backward()
+        return v.grad.numpy()
+    import tensorflow as tf
+    v = tf.Variable(z)
+    with tf.GradientTape() as tape:
+        value = loss(y, softmax(v))
+    return tape.gradient(value, v).numpy()
+
+print(json.dumps({{
+    "per_example": keras.ops.convert_to_numpy(
+        sparse_probability_crossentropy(y, softmax(z))).tolist(),
+    "zoo": grad(ProbabilityCrossentropy()).tolist(),
+    "keras": grad(keras.losses.SparseCategoricalCrossentropy()).tolist(),
+}}))
+"""
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax", "torch"])
+def test_value_and_gradient_are_the_logits_ones_on_every_backend(backend):
+    if not backend_available(backend):
+        pytest.skip(f"{backend} is not installed")
+    proc = run_python(GRADIENTS.format(logits=LOGITS, labels=LABELS), backend=backend)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    loss, gradient = reference()
+    np.testing.assert_allclose(got["per_example"], loss, rtol=1e-5)
+    np.testing.assert_allclose(got["zoo"], gradient, atol=1e-6)
+    # why the class exists: Keras's own loss of probabilities, on the saturated rows
+    keras_rows = np.asarray(got["keras"])[SATURATED]
+    if backend == "tensorflow":  # it finds the logits behind the softmax
+        np.testing.assert_allclose(keras_rows, gradient[SATURATED], atol=1e-6)
+    else:  # its clip at 1e-7 leaves no gradient at all
+        np.testing.assert_array_equal(keras_rows, 0.0)
+
+
+TRAINING = """
+import json, keras, numpy as np
+from zoo.train import compile_for_training
+rng = np.random.default_rng(0)
+x = rng.normal(size=(256, 4)).astype("float32")
+y = (x[:, 0] > 0).astype("int32")  # two classes, separable
+out = {}
+for name in ("zoo", "keras"):
+    keras.utils.set_random_seed(0)
+    # a net that starts saturated: class 2 (never the label) leads by 25 logits
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(
+        3, activation="softmax", bias_initializer=keras.initializers.Constant([0., 0., 25.]))])
+    if name == "zoo":
+        compile_for_training(model, keras.optimizers.Adam(0.5))
+    else:
+        model.compile(keras.optimizers.Adam(0.5), "sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+    history = model.fit(x, y, batch_size=32, epochs=20, verbose=0, shuffle=False)
+    out[name] = [history.history["loss"][0], history.history["loss"][-1],
+                 history.history["accuracy"][-1]]
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.other_backend
+def test_a_saturated_net_learns_on_jax_with_the_zoo_loss_and_stays_stuck_with_keras_one():
+    """The failure the loss fixes, end to end: on JAX a net whose softmax starts saturated on
+    a wrong class learns through compile_for_training; with Keras's loss it never moves."""
+    if not backend_available("jax"):
+        pytest.skip("jax is not installed")
+    proc = run_python(TRAINING, backend="jax")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    first, last, accuracy = got["zoo"]
+    assert first > 10 and last < 0.2 and accuracy > 0.95, got
+    first, last, accuracy = got["keras"]
+    assert last == pytest.approx(first, rel=1e-3) and last > 16, got  # ln(1e7) = 16.1: clipped
+
+
+def test_the_loss_saves_and_loads_in_safe_mode(tmp_path):
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    compile_for_training(model, keras.optimizers.Adam(0.01))
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    assert isinstance(loaded.loss, ProbabilityCrossentropy)
+    assert ProbabilityCrossentropy.from_config(loaded.loss.get_config()).name == (
+        "probability_crossentropy")
+    x = np.random.default_rng(0).normal(size=(8, 4)).astype("float32")
+    y = np.arange(8) % 3
+    assert loaded.evaluate(x, y, verbose=0)[0] == pytest.approx(
+        model.evaluate(x, y, verbose=0)[0], rel=1e-6)
+    assert "zoo>ProbabilityCrossentropy" in keras.saving.serialize_keras_object(
+        loaded.loss)["registered_name"]
+    assert zoo.train.ProbabilityCrossentropy is ProbabilityCrossentropy
