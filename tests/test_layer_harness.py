@@ -86,6 +86,10 @@ def test_a_mixed_precision_model_survives_save_and_load(name, tmp_path):
     finally:
         keras.config.set_dtype_policy(previous)
     x = np.random.default_rng(0).normal(size=(4, 8, 8, 1)).astype("float32")
+    # the classifier stays float32, so its probabilities reach the loss unrounded
+    assert model.get_layer("predictions").dtype_policy.name == "float32"
+    assert keras.backend.standardize_dtype(model(x, training=False).dtype) == "float32"
+    assert model.get_layer("stem_conv").dtype_policy.name == "mixed_bfloat16"
     before = keras.ops.convert_to_numpy(model(x, training=False)).astype("float32")
     model.save(tmp_path / "m.keras")
     loaded = load_model(tmp_path / "m.keras", compile=False)

@@ -82,6 +82,8 @@ def classifier_head(x, num_classes, *, preactivation=False, pooling="gap",
         x = keras.layers.GlobalAveragePooling2D(name="head_pool")(x)
     else:
         x = keras.layers.Flatten(name="head_flatten")(x)
+    # float32 under a mixed-precision policy too (Keras's own advice): float16 probabilities
+    # stop at 6e-8, where the cross-entropy of a confidently wrong example has no gradient
     return keras.layers.Dense(
-        num_classes, activation=classifier_activation, name="predictions"
+        num_classes, activation=classifier_activation, name="predictions", dtype="float32"
     )(x)
