@@ -141,8 +141,10 @@ def _compiled(name, input_shape):
     import keras
 
     model = build(name, input_shape)
+    from zoo.train import ProbabilityCrossentropy  # the loss every zoo training uses
+
     model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
-                  loss="sparse_categorical_crossentropy")
+                  loss=ProbabilityCrossentropy())
     return model
 
 

@@ -95,3 +95,24 @@ def test_a_mixed_precision_model_survives_save_and_load(name, tmp_path):
     loaded = load_model(tmp_path / "m.keras", compile=False)
     after = keras.ops.convert_to_numpy(loaded(x, training=False)).astype("float32")
     np.testing.assert_array_equal(before, after)
+
+
+@pytest.mark.parametrize("policy, head", [("mixed_float16", "float32"),
+                                          ("mixed_bfloat16", "float32"),
+                                          ("float64", "float64")])
+def test_the_classifier_head_computes_in_the_variables_dtype(policy, head):
+    """float16 probabilities would stop at 6e-8 (no gradient below); a float64 net keeps
+    float64. The head a factory puts back keeps the same dtype."""
+    from zoo.factory import _new_head
+
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        model = zoo.create_model("resnet20", input_shape=(8, 8, 1), num_classes=3)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    assert model.get_layer("stem_conv").dtype_policy.name == policy
+    assert model.get_layer("predictions").dtype_policy.name == head
+    assert keras.backend.standardize_dtype(model.output.dtype) == head
+    swapped = _new_head(model, 5, include_top=True, pooling=None)  # create_model(num_classes=)
+    assert swapped.get_layer("predictions").dtype_policy.name == head

@@ -35,10 +35,10 @@ z = np.array({logits}, "float32"); y = np.array({labels})
 softmax = keras.layers.Activation("softmax")
 backend = keras.backend.backend()
 
-def grad(loss):
-    if backend == "jax":
+def grad(loss, z=z, y=y):
+    if backend == "jax":  # compiled, as in training (eager agrees: checked below)
         import jax
-        return np.asarray(jax.grad(lambda v: loss(y, softmax(v)))(z))
+        return np.asarray(jax.jit(jax.grad(lambda v: loss(y, softmax(v))))(z))
     if backend == "torch":
         import torch
         v = torch.tensor(z, requires_grad=True)
@@ -50,12 +50,20 @@ def grad(loss):
         value = loss(y, softmax(v))
     return tape.gradient(value, v).numpy()
 
-print(json.dumps({{
+far = np.array([[100.0, 0.0]], "float32"); far_y = np.array([1])  # the limit: a gap of 100
+out = {{
     "per_example": keras.ops.convert_to_numpy(
         sparse_probability_crossentropy(y, softmax(z))).tolist(),
     "zoo": grad(ProbabilityCrossentropy()).tolist(),
     "keras": grad(keras.losses.SparseCategoricalCrossentropy()).tolist(),
-}}))
+    "far": float(keras.ops.convert_to_numpy(ProbabilityCrossentropy()(far_y, softmax(far)))),
+    "far_grad": grad(ProbabilityCrossentropy(), far, far_y).tolist(),
+}}
+if backend == "jax":
+    import jax
+    out["eager"] = np.asarray(
+        jax.grad(lambda v: ProbabilityCrossentropy()(y, softmax(v)))(z)).tolist()
+print(json.dumps(out))
 """
 
 
@@ -69,6 +77,15 @@ def test_value_and_gradient_are_the_logits_ones_on_every_backend(backend):
     loss, gradient = reference()
     np.testing.assert_allclose(got["per_example"], loss, rtol=1e-5)
     np.testing.assert_allclose(got["zoo"], gradient, atol=1e-6)
+    if backend == "jax":  # one path, eager or compiled
+        np.testing.assert_allclose(got["eager"], got["zoo"], atol=1e-7)
+    # the documented limit: past a gap of ~87 only TensorFlow (real logits) keeps a gradient
+    if backend == "tensorflow":
+        assert got["far"] == pytest.approx(100.0, rel=1e-5)
+        np.testing.assert_allclose(got["far_grad"], [[1.0, -1.0]], atol=1e-6)
+    else:
+        assert got["far"] == pytest.approx(-np.log(np.finfo(np.float32).tiny), rel=1e-6)
+        np.testing.assert_array_equal(got["far_grad"], 0.0)
     # why the class exists: Keras's own loss of probabilities, on the saturated rows
     keras_rows = np.asarray(got["keras"])[SATURATED]
     if backend == "tensorflow":  # it finds the logits behind the softmax
@@ -116,7 +133,7 @@ def test_a_saturated_net_learns_on_jax_with_the_zoo_loss_and_stays_stuck_with_ke
     assert last == pytest.approx(first, rel=1e-3) and last > 16, got  # ln(1e7) = 16.1: clipped
 
 
-def test_the_loss_saves_and_loads_in_safe_mode(tmp_path):
+def test_the_loss_saves_and_loads_in_safe_mode_in_a_fresh_process(tmp_path):
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
     compile_for_training(model, keras.optimizers.Adam(0.01))
     model.save(tmp_path / "m.keras")
@@ -131,3 +148,12 @@ def test_the_loss_saves_and_loads_in_safe_mode(tmp_path):
     assert "zoo>ProbabilityCrossentropy" in keras.saving.serialize_keras_object(
         loaded.loss)["registered_name"]
     assert zoo.train.ProbabilityCrossentropy is ProbabilityCrossentropy
+    assert ProbabilityCrossentropy(dtype="float64").get_config()["dtype"] == "float64"
+    code = f"""
+import keras, zoo
+m = keras.saving.load_model({str(tmp_path / "m.keras")!r}, safe_mode=True)
+print(type(m.loss).__name__)
+"""
+    proc = run_python(code, backend="tensorflow")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1] == "ProbabilityCrossentropy"

@@ -128,7 +128,7 @@ def test_first_fit_traces_the_train_step_once(rng):
     # traces a function that created variables again; build_training_state avoids that.
     model = zoo.create_model("shallow_sequential", input_shape=(8, 8, 1), layers=2, filters=4)
     model.compile(optimizer=L2SGD(l2=1e-4, learning_rate=0.1, momentum=0.9),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+                  loss=zoo.train.ProbabilityCrossentropy(), metrics=["accuracy"])
     zoo.train.build_training_state(model)
     traces = []
     step = model.train_step

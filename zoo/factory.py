@@ -116,7 +116,8 @@ def _new_head(model, num_classes, include_top, pooling):
         dense = model.get_layer("predictions")
         x = model.get_layer(pooled).output
         out = keras.layers.Dense(num_classes, activation=dense.activation,
-                                 name="predictions", dtype="float32")(x)
+                                 name="predictions",
+                                 dtype=dense.dtype_policy.variable_dtype)(x)
         suffix = f"{num_classes}_classes"
     else:
         # the features after the last block (and a pre-activated net's final BN-ReLU)

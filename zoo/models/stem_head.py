@@ -82,8 +82,10 @@ def classifier_head(x, num_classes, *, preactivation=False, pooling="gap",
         x = keras.layers.GlobalAveragePooling2D(name="head_pool")(x)
     else:
         x = keras.layers.Flatten(name="head_flatten")(x)
-    # float32 under a mixed-precision policy too (Keras's own advice): float16 probabilities
-    # stop at 6e-8, where the cross-entropy of a confidently wrong example has no gradient
+    # in the variables' dtype (float32 under a mixed-precision policy, Keras's own advice):
+    # float16 probabilities stop at 6e-8, where the cross-entropy of a confidently wrong
+    # example has no gradient, and a cast would hide the softmax's logits from TensorFlow's loss
     return keras.layers.Dense(
-        num_classes, activation=classifier_activation, name="predictions", dtype="float32"
+        num_classes, activation=classifier_activation, name="predictions",
+        dtype=keras.config.dtype_policy().variable_dtype,
     )(x)

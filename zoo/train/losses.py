@@ -1,5 +1,5 @@
-"""The zoo's training and evaluation loss: cross-entropy of softmax probabilities that keeps
-its gradient on every backend.
+"""The zoo's training and evaluation loss: cross-entropy of softmax probabilities with the
+logits' gradient on every backend (on JAX and PyTorch down to a logit gap of about 87).
 
 Every zoo model ends in a softmax and returns probabilities. Keras's cross-entropy of
 probabilities clips them to [1e-7, 1 - 1e-7] before the log. On TensorFlow that clip never
@@ -10,21 +10,20 @@ stack without normalization, a flatten head over thousands of features -- then s
 a loss near 0.9 * ln(1e7) = 14.5, guessing one class. It happened to 10 of 32 seed000 grid
 points on the GPU (Keras on JAX), points that train normally on TensorFlow.
 
-:class:`ProbabilityCrossentropy` computes the same loss, from the logits where the
-probabilities carry them (as Keras does on TensorFlow) and otherwise from the log of the
-probabilities floored at float32's smallest normal number (1.2e-38) instead of clipped at
-1e-7: its gradient through the softmax is then exactly the logits' ``p - onehot(y)`` down
-to a true-class probability of 1.2e-38 (a logit gap of about 87).
+:class:`ProbabilityCrossentropy` computes the same loss. On TensorFlow it is Keras's own (the
+logits behind the softmax: no limit). Elsewhere it is the log of the probabilities floored at
+the smallest normal number of their float type (1.2e-38 in float32) instead of clipped at
+1e-7: its gradient through the softmax is then exactly the logits' ``p - onehot(y)`` down to a
+true-class probability of 1.2e-38 (a logit gap of about 87). Beyond that -- and for float16
+probabilities beyond 6e-8, which is why the zoo's classifier stays float32 under mixed
+precision -- an example still counts a fixed loss (87.3 in float32) with no gradient.
 """
 
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import ops
-
-# float32's smallest normal number: below it 1/p overflows, and the softmax's backward pass
-# (p * dL/dp) would turn into inf * 0
-FLOOR = 1.1754944e-38
 
 
 def sparse_probability_crossentropy(y_true, y_pred):
@@ -33,13 +32,16 @@ def sparse_probability_crossentropy(y_true, y_pred):
     if keras.backend.backend() == "tensorflow":
         # Keras takes the logits from the softmax op on TensorFlow: today's numbers, exactly
         return keras.losses.sparse_categorical_crossentropy(y_true, y_pred)
+    # One path on JAX and PyTorch, eager or compiled: Keras leaves the logits on an output
+    # only outside jit, and any cast drops them.
     y_pred = ops.convert_to_tensor(y_pred)
-    labels = ops.reshape(ops.cast(y_true, "int32"), ops.shape(y_pred)[:-1])
-    logits = getattr(y_pred, "_keras_logits", None)  # PyTorch tensors can carry them
-    if logits is not None:
-        return ops.sparse_categorical_crossentropy(labels, logits, from_logits=True)
-    p = ops.cast(y_pred, "float32")
-    log_p = ops.log(ops.maximum(p, FLOOR)) - ops.log(ops.sum(p, axis=-1, keepdims=True))
+    dtype = "float64" if keras.backend.standardize_dtype(y_pred.dtype) == "float64" else "float32"
+    p = ops.cast(y_pred, dtype)
+    labels = ops.reshape(ops.cast(y_true, "int32"), ops.shape(p)[:-1])
+    # the smallest normal number: below it 1/p overflows, and the softmax's backward pass
+    # (p * dL/dp) turns into inf * 0
+    floor = float(np.finfo(dtype).tiny)
+    log_p = ops.log(ops.maximum(p, floor)) - ops.log(ops.sum(p, axis=-1, keepdims=True))
     picked = ops.take_along_axis(log_p, ops.expand_dims(labels, -1), axis=-1)
     return -ops.squeeze(picked, -1)
 
@@ -56,5 +58,5 @@ class ProbabilityCrossentropy(keras.losses.Loss):
     def call(self, y_true, y_pred):
         return sparse_probability_crossentropy(y_true, y_pred)
 
-    def get_config(self):
-        return super().get_config()
+    def get_config(self):  # Keras's Loss leaves its dtype out
+        return {**super().get_config(), "dtype": self.dtype}
