@@ -68,7 +68,11 @@ def vjp(fn, x, reusable=False):
 
 
 def _loss_grad(probs, y):
-    """d(mean cross-entropy)/d(probabilities) for a softmax output."""
+    """d(mean cross-entropy)/d(probabilities) for a softmax output. The probability is
+    floored at 1e-12 so that this gradient times PathGradients' 2**64 stays finite in float32;
+    an example given less than 1e-12 has its gradient scaled by p / 1e-12 (the training loss,
+    zoo/train/losses.py, goes down to 1.2e-38). In the committed seed002 batches the lowest
+    true-class probability is 0.0047 (Fashion-MNIST) and 0.44 (MNIST): no example is under."""
     p = keras.ops.convert_to_numpy(probs).astype(np.float64)
     g = np.zeros_like(p)
     g[np.arange(len(y)), y] = -1.0 / np.maximum(p[np.arange(len(y)), y], 1e-12)
