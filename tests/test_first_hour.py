@@ -130,6 +130,19 @@ def test_import_zoo_alone_still_imports_no_keras():
     assert r.returncode == 0 and r.stdout.split() == ["False", "False"], r.stderr
 
 
+def test_every_zoo_module_the_readme_names_is_reachable_after_import_zoo():
+    # the README says "use zoo.saving.load_model"; after a bare `import zoo` that attribute
+    # was missing (a new user's AttributeError)
+    import re
+
+    named = sorted(set(re.findall(r"\bzoo\.([a-z_]+)\.[A-Za-z_]", (ROOT / "README.md").read_text())))
+    assert "saving" in named and "train" in named
+    r = fresh("import zoo, types\n"
+              f"for name in {named!r}: assert isinstance(getattr(zoo, name), types.ModuleType)\n"
+              "print(zoo.saving.load_model.__name__)")
+    assert r.returncode == 0 and r.stdout.split()[-1] == "load_model", r.stderr[-2000:]
+
+
 # ---- 3. validation is held out of the training split -----------------------------------------
 
 def test_zoo_train_validates_on_data_held_out_of_the_training_split(tmp_path):

@@ -59,6 +59,9 @@ out = {{
     "far": float(keras.ops.convert_to_numpy(ProbabilityCrossentropy()(far_y, softmax(far)))),
     "far_grad": grad(ProbabilityCrossentropy(), far, far_y).tolist(),
 }}
+if backend != "tensorflow":  # TensorFlow raises for such a label itself
+    out["out_of_range"] = keras.ops.convert_to_numpy(sparse_probability_crossentropy(
+        np.array([-1, 3, 2]), softmax(z[:3]))).tolist()
 if backend == "jax":
     import jax
     out["eager"] = np.asarray(
@@ -77,6 +80,9 @@ def test_value_and_gradient_are_the_logits_ones_on_every_backend(backend):
     loss, gradient = reference()
     np.testing.assert_allclose(got["per_example"], loss, rtol=1e-5)
     np.testing.assert_allclose(got["zoo"], gradient, atol=1e-6)
+    if backend != "tensorflow":  # a label outside 0..C-1 is NaN, not another class
+        bad = got["out_of_range"]
+        assert np.isnan(bad[0]) and np.isnan(bad[1]) and bad[2] == pytest.approx(loss[2])
     if backend == "jax":  # one path, eager or compiled
         np.testing.assert_allclose(got["eager"], got["zoo"], atol=1e-7)
     # the documented limit: past a gap of ~87 only TensorFlow (real logits) keeps a gradient
@@ -157,3 +163,26 @@ print(type(m.loss).__name__)
     proc = run_python(code, backend="tensorflow")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip().splitlines()[-1] == "ProbabilityCrossentropy"
+
+
+def test_fit_refuses_a_model_whose_classes_are_not_the_datasets():
+    # labels 0..9 into 5 outputs: NaN on JAX, silently another class on PyTorch, a deep
+    # TensorFlow error -- one line first instead
+    model = zoo.create_model("shallow_sequential", input_shape=(8, 8, 1), num_classes=5,
+                             layers=2, filters=4)
+    with pytest.raises(ValueError, match=r"digits has 10 classes: it needs one output of "
+                                         r"shape \(None, 10\)"):
+        zoo.train.fit(model, "digits", epochs=1)
+
+
+def test_tf_data_is_imported_quietly_under_another_backend():
+    """On JAX the training batches still come from tf.data where TensorFlow is installed;
+    importing it must not print its C++ start-up lines (the README promises quiet output)."""
+    if not (backend_available("jax") and backend_available("tensorflow")):
+        pytest.skip("needs jax and tensorflow")
+    proc = run_python("import zoo.train\nfrom zoo.data.datasets import pipeline_name\n"
+                      "import keras\nprint(keras.backend.backend(), pipeline_name())",
+                      backend="jax")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split()[-2:] == ["jax", "tf.data"]
+    assert "InitializeLog" not in proc.stderr and "oneDNN" not in proc.stderr, proc.stderr

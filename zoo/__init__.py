@@ -20,7 +20,8 @@ import sys
 __version__ = "0.1.0"
 
 _SUBMODULES = ("analysis", "atomic", "data", "factory", "layers", "models", "pretrained",
-               "progress", "quiet", "registry", "studies", "train", "tuning", "validation")
+               "progress", "quiet", "registry", "saving", "studies", "train", "tuning",
+               "validation")
 _ATTRIBUTES = {
     **{name: "zoo.models" for name in ("dmrnet", "parallel_resnet", "plain", "preresnet",
                                        "procresnet", "residual_units", "resnet",

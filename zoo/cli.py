@@ -130,7 +130,9 @@ def _parser():
     s.add_argument("--test-subset", type=positive_int, help="evaluate on this many test examples")
     s.add_argument("--data-dir", help="folder with local datasets (default: $ZOO_DATA_DIR)")
     s.add_argument("--out", help="run folder for config, metrics, model and results")
-    s.add_argument("--mixed-precision", action="store_true")
+    s.add_argument("--mixed-precision", action="store_true",
+                   help="float16 compute on a GPU, bfloat16 on a CPU (variables and the "
+                        "classifier stay float32); seldom faster on a CPU")
     s.add_argument("--augment", choices=("default", "crop_flip", "crop", "none"),
                    default="default",
                    help="training augmentation: default (the papers': crop + flip for CIFAR, "

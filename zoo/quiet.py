@@ -9,9 +9,30 @@ when it first needs Keras, the ``zoo`` command always (``--verbose`` shows the l
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
+
+
+@contextlib.contextmanager
+def _stderr_held():
+    """Point the process's stderr file descriptor at a temporary file for the block; replay
+    what was written if the block fails, drop it otherwise."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def import_keras_quietly(verbose=False):
@@ -26,23 +47,26 @@ def import_keras_quietly(verbose=False):
 
         return keras
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 2)
-        try:
-            import keras
+    with _stderr_held():
+        import keras
 
-            keras.ops.convert_to_tensor([0.0])  # device set-up logs here on TensorFlow
-            import logging
+        keras.ops.convert_to_tensor([0.0])  # device set-up logs here on TensorFlow
+        import logging
 
-            logging.getLogger("tensorflow").setLevel(logging.ERROR)
-            return keras
-        except BaseException:
-            os.dup2(saved, 2)
-            captured.seek(0)
-            sys.stderr.write(captured.read().decode(errors="replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+        logging.getLogger("tensorflow").setLevel(logging.ERROR)
+        return keras
+
+
+def import_tensorflow_quietly():
+    """Import TensorFlow where Keras runs on another backend (tf.data feeds the training
+    batches there too) without its start-up lines; ImportError where it is not installed."""
+    if sys.modules.get("tensorflow") is not None:
+        return sys.modules["tensorflow"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with _stderr_held():
+        import logging
+
+        import tensorflow
+
+        logging.getLogger("tensorflow").setLevel(logging.ERROR)
+        return tensorflow

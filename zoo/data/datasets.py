@@ -441,8 +441,10 @@ def holdout(x, y, fraction=VALIDATION_FRACTION, *, seed=0):
 def pipeline_name() -> str:
     """The training-batch pipeline this machine uses: ``"tf.data"`` where TensorFlow is
     installed, else ``"numpy"`` (:mod:`zoo.data.batches`)."""
-    try:
-        import tensorflow  # noqa: F401  (imported already wherever Keras runs on it)
+    from zoo.quiet import import_tensorflow_quietly
+
+    try:  # imported already wherever Keras runs on it; quietly where it runs on another
+        import_tensorflow_quietly()
     except ImportError:
         return "numpy"
     return "tf.data"

@@ -192,6 +192,7 @@ def fit(
                  validation_fraction=validation_fraction, augment=augment)
     model_name = model if isinstance(model, str) else model.name
     model = _model(model, info, mixed_precision, model_kwargs)
+    _check_fits(model, info, dataset)
     compile_for_training(model, make_optimizer(recipe, data.steps_per_epoch, recipe.epochs))
     config = _config(model_name, model_kwargs, model, dataset, data, recipe, seed,
                      mixed_precision)
@@ -417,6 +418,21 @@ def _finish_run(run: RunFolder, result: RunResult, recipe, projection, validated
     })
 
 
+def _check_fits(model, info, dataset) -> None:
+    """One clear line where a built model cannot take ``dataset``: its image shape, or one
+    probability per class (a label past the last class is NaN or silently another class on
+    JAX and PyTorch; TensorFlow stops deep inside the loss)."""
+    if tuple(model.input_shape[1:]) != info.shape:
+        raise ValueError(
+            f"model expects inputs of shape {tuple(model.input_shape[1:])}, but {dataset} "
+            f"images are {info.shape}"
+        )
+    outputs = model.output_shape
+    if not (isinstance(outputs, tuple) and len(outputs) == 2 and outputs[1] == info.num_classes):
+        raise ValueError(f"model outputs shape {outputs}, but {dataset} has {info.num_classes} "
+                         f"classes: it needs one output of shape (None, {info.num_classes})")
+
+
 def evaluate(model, dataset, *, split="test", subset=None, seed=0, data_dir=None,
              batch_size=256, jit_compile="auto") -> dict:
     """Loss and accuracy of ``model`` (a ``keras.Model`` or a ``.keras`` path) on a split.
@@ -439,15 +455,7 @@ def evaluate(model, dataset, *, split="test", subset=None, seed=0, data_dir=None
 
         model = load_model(model)
     info = dataset_info(dataset)
-    if tuple(model.input_shape[1:]) != info.shape:
-        raise ValueError(
-            f"model expects inputs of shape {tuple(model.input_shape[1:])}, but {dataset} "
-            f"images are {info.shape}"
-        )
-    outputs = model.output_shape  # one probability per class, or the loss is nan
-    if not (isinstance(outputs, tuple) and len(outputs) == 2 and outputs[1] == info.num_classes):
-        raise ValueError(f"model outputs shape {outputs}, but {dataset} has {info.num_classes} "
-                         f"classes: it needs one output of shape (None, {info.num_classes})")
+    _check_fits(model, info, dataset)
     x, y = load(dataset, split, data_dir=data_dir, subset=subset, seed=seed,
                 normalize=None if expects_raw_pixels(model) else "standardize")
     model.compile(loss=ProbabilityCrossentropy(), metrics=["accuracy"], jit_compile=jit_compile)

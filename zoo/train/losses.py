@@ -42,8 +42,13 @@ def sparse_probability_crossentropy(y_true, y_pred):
     # (p * dL/dp) turns into inf * 0
     floor = float(np.finfo(dtype).tiny)
     log_p = ops.log(ops.maximum(p, floor)) - ops.log(ops.sum(p, axis=-1, keepdims=True))
-    picked = ops.take_along_axis(log_p, ops.expand_dims(labels, -1), axis=-1)
-    return -ops.squeeze(picked, -1)
+    classes = ops.shape(p)[-1]
+    valid = ops.logical_and(labels >= 0, labels < classes)
+    # a label outside 0..C-1 would wrap to another class (PyTorch) or be clamped (JAX): NaN
+    # makes it loud, as TensorFlow's error is (zoo.train.fit refuses such a model up front)
+    picked = ops.take_along_axis(log_p, ops.expand_dims(ops.where(valid, labels, 0), -1),
+                                 axis=-1)
+    return ops.where(valid, -ops.squeeze(picked, -1), float("nan"))
 
 
 @keras.saving.register_keras_serializable(package="zoo")
