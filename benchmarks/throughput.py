@@ -140,9 +140,9 @@ def _batch(batch, input_shape, precision):
 def _compiled(name, input_shape):
     import keras
 
-    model = build(name, input_shape)
     from zoo.train import ProbabilityCrossentropy  # the loss every zoo training uses
 
+    model = build(name, input_shape)
     model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
                   loss=ProbabilityCrossentropy())
     return model

@@ -20,9 +20,8 @@ from zoo.train.optimizers import L2SGD, L2Adam, make_optimizer
 from zoo.train.recipes import RECIPES, Recipe, get_recipe
 
 __all__ = ["L2SGD", "RECIPES", "EpochSeconds", "L2Adam", "ProbabilityCrossentropy", "Recipe",
-           "RunResult",
-           "TrainingDiverged", "build_training_state", "compile_for_training", "environment",
-           "evaluate", "fit", "get_recipe", "make_optimizer"]
+           "RunResult", "TrainingDiverged", "build_training_state", "compile_for_training",
+           "environment", "evaluate", "fit", "get_recipe", "make_optimizer"]
 
 import zoo as _zoo  # noqa: E402
 
