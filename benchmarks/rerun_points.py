@@ -23,7 +23,8 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 FIELDS = ["point", "seed", "epochs", "early_stopping", "matmul_precision", "status", "loss",
-          "val_loss", "val_accuracy", "trained_epochs", "message", "seconds", "backend"]
+          "val_loss", "val_accuracy", "trained_epochs", "message", "seconds", "backend",
+          "classifier"]
 
 
 def rerun(point, seed, args, make_tuner) -> dict:
@@ -35,7 +36,11 @@ def rerun(point, seed, args, make_tuner) -> dict:
                            seed=seed, evaluate_test=False, early_stopping=args.early_stopping,
                            indices=[point], on_trial=found.append, fail_at_chance=True)
         tuner.search(verbose=0)
-    (trial,) = found
+        (trial,) = found
+        # which softmax the net ended in (the zoo's, or Keras's before the zoo had one)
+        act = tuner.hypermodel.build(trial.hyperparameters).get_layer("predictions").activation
+    classifier = ("zoo softmax" if act.__module__.startswith("zoo.") else
+                  f"keras {act.__name__}")
     metrics = trial.metrics
 
     def value(key):
@@ -47,7 +52,7 @@ def rerun(point, seed, args, make_tuner) -> dict:
             "status": trial.status, "loss": value("loss"), "val_loss": value("val_loss"),
             "val_accuracy": value("val_accuracy"), "trained_epochs": value("epochs"),
             "message": message[-1] if message else "",
-            "seconds": round(time.perf_counter() - start, 1)}
+            "seconds": round(time.perf_counter() - start, 1), "classifier": classifier}
 
 
 def main(argv=None):

@@ -150,3 +150,22 @@ def test_pipeline_benchmark_counts_every_example_of_each_epoch(pipeline):
     assert set(row) == set(pipelines.FIELDS)
     assert row["examples"] == 300 and row["repeats"] == 2 and row["augment"] == "crop_flip"
     assert row["max_images_per_s"] >= row["median_images_per_s"] > 0
+
+
+def test_rerun_points_trains_each_point_and_seed_as_a_study_trial(tmp_path):
+    from benchmarks import rerun_points
+
+    out = tmp_path / "rerun.csv"
+    assert rerun_points.main(["--dataset", "digits", "--points", "0,1", "--seeds", "0,1",
+                              "--epochs", "1", "--out", str(out)]) == 0
+    with open(out) as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["point"], r["seed"]) for r in rows] == [("0", "0"), ("1", "0"), ("0", "1"),
+                                                       ("1", "1")]
+    for r in rows:
+        assert r["backend"] == "tensorflow" and r["matmul_precision"] == "default"
+        assert r["classifier"] == "zoo softmax"
+        if r["status"] == "COMPLETED":  # trained below chance (ln 10), one epoch
+            assert 0 < float(r["loss"]) < 2.303 and r["trained_epochs"] == "1.0"
+        else:
+            assert r["status"] == "FAILED" and "diverged" in r["message"]

@@ -320,6 +320,9 @@ def test_pretrained_backbones_new_heads_and_names(tmp_path):
         out["same"] = float(np.abs(base.predict(x, verbose=0) - same.predict(x, verbose=0)).max())
         new = zoo.create_model("resnet20", pretrained="mnist", num_classes=3)
         out["new"] = list(new.output_shape)
+        # a published file ends in Keras's softmax; its new, untrained head in the zoo's
+        out["heads"] = [base.get_layer("predictions").activation is keras.activations.softmax,
+                        new.get_layer("predictions").activation is zoo.layers.softmax]
         # the backbone keeps its weights: the pooled features are the published model's
         feats = keras.Model(base.inputs, base.get_layer("head_pool").output).predict(x, verbose=0)
         cut = keras.Model(new.inputs, new.get_layer("head_pool").output).predict(x, verbose=0)
@@ -348,6 +351,7 @@ def test_pretrained_backbones_new_heads_and_names(tmp_path):
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert out["listed"] == ["resnet20.fashion_mnist", "resnet20.mnist"]
     assert out["same"] == 0.0 and out["new"] == [None, 3] and out["backbone"] == 0.0
+    assert out["heads"] == [True, True]
     assert out["avg"] == [None, 64] and out["max"] == [None, 64]
     assert out["None"] == [None, 7, 7, 64]
     assert out["avg_equals_head_pool"] == 0.0 and out["untrained"] == [None, 7, 7, 64]

@@ -286,3 +286,25 @@ def test_an_npz_header_that_lies_is_refused(tmp_path):
                                        "y.npy": small.getvalue() + bytes(10)})
     with pytest.raises(DataError, match="promises shape \\(1000,\\) .* corrupt"):
         read_npz(path)
+
+
+def test_a_registered_zoo_function_is_the_only_builtins_name_beside_keras(tmp_path):
+    """The classifier's activation is saved as a function named 'zoo>softmax' (module
+    'builtins'): the scan lets exactly the zoo's own registered functions through."""
+    from zoo.saving import scan_config
+
+    def activation(name):
+        return {"class_name": "Dense", "module": "keras.layers",
+                "config": {"activation": gadgets._function("builtins", name)}}
+
+    scan_config(activation("zoo>softmax"))
+    scan_config(activation("relu"))
+    # a name in the zoo's namespace that nothing registered, and one that a non-zoo module
+    # slipped into Keras's registry under it
+    keras.saving.get_custom_objects()["zoo>system"] = print
+    try:
+        for name in ("zoo>nothing", "zoo>system", "zoo>softmax.__globals__"):
+            with pytest.raises(ValueError, match="neither Keras nor the zoo"):
+                scan_config(activation(name))
+    finally:
+        del keras.saving.get_custom_objects()["zoo>system"]

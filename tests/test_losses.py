@@ -28,14 +28,11 @@ def reference():
     return -log_p[rows, LABELS], (np.exp(log_p) - onehot) / len(LABELS)
 
 
-GRADIENTS = """
-import json, keras, numpy as np
-from zoo.train.losses import ProbabilityCrossentropy, sparse_probability_crossentropy
-z = np.array({logits}, "float32"); y = np.array({labels})
-softmax = keras.layers.Activation("softmax")
-backend = keras.backend.backend()
-
-def grad(loss, z=z, y=y):
+# d(loss)/d(logits) through a softmax, on the running backend (both scripts below)
+GRAD = """
+def grad(loss, z, y, softmax):
+    z = np.asarray(z, "float32"); y = np.asarray(y)
+    backend = keras.backend.backend()
     if backend == "jax":  # compiled, as in training (eager agrees: checked below)
         import jax
         return np.asarray(jax.jit(jax.grad(lambda v: loss(y, softmax(v))))(z))
@@ -49,15 +46,25 @@ def grad(loss, z=z, y=y):
     with tf.GradientTape() as tape:
         value = loss(y, softmax(v))
     return tape.gradient(value, v).numpy()
+"""
+
+GRADIENTS = """
+import json, keras, numpy as np
+from zoo.train.losses import ProbabilityCrossentropy, sparse_probability_crossentropy
+z = np.array({logits}, "float32"); y = np.array({labels})
+softmax = keras.layers.Activation("softmax")
+backend = keras.backend.backend()
+
+{grad}
 
 far = np.array([[100.0, 0.0]], "float32"); far_y = np.array([1])  # the limit: a gap of 100
 out = {{
     "per_example": keras.ops.convert_to_numpy(
         sparse_probability_crossentropy(y, softmax(z))).tolist(),
-    "zoo": grad(ProbabilityCrossentropy()).tolist(),
-    "keras": grad(keras.losses.SparseCategoricalCrossentropy()).tolist(),
+    "zoo": grad(ProbabilityCrossentropy(), z, y, softmax).tolist(),
+    "keras": grad(keras.losses.SparseCategoricalCrossentropy(), z, y, softmax).tolist(),
     "far": float(keras.ops.convert_to_numpy(ProbabilityCrossentropy()(far_y, softmax(far)))),
-    "far_grad": grad(ProbabilityCrossentropy(), far, far_y).tolist(),
+    "far_grad": grad(ProbabilityCrossentropy(), far, far_y, softmax).tolist(),
 }}
 if backend != "tensorflow":  # TensorFlow raises for such a label itself
     out["out_of_range"] = keras.ops.convert_to_numpy(sparse_probability_crossentropy(
@@ -74,7 +81,8 @@ print(json.dumps(out))
 def test_value_and_gradient_are_the_logits_ones_on_every_backend(backend):
     if not backend_available(backend):
         pytest.skip(f"{backend} is not installed")
-    proc = run_python(GRADIENTS.format(logits=LOGITS, labels=LABELS), backend=backend)
+    proc = run_python(GRADIENTS.format(logits=LOGITS, labels=LABELS, grad=GRAD),
+                      backend=backend)
     assert proc.returncode == 0, proc.stderr[-3000:]
     got = json.loads(proc.stdout.strip().splitlines()[-1])
     loss, gradient = reference()
@@ -101,42 +109,129 @@ def test_value_and_gradient_are_the_logits_ones_on_every_backend(backend):
 
 
 TRAINING = """
-import json, keras, numpy as np
+import json, keras, numpy as np, zoo
 from zoo.train import compile_for_training
 rng = np.random.default_rng(0)
 x = rng.normal(size=(256, 4)).astype("float32")
 y = (x[:, 0] > 0).astype("int32")  # two classes, separable
-out = {}
-for name in ("zoo", "keras"):
+
+def train(activation, bias, zoo_loss, learning_rate):
+    \"\"\"[first loss, last loss, last accuracy] of a net that starts saturated: class 2
+    (never the label) leads by ``bias`` logits.\"\"\"
     keras.utils.set_random_seed(0)
-    # a net that starts saturated: class 2 (never the label) leads by 25 logits
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(
-        3, activation="softmax", bias_initializer=keras.initializers.Constant([0., 0., 25.]))])
-    if name == "zoo":
-        compile_for_training(model, keras.optimizers.Adam(0.5))
+        3, activation=activation, bias_initializer=keras.initializers.Constant([0., 0., bias]))])
+    if zoo_loss:
+        compile_for_training(model, keras.optimizers.Adam(learning_rate))
     else:
-        model.compile(keras.optimizers.Adam(0.5), "sparse_categorical_crossentropy",
+        model.compile(keras.optimizers.Adam(learning_rate), "sparse_categorical_crossentropy",
                       metrics=["accuracy"])
     history = model.fit(x, y, batch_size=32, epochs=20, verbose=0, shuffle=False)
-    out[name] = [history.history["loss"][0], history.history["loss"][-1],
-                 history.history["accuracy"][-1]]
-print(json.dumps(out))
+    return [history.history["loss"][0], history.history["loss"][-1],
+            history.history["accuracy"][-1]]
 """
+
+
+def _train_on_jax(**cases) -> dict:
+    """{name: [first loss, last loss, last accuracy]} of TRAINING's train(*args) per case."""
+    if not backend_available("jax"):
+        pytest.skip("jax is not installed")
+    calls = ", ".join(f"{name!r}: train({args})" for name, args in cases.items())
+    proc = run_python(TRAINING + f"\nprint(json.dumps({{{calls}}}))", backend="jax")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.other_backend
 def test_a_saturated_net_learns_on_jax_with_the_zoo_loss_and_stays_stuck_with_keras_one():
     """The failure the loss fixes, end to end: on JAX a net whose softmax starts saturated on
     a wrong class learns through compile_for_training; with Keras's loss it never moves."""
-    if not backend_available("jax"):
-        pytest.skip("jax is not installed")
-    proc = run_python(TRAINING, backend="jax")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    got = _train_on_jax(zoo="'softmax', 25.0, True, 0.5", keras="'softmax', 25.0, False, 0.5")
     first, last, accuracy = got["zoo"]
     assert first > 10 and last < 0.2 and accuracy > 0.95, got
     first, last, accuracy = got["keras"]
     assert last == pytest.approx(first, rel=1e-3) and last > 16, got  # ln(1e7) = 16.1: clipped
+
+
+HEAD = """
+import json, keras, numpy as np
+from zoo.layers import softmax
+from zoo.train import ProbabilityCrossentropy
+from zoo.train.losses import sparse_probability_crossentropy
+backend = keras.backend.backend()
+loss = ProbabilityCrossentropy()
+
+{grad}
+far = [[100.0, 0.0], [0.0, 300.0], [1000.0, -1000.0]]; far_y = [1, 0, 1]
+out = {{
+    "probs": keras.ops.convert_to_numpy(softmax(np.array({logits}, "float32"))).tolist(),
+    "grad": grad(loss, {logits}, {labels}, softmax).tolist(),
+    "far_loss": keras.ops.convert_to_numpy(sparse_probability_crossentropy(
+        np.array(far_y), softmax(np.array(far, "float32")))).tolist(),
+    "far_grad": grad(loss, far, far_y, softmax).tolist(),
+}}
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax", "torch"])
+def test_the_zoo_softmax_has_the_logits_gradient_at_any_gap_on_every_backend(backend):
+    """zoo.layers.softmax (every zoo classifier's): Keras's softmax forward (within a gap of
+    64 on JAX and PyTorch), and with the zoo's loss the gradient p - onehot(y) at gaps of 100,
+    300 and 2000, where on JAX and PyTorch the loss of Keras's softmax has none (above)."""
+    if not backend_available(backend):
+        pytest.skip(f"{backend} is not installed")
+    proc = run_python(HEAD.format(logits=LOGITS, labels=LABELS, grad=GRAD), backend=backend)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    loss, gradient = reference()
+    z = np.asarray(LOGITS, np.float64)
+    p = np.exp(z - z.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    # within the gap (all but row 2's 80) the probabilities are the softmax's
+    np.testing.assert_allclose(np.asarray(got["probs"])[[0, 1, 3]], p[[0, 1, 3]],
+                               rtol=1e-5, atol=1e-30)
+    np.testing.assert_allclose(got["grad"], gradient, atol=1e-6)
+    if backend == "tensorflow":  # Keras's softmax, exactly: the loss has the true logits
+        assert np.asarray(got["probs"])[2, 0] == pytest.approx(np.exp(-80.0), rel=1e-4)
+        np.testing.assert_allclose(got["far_loss"], [100.0, 300.0, 2000.0], rtol=1e-5)
+    else:  # floored at a gap of 64: the loss stops there (documented), the gradient doesn't
+        assert np.asarray(got["probs"])[2, 0] == pytest.approx(np.exp(-64.0), rel=1e-4)
+        np.testing.assert_allclose(got["far_loss"], 64.0, rtol=1e-5)
+    # past any gap, the right direction at full size
+    np.testing.assert_allclose(got["far_grad"], [[1.0, -1.0], [-1.0, 1.0], [1.0, -1.0]]
+                               / np.float64(3), atol=1e-6)
+
+
+@pytest.mark.other_backend
+def test_a_net_saturated_past_any_float32_probability_learns_on_jax_with_the_zoo_head():
+    """seed000's point 1608 on the GPU, small: a softmax saturated past a gap of 87 on a
+    wrong class. With the zoo's softmax it learns; with Keras's it stays at 87.3 (no
+    gradient), both under the zoo's loss."""
+    # 120 logits: past float32's smallest probability; both under the zoo's loss
+    got = _train_on_jax(zoo="zoo.layers.softmax, 120.0, True, 2.0",
+                        keras="'softmax', 120.0, True, 2.0")
+    first, last, accuracy = got["zoo"]
+    assert first > 30 and last < 0.2 and accuracy > 0.95, got
+    first, last, accuracy = got["keras"]
+    assert last == pytest.approx(-np.log(np.finfo(np.float32).tiny), rel=1e-4), got
+
+
+def test_every_zoo_classifier_ends_in_the_zoo_softmax_and_keeps_it_in_safe_mode(tmp_path):
+    model = zoo.create_model("resnet20", input_shape=(12, 12, 1), num_classes=3)
+    assert model.get_layer("predictions").activation is zoo.layers.softmax
+    logits = zoo.create_model("resnet20", input_shape=(12, 12, 1), num_classes=3,
+                              classifier_activation=None)
+    assert logits.get_layer("predictions").activation is keras.activations.linear
+    model.save(tmp_path / "m.keras")
+    code = f"""
+import keras, zoo
+m = keras.saving.load_model({str(tmp_path / "m.keras")!r}, safe_mode=True)
+print(m.get_layer("predictions").activation is zoo.layers.softmax)
+"""
+    proc = run_python(code, backend="tensorflow")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1] == "True"
 
 
 def test_the_loss_saves_and_loads_in_safe_mode_in_a_fresh_process(tmp_path):

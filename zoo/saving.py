@@ -89,6 +89,17 @@ def _builtin_function(name) -> bool:
         for module in (keras.activations, keras.losses, keras.metrics))
 
 
+def _zoo_function(name) -> bool:
+    """A function the zoo registered with Keras (``zoo>softmax``), which a config names by
+    module 'builtins' and its registered name."""
+    import keras
+
+    if not (isinstance(name, str) and name.startswith("zoo>")):
+        return False
+    fn = keras.saving.get_custom_objects().get(name)
+    return callable(fn) and str(getattr(fn, "__module__", "")).startswith("zoo.")
+
+
 def scan_config(config, path="config.json") -> None:
     """Raise ValueError if a model config names anything that could run code or reach a file
     (see the module docstring); a config Keras itself would refuse may pass, and is then
@@ -122,7 +133,8 @@ def scan_config(config, path="config.json") -> None:
         if not isinstance(module, str):
             raise _refuse(path, f"a 'module' of {cls!r} is not a string: {module!r}")
         package = module.split(".", 1)[0]
-        if module == "builtins" and is_function and _builtin_function(name):
+        if module == "builtins" and is_function and (
+                _builtin_function(name) or _zoo_function(name)):
             continue
         if package not in ("keras", "zoo"):
             raise _refuse(path, f"it names {module}.{name}, which is neither Keras nor the zoo")

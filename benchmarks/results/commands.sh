@@ -32,3 +32,12 @@ python -m benchmarks.evaluate_xla --repeats 3 --out benchmarks/results/evaluate_
 # machines without TensorFlow). MNIST-sized without augmentation: 0.41M vs 2.6M images/s;
 # CIFAR-sized with pad-crop-flip: 25k (tf.data, both cores) vs 24k (NumPy, one thread).
 python -m benchmarks.pipelines --repeats 3 --out benchmarks/results/pipelines_cpu.csv
+
+# rerun_points_gpu.csv: seed000's point 1608 as a gpu-budget trial (10 epochs, patience 2) on
+# one H200, Keras 3.15.1 on JAX, seeds 0-2 at JAX's default and 'highest' matmul precision,
+# with Keras's softmax head (commit fdd845e); one process per (seed, precision):
+#   python3 -m benchmarks.rerun_points --points 1608 --seeds S --matmul-precision P --out F
+# rerun_points_cpu_jax.csv: the same point on this CPU, Keras on JAX, 1 epoch, before
+# (Keras's softmax, commit fdd845e) and after (zoo.layers.softmax) the zoo's head:
+KERAS_BACKEND=jax python -m benchmarks.rerun_points --points 1608 --epochs 1 \
+  --out benchmarks/results/rerun_points_cpu_jax.csv

@@ -18,6 +18,7 @@ from zoo.layers.norm_preserving import (
 from zoo.layers.parallel import BranchConv2D, ParallelResidualStage, TiledBatchNormalization
 from zoo.layers.pixels import PixelStandardization
 from zoo.layers.residual import ResidualBlock, ResidualUnit
+from zoo.layers.softmax import softmax
 
 __all__ = [
     "MODES",
@@ -35,6 +36,7 @@ __all__ = [
     "operator_singular_values",
     "project_kernel",
     "projected_layers",
+    "softmax",
     "transfer_matrices",
 ]
 

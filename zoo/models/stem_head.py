@@ -8,6 +8,7 @@ import numpy as np
 from zoo import validation as check
 from zoo.layers.branch import bn_layer, conv_layer
 from zoo.layers.pixels import PixelStandardization
+from zoo.layers.softmax import softmax
 
 
 def model_input(input_shape, transitions, input_normalization=None, name="input"):
@@ -82,9 +83,13 @@ def classifier_head(x, num_classes, *, preactivation=False, pooling="gap",
         x = keras.layers.GlobalAveragePooling2D(name="head_pool")(x)
     else:
         x = keras.layers.Flatten(name="head_flatten")(x)
-    # in the variables' dtype (float32 under a mixed-precision policy, Keras's own advice):
+    # "softmax" is the zoo's (zoo.layers.softmax): Keras's, but its cross-entropy has the
+    # logits' gradient at any logit gap on every backend, not only on TensorFlow.
+    # In the variables' dtype (float32 under a mixed-precision policy, Keras's own advice):
     # float16 probabilities stop at 6e-8, where the cross-entropy of a confidently wrong
     # example has no gradient, and a cast would hide the softmax's logits from TensorFlow's loss
+    if isinstance(classifier_activation, str) and classifier_activation == "softmax":
+        classifier_activation = softmax
     return keras.layers.Dense(
         num_classes, activation=classifier_activation, name="predictions",
         dtype=keras.config.dtype_policy().variable_dtype,
