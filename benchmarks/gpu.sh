@@ -15,7 +15,8 @@
 # device returns neither deep folders nor many files. Here: `tar xzf .../study.tgz -C
 # results/STUDY` (the archive holds gpu/), `zoo reproduce STUDY --budget gpu --report-only`,
 # commit. Put nothing else under OUT in the same call: on 2026-12-04 a call that left 15
-# files there got 8 back, and study.tgz was not among them (its trials were lost). The call may carry at most 64 MiB: the data (42 MB) and the wheels (15 MB, with
+# files there got 8 back, and study.tgz was not among them (its trials were lost).
+# The call may carry at most 64 MiB: the data (42 MB) and the wheels (15 MB, with
 # statsmodels and patsy for the report: add them to GPU.md's pip download) leave no room for
 # the 49 MB of saved_models/, so take them out of the index for the call and put them back
 # after: git rm -r -q --cached saved_models; echo /saved_models/ >> .git/info/exclude; ...
