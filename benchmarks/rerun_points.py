@@ -67,6 +67,11 @@ def main(argv=None):
                    default="default", help="JAX only")
     p.add_argument("--out", required=True, help="CSV file (appended)")
     args = p.parse_args(argv)
+    if os.path.exists(args.out):  # append only under the same columns, checked before training
+        with open(args.out, newline="") as f:
+            header = next(csv.reader(f), [])
+        if header != FIELDS:
+            p.error(f"{args.out} has other columns ({','.join(header)}); write a new file")
     if args.matmul_precision != "default":
         os.environ["JAX_DEFAULT_MATMUL_PRECISION"] = args.matmul_precision
 

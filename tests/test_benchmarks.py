@@ -169,3 +169,9 @@ def test_rerun_points_trains_each_point_and_seed_as_a_study_trial(tmp_path):
             assert 0 < float(r["loss"]) < 2.303 and r["trained_epochs"] == "1.0"
         else:
             assert r["status"] == "FAILED" and "diverged" in r["message"]
+    # appending under other columns is refused before anything trains
+    old = tmp_path / "old.csv"
+    old.write_text("point,seed,status\n1608,0,FAILED\n")
+    with pytest.raises(SystemExit):
+        rerun_points.main(["--points", "0", "--out", str(old)])
+    assert old.read_text() == "point,seed,status\n1608,0,FAILED\n"

@@ -303,7 +303,8 @@ def test_a_registered_zoo_function_is_the_only_builtins_name_beside_keras(tmp_pa
     # slipped into Keras's registry under it
     keras.saving.get_custom_objects()["zoo>system"] = print
     try:
-        for name in ("zoo>nothing", "zoo>system", "zoo>softmax.__globals__"):
+        for name in ("zoo>nothing", "zoo>system", "zoo>softmax.__globals__",
+                     "zoo>ProbabilityCrossentropy", "zoo>ResidualBlock"):  # classes: no
             with pytest.raises(ValueError, match="neither Keras nor the zoo"):
                 scan_config(activation(name))
     finally:

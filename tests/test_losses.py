@@ -10,6 +10,7 @@ import pytest
 from conftest import backend_available, run_python
 
 import zoo
+from zoo.layers.softmax import gap
 from zoo.train import ProbabilityCrossentropy, compile_for_training
 
 # rows 0, 2 and 3 are saturated the wrong way (true-class logit gaps of 30, 80 and 40)
@@ -162,8 +163,11 @@ backend = keras.backend.backend()
 loss = ProbabilityCrossentropy()
 
 {grad}
-far = [[100.0, 0.0], [0.0, 300.0], [1000.0, -1000.0]]; far_y = [1, 0, 1]
+far = [[100.0, 0.0], [0.0, 300.0], [1000.0, -1000.0], [3e9, 0.0], [1e10, -1e10]]
+far_y = [1, 0, 1, 1, 1]
+edge = np.array([[0.0, -np.inf, 1.0], [1e10, 0.0, 5e9], [0.0, -3e9, -70.0]], "float32")
 out = {{
+    "edge": keras.ops.convert_to_numpy(softmax(edge)).tolist(),
     "probs": keras.ops.convert_to_numpy(softmax(np.array({logits}, "float32"))).tolist(),
     "grad": grad(loss, {logits}, {labels}, softmax).tolist(),
     "far_loss": keras.ops.convert_to_numpy(sparse_probability_crossentropy(
@@ -176,9 +180,9 @@ print(json.dumps(out))
 
 @pytest.mark.parametrize("backend", ["tensorflow", "jax", "torch"])
 def test_the_zoo_softmax_has_the_logits_gradient_at_any_gap_on_every_backend(backend):
-    """zoo.layers.softmax (every zoo classifier's): Keras's softmax forward (within a gap of
-    64 on JAX and PyTorch), and with the zoo's loss the gradient p - onehot(y) at gaps of 100,
-    300 and 2000, where on JAX and PyTorch the loss of Keras's softmax has none (above)."""
+    """zoo.layers.softmax (every zoo classifier's): Keras's softmax forward (within gap(C)
+    on JAX and PyTorch), and with the zoo's loss the gradient p - onehot(y) at gaps from 100
+    to 2e10, where on JAX and PyTorch the loss of Keras's softmax has none (above)."""
     if not backend_available(backend):
         pytest.skip(f"{backend} is not installed")
     proc = run_python(HEAD.format(logits=LOGITS, labels=LABELS, grad=GRAD), backend=backend)
@@ -188,19 +192,22 @@ def test_the_zoo_softmax_has_the_logits_gradient_at_any_gap_on_every_backend(bac
     z = np.asarray(LOGITS, np.float64)
     p = np.exp(z - z.max(1, keepdims=True))
     p /= p.sum(1, keepdims=True)
-    # within the gap (all but row 2's 80) the probabilities are the softmax's
-    np.testing.assert_allclose(np.asarray(got["probs"])[[0, 1, 3]], p[[0, 1, 3]],
-                               rtol=1e-5, atol=1e-30)
+    # every logit is within the gap (85.2 for 3 classes): the softmax's probabilities
+    np.testing.assert_allclose(got["probs"], p, rtol=1e-5, atol=1e-38)
     np.testing.assert_allclose(got["grad"], gradient, atol=1e-6)
     if backend == "tensorflow":  # Keras's softmax, exactly: the loss has the true logits
-        assert np.asarray(got["probs"])[2, 0] == pytest.approx(np.exp(-80.0), rel=1e-4)
-        np.testing.assert_allclose(got["far_loss"], [100.0, 300.0, 2000.0], rtol=1e-5)
-    else:  # floored at a gap of 64: the loss stops there (documented), the gradient doesn't
-        assert np.asarray(got["probs"])[2, 0] == pytest.approx(np.exp(-64.0), rel=1e-4)
-        np.testing.assert_allclose(got["far_loss"], 64.0, rtol=1e-5)
-    # past any gap, the right direction at full size
-    np.testing.assert_allclose(got["far_grad"], [[1.0, -1.0], [-1.0, 1.0], [1.0, -1.0]]
-                               / np.float64(3), atol=1e-6)
+        np.testing.assert_allclose(got["far_loss"], [100, 300, 2000, 3e9, 2e10], rtol=1e-5)
+    else:  # floored at gap(2) = 85.6: the loss stops there (documented), the gradient doesn't
+        assert gap(2) == pytest.approx(-np.log(np.finfo(np.float32).tiny) - np.log(2) - 1)
+        np.testing.assert_allclose(got["far_loss"], gap(2), rtol=1e-5)
+    # past any gap, however large, the right direction at full size
+    np.testing.assert_allclose(got["far_grad"], np.array(
+        [[1.0, -1.0], [-1.0, 1.0], [1.0, -1.0], [1.0, -1.0], [1.0, -1.0]]) / 5, atol=1e-6)
+    # the largest class wins at gaps of 1e10 and 3e9 (not a tie), -inf is no NaN
+    edge = np.asarray(got["edge"])
+    assert np.all(np.isfinite(edge)) and edge[1, 0] == 1.0 and edge[2, 0] == 1.0
+    np.testing.assert_allclose(edge[0], [0.26894143, 0.0, 0.7310586], rtol=1e-6, atol=1e-37)
+    np.testing.assert_allclose(edge[2, 2], np.exp(-70.0), rtol=1e-4)
 
 
 @pytest.mark.other_backend

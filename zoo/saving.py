@@ -23,6 +23,7 @@ Any failure is one ``ValueError`` naming the file and the problem.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import re
 import tempfile
@@ -90,14 +91,15 @@ def _builtin_function(name) -> bool:
 
 
 def _zoo_function(name) -> bool:
-    """A function the zoo registered with Keras (``zoo>softmax``), which a config names by
-    module 'builtins' and its registered name."""
+    """A function (not a class) the zoo registered with Keras (``zoo>softmax``), which a
+    config names by module 'builtins' and its registered name."""
     import keras
 
     if not (isinstance(name, str) and name.startswith("zoo>")):
         return False
     fn = keras.saving.get_custom_objects().get(name)
-    return callable(fn) and str(getattr(fn, "__module__", "")).startswith("zoo.")
+    # a plain function, not one of the zoo's registered classes (a layer as an activation)
+    return inspect.isfunction(fn) and str(getattr(fn, "__module__", "")).startswith("zoo.")
 
 
 def scan_config(config, path="config.json") -> None:

@@ -38,6 +38,8 @@ python -m benchmarks.pipelines --repeats 3 --out benchmarks/results/pipelines_cp
 # with Keras's softmax head (commit fdd845e); one process per (seed, precision):
 #   python3 -m benchmarks.rerun_points --points 1608 --seeds S --matmul-precision P --out F
 # rerun_points_cpu_jax.csv: the same point on this CPU, Keras on JAX, 1 epoch, before
-# (Keras's softmax, commit fdd845e) and after (zoo.layers.softmax) the zoo's head:
+# (Keras's softmax: the command below run in a worktree of commit fdd845e) and after
+# (zoo.layers.softmax, commit f866463) the zoo's head. The script had no 'classifier' column
+# at fdd845e: it was filled in by hand for the GPU rows and the "before" row.
 KERAS_BACKEND=jax python -m benchmarks.rerun_points --points 1608 --epochs 1 \
   --out benchmarks/results/rerun_points_cpu_jax.csv

@@ -84,7 +84,7 @@ def classifier_head(x, num_classes, *, preactivation=False, pooling="gap",
     else:
         x = keras.layers.Flatten(name="head_flatten")(x)
     # "softmax" is the zoo's (zoo.layers.softmax): Keras's, but its cross-entropy has the
-    # logits' gradient at any logit gap on every backend, not only on TensorFlow.
+    # logits' gradient at any finite logit gap on every backend, not only on TensorFlow.
     # In the variables' dtype (float32 under a mixed-precision policy, Keras's own advice):
     # float16 probabilities stop at 6e-8, where the cross-entropy of a confidently wrong
     # example has no gradient, and a cast would hide the softmax's logits from TensorFlow's loss

@@ -1,6 +1,6 @@
 """The zoo's training and evaluation loss: cross-entropy of softmax probabilities with the
-logits' gradient on every backend (with the zoo's softmax head at any logit gap; without it, on
-JAX and PyTorch down to a gap of about 87).
+logits' gradient on every backend (with the zoo's softmax head at any finite logit gap;
+without it, on JAX and PyTorch down to a gap of about 87).
 
 Every zoo model ends in a softmax and returns probabilities. Keras's cross-entropy of
 probabilities clips them to [1e-7, 1 - 1e-7] before the log. On TensorFlow that clip never
@@ -20,11 +20,12 @@ probabilities beyond 6e-8, which is why the zoo's classifier stays float32 under
 precision -- an example still counts a fixed loss (87.3 in float32) with no gradient.
 
 That limit was reached: seed000's point 1608 (a deep stack without normalization) saturated
-past it on the GPU and stayed at 0.9 x 87.3 = 78.6 for every seed. So every zoo classifier
-ends in :func:`zoo.layers.softmax`, whose probabilities never go below e^-64 of the largest
-and whose floor passes the gradient through: with it this loss has the logits' gradient at
-any gap on every backend. The limit above remains for a model ending in Keras's softmax (the
-pretrained files published before the zoo had its own; their new heads get the zoo's).
+past it on JAX and stayed at about 0.9 x 87.3 = 78.6 (77.5-79.5 for seeds 0-2 on the GPU). So
+every zoo classifier ends in :func:`zoo.layers.softmax`, whose probabilities stay above
+float32's smallest normal number and whose floor passes the gradient through: with it this
+loss has the logits' gradient at any finite gap on every backend. The limit above remains
+for a model ending in Keras's softmax (every pretrained file published so far; a new head
+from ``create_model(..., num_classes=N)`` gets the zoo's).
 """
 
 from __future__ import annotations
