@@ -7,10 +7,10 @@ import json
 import keras
 import numpy as np
 import pytest
-from conftest import backend_available, run_python
+from conftest import ROOT, backend_available, run_python
 
 import zoo
-from zoo.layers.softmax import gap
+from zoo.layers.activations import gap
 from zoo.train import ProbabilityCrossentropy, compile_for_training
 
 # rows 0, 2 and 3 are saturated the wrong way (true-class logit gaps of 30, 80 and 40)
@@ -230,6 +230,10 @@ def test_every_zoo_classifier_ends_in_the_zoo_softmax_and_keeps_it_in_safe_mode(
     logits = zoo.create_model("resnet20", input_shape=(12, 12, 1), num_classes=3,
                               classifier_activation=None)
     assert logits.get_layer("predictions").activation is keras.activations.linear
+    for name in (keras.activations.softmax, "zoo>softmax"):  # Keras's spelling, the saved one
+        other = zoo.create_model("resnet20", input_shape=(12, 12, 1), num_classes=3,
+                                 classifier_activation=name)
+        assert other.get_layer("predictions").activation is zoo.layers.softmax
     model.save(tmp_path / "m.keras")
     code = f"""
 import keras, zoo
@@ -267,7 +271,7 @@ print(type(m.loss).__name__)
     assert proc.stdout.strip().splitlines()[-1] == "ProbabilityCrossentropy"
 
 
-def test_fit_refuses_a_model_whose_classes_are_not_the_datasets():
+def test_fit_refuses_a_model_whose_outputs_are_not_the_datasets_probabilities():
     # labels 0..9 into 5 outputs: NaN on JAX, silently another class on PyTorch, a deep
     # TensorFlow error -- one line first instead
     model = zoo.create_model("shallow_sequential", input_shape=(8, 8, 1), num_classes=5,
@@ -275,6 +279,15 @@ def test_fit_refuses_a_model_whose_classes_are_not_the_datasets():
     with pytest.raises(ValueError, match=r"digits has 10 classes: it needs one output of "
                                          r"shape \(None, 10\)"):
         zoo.train.fit(model, "digits", epochs=1)
+    # logits (or any other activation) read as probabilities: NaN on JAX, a quietly poor
+    # net on TensorFlow -- one line instead, from fit and from evaluate
+    for activation in (None, "sigmoid"):
+        model = zoo.create_model("shallow_sequential", input_shape=(8, 8, 1), num_classes=10,
+                                 layers=2, filters=4, classifier_activation=activation)
+        for call in (zoo.train.fit, zoo.train.evaluate):
+            with pytest.raises(ValueError, match=r"output layer 'predictions' ends in "
+                               r"'(linear|sigmoid)', but the zoo's loss takes class probab"):
+                call(model, "digits")
 
 
 def test_tf_data_is_imported_quietly_under_another_backend():
@@ -282,9 +295,17 @@ def test_tf_data_is_imported_quietly_under_another_backend():
     importing it must not print its C++ start-up lines (the README promises quiet output)."""
     if not (backend_available("jax") and backend_available("tensorflow")):
         pytest.skip("needs jax and tensorflow")
-    proc = run_python("import zoo.train\nfrom zoo.data.datasets import pipeline_name\n"
-                      "import keras\nprint(keras.backend.backend(), pipeline_name())",
-                      backend="jax")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stdout.split()[-2:] == ["jax", "tf.data"]
-    assert "InitializeLog" not in proc.stderr and "oneDNN" not in proc.stderr, proc.stderr
+    # Keras's set_random_seed imports TensorFlow too (to seed it): fit seeds through zoo.quiet
+    for code in ("from zoo.data.datasets import pipeline_name\nprint(pipeline_name())",
+                 "from zoo import quiet\nquiet.set_random_seed(0)\n"
+                 "print('tensorflow' in __import__('sys').modules)"):
+        proc = run_python("import zoo.train\nimport keras\nprint(keras.backend.backend())\n" + code,
+                          backend="jax")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert proc.stdout.split()[-2] == "jax"
+        assert "InitializeLog" not in proc.stderr and "oneDNN" not in proc.stderr, proc.stderr
+    assert proc.stdout.split()[-1] == "True"  # Keras imported TensorFlow to seed it, quietly
+    # every seed the zoo sets goes that way
+    offenders = [str(f) for f in (ROOT / "zoo").rglob("*.py")
+                 if "keras.utils.set_random_seed(" in f.read_text() and f.name != "quiet.py"]
+    assert offenders == []

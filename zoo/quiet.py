@@ -70,3 +70,15 @@ def import_tensorflow_quietly():
 
         logging.getLogger("tensorflow").setLevel(logging.ERROR)
         return tensorflow
+
+
+def set_random_seed(seed):
+    """``keras.utils.set_random_seed``, whose first call imports TensorFlow (to seed it too)
+    wherever it is installed, also under JAX or PyTorch: that import made quiet."""
+    try:
+        import_tensorflow_quietly()
+    except ImportError:
+        pass
+    import keras
+
+    keras.utils.set_random_seed(seed)

@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import pandas as pd
 
+from zoo import quiet
 from zoo import validation as check
 from zoo.analysis.gradients import _loss_grad, _norms, vjp
 from zoo.analysis.lesion import _chain
@@ -101,7 +102,7 @@ def compare_norm_preservation(units_per_stage=(1, 2, 4), families=FAMILIES, *,
     rows = []
     for family in families:
         for n in units_per_stage:
-            keras.utils.set_random_seed(seed)
+            quiet.set_random_seed(seed)
             depth, model = _build(family, n, info.shape, info.num_classes, dataset)
             if epochs:
                 fit(model, dataset, recipe="quick", epochs=epochs, seed=seed, verbose=verbose,

@@ -5,6 +5,7 @@ from zoo.quiet import import_keras_quietly
 
 import_keras_quietly()  # before Keras is imported: TensorFlow's start-up lines stay off stderr
 
+from zoo.layers.activations import softmax
 from zoo.layers.merge_and_run import MODES, MergeAndRunBlock, merge_matrix
 from zoo.layers.norm_preserving import (
     NormPreservingConv2D,
@@ -18,7 +19,6 @@ from zoo.layers.norm_preserving import (
 from zoo.layers.parallel import BranchConv2D, ParallelResidualStage, TiledBatchNormalization
 from zoo.layers.pixels import PixelStandardization
 from zoo.layers.residual import ResidualBlock, ResidualUnit
-from zoo.layers.softmax import softmax
 
 __all__ = [
     "MODES",

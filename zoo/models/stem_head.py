@@ -6,9 +6,9 @@ import keras
 import numpy as np
 
 from zoo import validation as check
+from zoo.layers.activations import softmax
 from zoo.layers.branch import bn_layer, conv_layer
 from zoo.layers.pixels import PixelStandardization
-from zoo.layers.softmax import softmax
 
 
 def model_input(input_shape, transitions, input_normalization=None, name="input"):
@@ -88,7 +88,9 @@ def classifier_head(x, num_classes, *, preactivation=False, pooling="gap",
     # In the variables' dtype (float32 under a mixed-precision policy, Keras's own advice):
     # float16 probabilities stop at 6e-8, where the cross-entropy of a confidently wrong
     # example has no gradient, and a cast would hide the softmax's logits from TensorFlow's loss
-    if isinstance(classifier_activation, str) and classifier_activation == "softmax":
+    if classifier_activation is keras.activations.softmax or (
+            isinstance(classifier_activation, str) and
+            classifier_activation in ("softmax", "zoo>softmax")):
         classifier_activation = softmax
     return keras.layers.Dense(
         num_classes, activation=classifier_activation, name="predictions",

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from zoo import quiet
 from zoo.studies.runner import markdown
 
 TITLE = "Norm preservation and the Procrustes ResNet (Zaeemzadeh et al., TPAMI 2021)"
@@ -126,13 +127,12 @@ FAMILY_MODELS = {"preresnet": "preresnet164", "plain": "plain20",
 
 
 def _build(family, n, dataset, seed):
-    import keras
 
     from zoo.data import dataset_info
     from zoo.registry import create_model
 
     info = dataset_info(dataset)
-    keras.utils.set_random_seed(seed)
+    quiet.set_random_seed(seed)
     depth = depth_of(family, n)
     return depth, create_model(FAMILY_MODELS[family], depth=depth, name=f"{family}{depth}",
                                input_shape=info.shape, num_classes=info.num_classes,

@@ -21,12 +21,13 @@ from pathlib import Path
 
 import keras
 
+from zoo import quiet
 from zoo import validation as check
 from zoo.data import VALIDATION_FRACTION, dataset_info, holdout, load
 from zoo.data.batches import ArrayBatches, EpochSync
 from zoo.data.datasets import AUGMENTATIONS, _pipeline
 from zoo.environment import environment, has_gpu
-from zoo.layers import NormPreservingProjection, projected_layers
+from zoo.layers import NormPreservingProjection, projected_layers, softmax
 from zoo.models.complexity import parameter_counts
 from zoo.models.stem_head import expects_raw_pixels
 from zoo.registry import create_model
@@ -185,7 +186,7 @@ def fit(
     validation_fraction = _validation_fraction(validate, validation_fraction)
     if run is not None and run.path.exists() and not run.path.is_dir():
         raise ValueError(f"--out {out_dir} is a file, not a folder")
-    keras.utils.set_random_seed(seed)
+    quiet.set_random_seed(seed)
     # Data first: a missing dataset should fail before minutes of model building.
     data = _data(dataset, _input_normalization(model, model_kwargs, dataset), recipe,
                  seed=seed, subset=subset, test_subset=test_subset, data_dir=data_dir,
@@ -431,6 +432,13 @@ def _check_fits(model, info, dataset) -> None:
     if not (isinstance(outputs, tuple) and len(outputs) == 2 and outputs[1] == info.num_classes):
         raise ValueError(f"model outputs shape {outputs}, but {dataset} has {info.num_classes} "
                          f"classes: it needs one output of shape (None, {info.num_classes})")
+    last = model.layers[-1]
+    activation = getattr(last, "activation", None)
+    if activation is not None and activation not in (softmax, keras.activations.softmax):
+        name = getattr(activation, "__name__", repr(activation))
+        raise ValueError(f"model's output layer {last.name!r} ends in {name!r}, but the zoo's "
+                         "loss takes class probabilities: build it with "
+                         "classifier_activation='softmax'")
 
 
 def evaluate(model, dataset, *, split="test", subset=None, seed=0, data_dir=None,

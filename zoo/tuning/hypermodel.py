@@ -16,7 +16,7 @@ import keras_tuner
 import numpy as np
 
 import zoo.models  # noqa: F401  (each family registers its builder)
-from zoo import compat
+from zoo import compat, quiet
 from zoo.registry import get_builder
 from zoo.train import EpochSeconds, compile_for_training
 from zoo.tuning.grids import BUILDER_AXES
@@ -100,7 +100,7 @@ class GridHyperModel(keras_tuner.HyperModel):
     def build(self, hp):
         self._start = time.perf_counter()
         point = self.point(hp)
-        keras.utils.set_random_seed(self.seed + hp["point"])  # the same point, the same run
+        quiet.set_random_seed(self.seed + hp["point"])  # the same point, the same run
         model = build_point(point, self.x.shape[1:], self.num_classes)
         # fit's compile (loss, metrics, training state), with the grid's plain Adam
         compile_for_training(model, keras.optimizers.Adam(point["learning_rate"]))

@@ -1,4 +1,4 @@
-"""The zoo classifier's softmax: Keras's softmax, whose cross-entropy keeps the logits'
+"""The zoo classifier's activation, ``zoo.layers.softmax``: Keras's softmax, whose cross-entropy keeps the logits'
 gradient however wrong the net is (any finite logits), on every backend.
 
 The zoo's models return probabilities, and on JAX and PyTorch a loss sees only those: the
