@@ -39,7 +39,9 @@ python -m benchmarks.pipelines --repeats 3 --out benchmarks/results/pipelines_cp
 #   python3 -m benchmarks.rerun_points --points 1608 --seeds S --matmul-precision P --out F
 # rerun_points_cpu_jax.csv: the same point on this CPU, Keras on JAX, 1 epoch, before
 # (Keras's softmax: the command below run in a worktree of commit fdd845e) and after
-# (zoo.layers.softmax, commit f866463) the zoo's head. The script had no 'classifier' column
-# at fdd845e: it was filled in by hand for the GPU rows and the "before" row.
+# (zoo.layers.softmax) the zoo's head; rows in order: fdd845e (Keras's softmax), f866463 (the
+# zoo's, floor 64 below the largest logit), a653497 (the zoo's, floor gap(C) = 84.0 here).
+# The script had no 'classifier' column at fdd845e: it was filled in by hand for the GPU rows
+# and the first row.
 KERAS_BACKEND=jax python -m benchmarks.rerun_points --points 1608 --epochs 1 \
   --out benchmarks/results/rerun_points_cpu_jax.csv
