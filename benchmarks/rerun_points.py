@@ -27,8 +27,12 @@ FIELDS = ["point", "seed", "epochs", "early_stopping", "matmul_precision", "stat
           "classifier"]
 
 
-def rerun(point, seed, args, make_tuner) -> dict:
+def rerun(point, seed, args) -> dict:
     """One study trial of ``point`` in a throwaway project: its CSV row."""
+    import keras
+
+    from zoo.tuning.search import make_tuner
+
     found = []
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
@@ -52,7 +56,8 @@ def rerun(point, seed, args, make_tuner) -> dict:
             "status": trial.status, "loss": value("loss"), "val_loss": value("val_loss"),
             "val_accuracy": value("val_accuracy"), "trained_epochs": value("epochs"),
             "message": message[-1] if message else "",
-            "seconds": round(time.perf_counter() - start, 1), "classifier": classifier}
+            "seconds": round(time.perf_counter() - start, 1),
+            "backend": keras.backend.backend(), "classifier": classifier}
 
 
 def main(argv=None):
@@ -75,15 +80,10 @@ def main(argv=None):
     if args.matmul_precision != "default":
         os.environ["JAX_DEFAULT_MATMUL_PRECISION"] = args.matmul_precision
 
-    import keras
-
-    from zoo.tuning.search import make_tuner
-
     rows = []
     for seed in (int(s) for s in args.seeds.split(",")):
         for point in (int(i) for i in args.points.split(",")):
-            row = rerun(point, seed, args, make_tuner)
-            row["backend"] = keras.backend.backend()
+            row = rerun(point, seed, args)
             print(",".join(str(row[f]) for f in FIELDS), flush=True)
             rows.append(row)
     new = not os.path.exists(args.out)

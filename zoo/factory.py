@@ -113,15 +113,13 @@ def _new_head(model, num_classes, include_top, pooling):
         from zoo import validation as check
 
         check.positive_int("num_classes", num_classes)
-        from zoo.layers import softmax
+        from zoo.layers.activations import classifier_activation
 
         dense = model.get_layer("predictions")
         x = model.get_layer(pooled).output
         # a file saved before the zoo had its own softmax ends in Keras's: the new, untrained
         # head gets the zoo's, whose loss has a gradient at any logit gap on every backend
-        activation = softmax if dense.activation is keras.activations.softmax else \
-            dense.activation
-        out = keras.layers.Dense(num_classes, activation=activation,
+        out = keras.layers.Dense(num_classes, activation=classifier_activation(dense.activation),
                                  name="predictions",
                                  dtype=dense.dtype_policy.variable_dtype)(x)
         suffix = f"{num_classes}_classes"

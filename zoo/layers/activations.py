@@ -1,5 +1,6 @@
-"""The zoo classifier's activation, ``zoo.layers.softmax``: Keras's softmax, whose cross-entropy keeps the logits'
-gradient however wrong the net is (any finite logits), on every backend.
+"""The zoo classifier's activation, ``zoo.layers.softmax``: Keras's softmax, whose
+cross-entropy keeps the logits' gradient however wrong the net is (any finite logits), on
+every backend.
 
 The zoo's models return probabilities, and on JAX and PyTorch a loss sees only those: the
 logits behind them are gone. Once a float32 softmax gives the true class less than the
@@ -59,3 +60,16 @@ def softmax(x, axis=-1):
     through = ops.where(ops.isfinite(shifted), shifted - ops.stop_gradient(shifted), 0.0)
     floored = ops.stop_gradient(ops.maximum(shifted, floor)) + through
     return keras.activations.softmax(floored, axis=axis)
+
+
+def is_softmax(activation) -> bool:
+    """Whether ``activation`` names a softmax: the zoo's or Keras's, as a function or by name."""
+    return activation is softmax or activation is keras.activations.softmax or (
+        isinstance(activation, str) and activation in ("softmax", "zoo>softmax"))
+
+
+def classifier_activation(activation):
+    """The activation a zoo classifier gets for ``activation``: the zoo's softmax for any
+    spelling of a softmax (Keras's function, "softmax", the saved name "zoo>softmax", or a
+    file's head saved before the zoo had its own), anything else as given."""
+    return softmax if is_softmax(activation) else activation

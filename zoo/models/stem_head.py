@@ -6,7 +6,7 @@ import keras
 import numpy as np
 
 from zoo import validation as check
-from zoo.layers.activations import softmax
+from zoo.layers.activations import classifier_activation as resolve_activation
 from zoo.layers.branch import bn_layer, conv_layer
 from zoo.layers.pixels import PixelStandardization
 
@@ -88,11 +88,7 @@ def classifier_head(x, num_classes, *, preactivation=False, pooling="gap",
     # In the variables' dtype (float32 under a mixed-precision policy, Keras's own advice):
     # float16 probabilities stop at 6e-8, where the cross-entropy of a confidently wrong
     # example has no gradient, and a cast would hide the softmax's logits from TensorFlow's loss
-    if classifier_activation is keras.activations.softmax or (
-            isinstance(classifier_activation, str) and
-            classifier_activation in ("softmax", "zoo>softmax")):
-        classifier_activation = softmax
     return keras.layers.Dense(
-        num_classes, activation=classifier_activation, name="predictions",
+        num_classes, activation=resolve_activation(classifier_activation), name="predictions",
         dtype=keras.config.dtype_policy().variable_dtype,
     )(x)

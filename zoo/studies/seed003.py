@@ -127,7 +127,6 @@ FAMILY_MODELS = {"preresnet": "preresnet164", "plain": "plain20",
 
 
 def _build(family, n, dataset, seed):
-
     from zoo.data import dataset_info
     from zoo.registry import create_model
 

@@ -27,7 +27,8 @@ from zoo.data import VALIDATION_FRACTION, dataset_info, holdout, load
 from zoo.data.batches import ArrayBatches, EpochSync
 from zoo.data.datasets import AUGMENTATIONS, _pipeline
 from zoo.environment import environment, has_gpu
-from zoo.layers import NormPreservingProjection, projected_layers, softmax
+from zoo.layers import NormPreservingProjection, projected_layers
+from zoo.layers.activations import is_softmax
 from zoo.models.complexity import parameter_counts
 from zoo.models.stem_head import expects_raw_pixels
 from zoo.registry import create_model
@@ -434,7 +435,7 @@ def _check_fits(model, info, dataset) -> None:
                          f"classes: it needs one output of shape (None, {info.num_classes})")
     last = model.layers[-1]
     activation = getattr(last, "activation", None)
-    if activation is not None and activation not in (softmax, keras.activations.softmax):
+    if activation is not None and not is_softmax(activation):
         name = getattr(activation, "__name__", repr(activation))
         raise ValueError(f"model's output layer {last.name!r} ends in {name!r}, but the zoo's "
                          "loss takes class probabilities: build it with "
