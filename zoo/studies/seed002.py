@@ -478,6 +478,8 @@ def _drop_vs_branch(single: pd.DataFrame, branches: pd.DataFrame) -> dict:
 
 # Veit et al. say "no noticeable change" for a single deleted non-downsampling unit and give
 # no number in our notes; 1 point of accuracy is our operational reading of it, declared here.
+# Lenient where the error is small (MNIST's 0.56% may nearly triple within it); the README and
+# notebook 04 say so beside the verdicts.
 SINGLE_MARGIN = 1.0
 CHANCE_BAND = 20.0  # "drops to chance" (10% for ten classes): at most 20% accuracy
 
