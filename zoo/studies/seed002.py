@@ -81,7 +81,8 @@ BUDGETS = {
     # CI: 20-layer nets on the embedded digits, a few draws of everything (under a minute)
     "smoke": Budget(("digits",), "resnet20", "plain20", "quick", 2, 200, (1, 2, 3), 2, (1, 2, 4),
                     2, 1, 16, 2),
-    # 2 CPU cores: Veit's 54-unit net, 3 epochs of the full train split (~30 min per dataset),
+    # 2 CPU cores: Veit's 54-unit net, 3 epochs of the full train split (about an hour per
+    # dataset with the plain net),
     # every lesion on 5,000 test images, 100 gradient samples per path length
     "cpu": Budget(("fashion_mnist", "mnist"), "resnet110", "plain20", "he2016", 3, 5000,
                   tuple(range(1, 21)), 10, (1, 2, 4, 8, 16, 32, 64), 10, 5, 32, 100),
@@ -493,36 +494,36 @@ def claims(budget: Budget) -> list:
     for d in budget.datasets:
         net = dict(group=d)
         out += [
-            Claim(f"{d}/single-resnet", source="Fig. 3a", statement="deleting one "
+            Claim(f"{d}/single-resnet", source="Fig. 3", statement="deleting one "
                   "non-transition unit of the ResNet changes accuracy by less than 1 point "
                   "(mean over units)", paper=PAPER["single"], kind="equivalence",
                   measure="accuracy drop (points), one value per unit", margin=SINGLE_MARGIN,
                   margin_reason="our reading of 'no noticeable change' (no number in our "
                                 "notes)", **net),
-            Claim(f"{d}/single-resnet-without-unit-0", source="Fig. 3a", statement="(post "
+            Claim(f"{d}/single-resnet-without-unit-0", source="Fig. 3", statement="(post "
                   "hoc, declared after unit 0 was seen) the same, leaving out unit 0, which "
                   "widens nothing but behaves like a transition", paper=PAPER["single"], kind="equivalence",
                   measure="accuracy drop (points), one value per unit", margin=SINGLE_MARGIN,
                   margin_reason="as above", **net),
-            Claim(f"{d}/single-plain", source="Fig. 3a", statement="deleting one layer of the "
+            Claim(f"{d}/single-plain", source="Fig. 3", statement="deleting one layer of the "
                   "plain net leaves it near chance (accuracy <= 20%)", paper=PAPER["single"],
                   kind="range", measure="accuracy (%) after the deletion, one value per layer",
                   low=0.0, high=CHANCE_BAND, **net),
-            Claim(f"{d}/random-smooth", source="Fig. 3b", statement="accuracy falls smoothly "
+            Claim(f"{d}/random-smooth", source="Fig. 5a", statement="accuracy falls smoothly "
                   "as more random units are deleted (monotone: no significant rise between "
                   "neighbouring k)",
                   paper=PAPER["random"], kind="monotone",
                   measure="mean accuracy over draws, by k", direction=-1, **net),
-            Claim(f"{d}/random-smooth-without-unit-0", source="Fig. 3b", statement="(post "
+            Claim(f"{d}/random-smooth-without-unit-0", source="Fig. 5a", statement="(post "
                   "hoc, declared after unit 0 was seen) the same, over the draws that spare "
                   "unit 0", paper=PAPER["random"], kind="monotone",
                   measure="mean accuracy over draws, by k", direction=-1, **net),
-            Claim(f"{d}/reorder-smooth", source="Fig. 3c", statement="accuracy falls smoothly "
+            Claim(f"{d}/reorder-smooth", source="Fig. 5b", statement="accuracy falls smoothly "
                   "as more units are swapped (monotone: no significant rise between swap "
                   "counts)",
                   paper=PAPER["reorder"], kind="monotone",
                   measure="mean accuracy over draws, by swaps", direction=-1, **net),
-            Claim(f"{d}/gradient-decays", source="Fig. 6a", statement="the gradient norm "
+            Claim(f"{d}/gradient-decays", source="Fig. 6b", statement="the gradient norm "
                   "falls with the path length (monotone: no significant rise between lengths)",
                   paper="magnitude decays exponentially in k", kind="monotone",
                   measure="mean input-gradient norm, by path length", direction=-1, **net),
