@@ -65,7 +65,7 @@ BUDGETS = {
     "smoke": Budget(("digits",), 8, 14, "quick", 1, None, (0, 1)),
     # 2 CPU cores: DMRNet-20 (546,650 parameters on 28x28x1) against ResNet-38 (566,746,
     # +3.7%), the paper's recipe (Nesterov SGD, batch 64, lr /10 at 1/2, 3/4, 7/8) shortened to
-    # 4 epochs of 20,000 Fashion-MNIST images, 5 seeds: about 15 minutes per run, 5 hours
+    # 4 epochs of 20,000 Fashion-MNIST images, 5 seeds: 4-12 minutes per run, 2.6 h in all
     "cpu": Budget(("fashion_mnist",), 20, 38, "dmrnet", 4, 20_000, (0, 1, 2, 3, 4)),
     # one H100/H200 (JAX), in stages: the paper's sizes (DMRNet-56 vs ResNet-110), the whole
     # train split, 5 seeds
