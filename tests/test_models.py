@@ -142,6 +142,22 @@ def test_preresnet_block_is_explicit_and_agrees_with_the_registry():
         zoo.preresnet(110)
 
 
+def test_preresnet_without_skips_is_the_same_net_less_its_shortcuts():
+    shape = dict(input_shape=(8, 8, 1), num_classes=3)
+    with_skips = zoo.preresnet(20, block="bottleneck", **shape)
+    without = zoo.preresnet(20, block="bottleneck", skip=False, **shape)
+    assert without.name == "preresnet20_noskip"
+    units = zoo.residual_units(without)
+    assert len(units) == len(zoo.residual_units(with_skips)) == 6
+    assert not any(unit.skip for unit in units)
+    # what goes: the three projection shortcuts (1x1 conv + batch norm's 4 values per
+    # channel) of the transitions 16 -> 64, 64 -> 128 and 128 -> 256
+    shortcuts = sum(i * o + 4 * o for i, o in ((16, 64), (64, 128), (128, 256)))
+    assert with_skips.count_params() - without.count_params() == shortcuts == 43_776
+    with pytest.raises(ValueError, match="skip must be True or False, got 'no'"):
+        zoo.preresnet(20, block="bottleneck", skip="no")
+
+
 def test_unknown_name_suggests_close_names():
     with pytest.raises(ValueError, match=r"unknown model name 'resnet21'; did you mean .*'resnet20'"):
         zoo.create_model("resnet21")

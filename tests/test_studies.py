@@ -639,15 +639,20 @@ def test_seed003_smoke_end_to_end(tmp_path):
     res20 = ratios[(ratios["family"] == "preresnet") & (ratios["depth"] == 20)
                    & (ratios["phase"] == "init")]
     assert len(res20) == 6 and res20["transition"].sum() == 3
+    # its twin without skips: the same blocks, block for block
+    twin = ratios[(ratios["family"] == "preresnet_noskip") & (ratios["depth"] == 20)
+                  & (ratios["phase"] == "init")]
+    assert list(twin["transition"]) == list(res20["transition"])
     acc = pd.read_csv(out / "accuracy.csv")
     assert len(acc) == 4 and set(acc["projection"]) == {True, False}
     comp = pd.read_csv(out / "compare.csv")  # ProcResNet-13 vs PreResNet-11, two seeds
     assert sorted(comp["model"]) == ["preresnet11"] * 2 + ["procresnet13"] * 2
     one_epoch = pd.read_csv(out / "ratio_models.csv")  # each net after its one epoch
-    assert len(one_epoch) == 6 and one_epoch["test_accuracy"].between(0, 1).all()
+    assert len(one_epoch) == 8 and one_epoch["test_accuracy"].between(0, 1).all()
     summary = json.loads((out / "summary.json").read_text())
     ids = [c["id"].split("/")[1] for c in summary["claims"]]
     assert "procresnet13-vs-preresnet11" in ids and "projection-accuracy" in ids
+    assert "skips-keep-norm-same-units" in ids
     assert summary["settings"]["ratio_batch_normalization"].startswith("statistics of the")
     assert "digits/procresnet13-vs-preresnet11: " in stdout
     # a finished run whose budget has too few depths says so, not "the run goes on"

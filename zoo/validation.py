@@ -25,6 +25,13 @@ def positive_float(name: str, value) -> float:
     return float(value)
 
 
+def boolean(name: str, value) -> bool:
+    # a string such as "False" is truthy: refuse it rather than build the other network
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
 def probability(name: str, value) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
         raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")

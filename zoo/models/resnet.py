@@ -155,7 +155,7 @@ def plain(
     )
 
 
-def preresnet(depth, *, block, input_shape=(32, 32, 3), num_classes=10, width=16,
+def preresnet(depth, *, block, skip=True, input_shape=(32, 32, 3), num_classes=10, width=16,
               classifier_activation="softmax", input_normalization=None, name=None):
     """Pre-activation ResNet (He et al. 2016b, "Identity Mappings in Deep Residual Networks"):
     :func:`resnet` with ``preactivation=True`` and the units ``block`` names.
@@ -165,9 +165,20 @@ def preresnet(depth, *, block, input_shape=(32, 32, 3), num_classes=10, width=16
     ResNet-164 and ResNet-1001, the registered ``preresnet164``). It is never guessed from the
     depth, since many depths fit both rules: 110 is 6*18+2 (54 basic units) and 9*12+2 (36
     bottleneck units), 164 is 6*27+2 and 9*18+2. A depth that does not fit the block is a
-    ValueError naming the rule."""
+    ValueError naming the rule.
+
+    ``skip=False`` removes every shortcut, transitions' included, and keeps everything else:
+    the same units, widths and head without skips, the control for what the skips do (the
+    basic-unit :func:`plain` differs from a bottleneck PreResNet in more than its skips)."""
     bottleneck = check.choice("block", block, BLOCKS) == "bottleneck"
     stage_units(depth, bottleneck, name=f"depth of a {block} pre-activation ResNet")
+    if not check.boolean("skip", skip):
+        return _cifar_resnet(
+            depth, layout="sequential", skip=False, preactivation=True, bottleneck=bottleneck,
+            input_shape=input_shape, num_classes=num_classes, width=width, kernel_size=3,
+            activation="relu", classifier_activation=classifier_activation, fused=True,
+            grouped_implementation="auto", input_normalization=input_normalization,
+            name=name or f"preresnet{depth}_noskip")
     return resnet(depth, preactivation=True, bottleneck=bottleneck, input_shape=input_shape,
                   num_classes=num_classes, width=width,
                   classifier_activation=classifier_activation,

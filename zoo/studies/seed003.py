@@ -5,7 +5,8 @@ Design, three parts on one dataset:
 
 - ``ratios``: for each family -- pre-activation bottleneck ResNet (``zoo.preresnet``, depth
   9n+2: the paper's ResNet-164 at n = 18), plain (no skips, basic units, 6n+2), ProcResNet with
-  and without the projection (9n+4) -- at four depths (the paper's 164/166-layer scale and
+  and without the projection (9n+4), and the PreResNet without its skips (``skip=False``: the
+  same units, added after a review) -- at four depths (the paper's 164/166-layer scale and
   three shallower), the gradient-norm ratio ``||dE/dx_in|| / ||dE/dx_out||`` of every block between
   the first and the last unit (:func:`zoo.analysis.norms.block_norm_ratios`), on a fixed
   seeded set of test images, at initialization and again after one epoch of training from
@@ -45,7 +46,7 @@ CLAIM = ("Identity skips keep the gradient norm nearly constant through a unit (
 # CIFAR-10 test error (%), the paper's table
 PAPER = {"resnet164_error": 5.46, "procresnet166_error": 4.75, "resnet272_error": 4.73,
          "procresnet274_error": 4.20, "delta": "c * log(2L) / L"}
-FAMILIES = ("preresnet", "plain", "procresnet", "procresnet_noproj")
+FAMILIES = ("preresnet", "plain", "procresnet", "procresnet_noproj", "preresnet_noskip")
 # the paper's CIFAR-10 parameters of the nets the study measures at their full depth
 PAPER_PARAMS = {"preresnet164": 1.71e6, "procresnet166": 1.72e6, "preresnet272": 2.82e6,
                 "procresnet274": 2.83e6}
@@ -87,7 +88,7 @@ def depth_of(family, n) -> int:
     """Depth of a family's net with n units per stage: bottleneck units are 3 layers."""
     if family.startswith("procresnet"):
         return 9 * n + 4  # stem, two standalone transitions, dense
-    return 9 * n + 2 if family == "preresnet" else 6 * n + 2
+    return 9 * n + 2 if family.startswith("preresnet") else 6 * n + 2
 
 
 def depths_of(family, budget) -> list[int]:
@@ -97,7 +98,7 @@ def depths_of(family, budget) -> list[int]:
 BUDGETS = {
     # CI: two small depths of each family on the embedded digits (under a minute)
     "smoke": Budget(("digits",), {"preresnet": (1, 2), "plain": (1, 2), "procresnet": (1,),
-                                   "procresnet_noproj": (1,)},
+                                   "procresnet_noproj": (1,), "preresnet_noskip": (1, 2)},
                     ratio_examples=64, ratio_recipe="quick", accuracy_model="procresnet22",
                     accuracy_recipe="quick", accuracy_epochs=1, seeds=(0, 1),
                     comparisons=((1, (0, 1)),)),
@@ -108,22 +109,28 @@ BUDGETS = {
     # layers, ~13 at 58: about 2.5 hours for the comparisons)
     "cpu": Budget(("fashion_mnist",), {"preresnet": (2, 6, 12, 18), "plain": (3, 9, 18, 27),
                                         "procresnet": (2, 6, 12, 18),
-                                        "procresnet_noproj": (2, 6, 12, 18)},
+                                        "procresnet_noproj": (2, 6, 12, 18),
+                                        "preresnet_noskip": (2, 6, 12, 18)},
                   ratio_train_examples=10_000, accuracy_train_examples=20_000,
                   comparisons=((2, (0, 1, 2, 3, 4)), (6, (0, 1, 2)))),
     # one H100/H200 (JAX), in stages: the full train split, ProcResNet-166 vs PreResNet-164
     # (the paper's pair), 5 seeds
     "gpu": Budget(("fashion_mnist",), {"preresnet": (2, 6, 12, 18), "plain": (3, 9, 18, 27),
                                         "procresnet": (2, 6, 12, 18),
-                                        "procresnet_noproj": (2, 6, 12, 18)},
+                                        "procresnet_noproj": (2, 6, 12, 18),
+                                        "preresnet_noskip": (2, 6, 12, 18)},
                   ratio_examples=1024, accuracy_model="procresnet166", accuracy_epochs=30,
                   seeds=(0, 1, 2, 3, 4), comparisons=((18, (0, 1, 2, 3, 4)),)),
 }
 
 
-# Each family is a registered model at another depth; the registry builds it.
-FAMILY_MODELS = {"preresnet": "preresnet164", "plain": "plain20",
-                 "procresnet": "procresnet166", "procresnet_noproj": "procresnet166_noproj"}
+# Each family is a registered model at another depth (with overrides); the registry builds it.
+# preresnet_noskip is the PreResNet without its skips (added after a review: the basic-unit
+# plain net differs from the bottleneck PreResNet in more than its skips).
+FAMILY_MODELS = {"preresnet": ("preresnet164", {}), "plain": ("plain20", {}),
+                 "procresnet": ("procresnet166", {}),
+                 "procresnet_noproj": ("procresnet166_noproj", {}),
+                 "preresnet_noskip": ("preresnet164", {"skip": False})}
 
 
 def _build(family, n, dataset, seed):
@@ -133,7 +140,8 @@ def _build(family, n, dataset, seed):
     info = dataset_info(dataset)
     quiet.set_random_seed(seed)
     depth = depth_of(family, n)
-    return depth, create_model(FAMILY_MODELS[family], depth=depth, name=f"{family}{depth}",
+    model, overrides = FAMILY_MODELS[family]
+    return depth, create_model(model, depth=depth, name=f"{family}{depth}", **overrides,
                                input_shape=info.shape, num_classes=info.num_classes,
                                input_normalization=dataset)
 
@@ -378,6 +386,13 @@ def claims(budget: Budget) -> list:
                   paper="(1-delta) <= ratio <= (1+delta) with skips; no bound without",
                   kind="difference", measure="mean |log ratio|, PreResNet - plain",
                   direction=-1, **norm),
+            Claim(f"{d}/skips-keep-norm-same-units", statement="(post hoc, declared after a "
+                  "review found the plain net built of other units) identity blocks of the "
+                  "PreResNet are closer to norm-preserving than the same blocks with every skip "
+                  "removed (paired by depth)",
+                  paper="(1-delta) <= ratio <= (1+delta) with skips; no bound without",
+                  kind="difference", measure="mean |log ratio|, PreResNet - PreResNet without "
+                  "skips", direction=-1, **norm),
             Claim(f"{d}/transitions-break-it", statement="a ResNet's transition blocks are "
                   "further from norm-preserving than its identity blocks (paired by depth)",
                   paper="transitions break norm preservation", kind="difference",
@@ -432,14 +447,18 @@ def measurements(summary: pd.DataFrame, acc: pd.DataFrame, comp: pd.DataFrame,
         s = summary[summary["dataset"] == d] if not summary.empty else summary
         pending = Measurement(not_tested="not measured yet (the study resumes where it "
                                          "stopped)", pending=True)
-        if what in ("skips-keep-norm", "transitions-break-it", "projection-fixes-transitions",
-                    "delta-shrinks"):
+        if what in ("skips-keep-norm", "skips-keep-norm-same-units", "transitions-break-it",
+                    "projection-fixes-transitions", "delta-shrinks"):
             if s.empty:
                 out[claim.id] = pending
                 continue
             if what == "skips-keep-norm":
                 families = ("plain", "preresnet")
                 a = _by_depth(s, "trained", "plain", "identity")
+                b = _by_depth(s, "trained", "preresnet", "identity")
+            elif what == "skips-keep-norm-same-units":
+                families = ("preresnet_noskip", "preresnet")
+                a = _by_depth(s, "trained", "preresnet_noskip", "identity")
                 b = _by_depth(s, "trained", "preresnet", "identity")
             elif what == "transitions-break-it":
                 families = ("preresnet",)
