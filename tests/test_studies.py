@@ -156,6 +156,17 @@ def test_report_tables_and_verdicts_on_a_hand_made_study():
     assert going["mnist/1-3/gap/similar"].pending and "the run goes on" in \
         going["mnist/1-3/gap/similar"].not_tested
     assert not ended["mnist/1-3/gap/similar"].pending
+    # no verdict from an interim look: a cell short of its planned pairs waits, however
+    # tight its first pairs are, until it is complete or the run has ended
+    planned = seed000.Budget(("mnist",), {"mnist": 13}, 4)
+    going = seed000.measurements(pairs, planned, frame)
+    assert going["mnist/3-10/flatten/similar"].pending and \
+        going["mnist/3-10/flatten/similar"].not_tested.startswith(
+            "interim, not judged: 12 of 13 planned pairs in cell 3-10/flatten (mean so far")
+    assert going["mnist/similar"].not_tested.startswith(
+        "interim, not judged: 24 of 78 planned pairs in all Q>=1 cells")
+    ended = seed000.measurements(pairs, planned, frame, finished=True)
+    assert ended["mnist/3-10/flatten/similar"].a is not None
     budget = seed000.Budget(("mnist",), {"mnist": 12}, 4, big_hours=3.0)
     ended = seed000.measurements(pairs, budget, frame, finished=True)
     assert ended["mnist/Q<1/table2-direction"].not_tested == (

@@ -563,9 +563,43 @@ def measurements(pairs: pd.DataFrame, budget: Budget, frame=None, finished=False
             out[claim.id] = Measurement(not_tested=reason, pending=not finished
                                         and "not in this budget" not in reason)
             continue
+        planned = None if finished else _planned(d, parts, budget, frame)
+        if planned is not None and len(g) < planned:
+            # no verdict from an interim look: a claim is judged on its planned sample (a
+            # cell's pairs, all cells for the pooled claims, the Q<1 hours), or at the end
+            so_far = float(np.mean(np.log(g[f"{metric}_par"]) - np.log(g[f"{metric}_seq"])))
+            plan = (f"{wanted}, whose {budget.big_hours:g} h are not spent yet"
+                    if planned == OPEN else None)
+            count = (f"{len(g)} pairs in {plan}" if plan
+                     else f"{len(g)} of {planned} planned pairs in {wanted}")
+            out[claim.id] = Measurement(pending=True, not_tested=(
+                f"interim, not judged: {count} (mean so far {so_far:+.3g}); the run goes on"))
+            continue
         out[claim.id] = Measurement(a=np.log(g[f"{metric}_seq"]).tolist(),
                                     b=np.log(g[f"{metric}_par"]).tolist())
     return out
+
+
+OPEN = 10**9  # a plan of hours, not pairs: wait for them to be spent
+
+
+def _planned(dataset, parts, budget, frame) -> int | None:
+    """The pairs a claim is planned on while the run goes on: a cell's wanted pairs, all the
+    Q>=1 cells' for the pooled claims; for the Q<1 direction, none once the dataset's Q<1
+    hours are spent (whatever they bought), else one more than it has. None: no plan."""
+    wanted = budget.pairs.get(dataset)
+    if parts[-1] == "table2-direction":
+        if budget.big_hours:
+            big = pd.DataFrame() if frame is None or frame.empty else \
+                frame[(frame["dataset"] == dataset) & (frame["phase"] == "big")]
+            spent = float(big["seconds"].fillna(0).sum()) if not big.empty else 0.0
+            return None if spent >= budget.big_hours * 3600 else OPEN
+        return None if wanted is None else wanted * len(HEADS)
+    if wanted is None:
+        return None
+    if len(parts) == 2:  # pooled over the Q>=1 cells
+        return wanted * len(HEADS) * len([b for b in budget.bins if b != "Q<1"])
+    return wanted
 
 
 def _why_untested(dataset, where, budget, frame, n, finished=False) -> str:
