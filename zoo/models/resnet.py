@@ -172,17 +172,13 @@ def preresnet(depth, *, block, skip=True, input_shape=(32, 32, 3), num_classes=1
     basic-unit :func:`plain` differs from a bottleneck PreResNet in more than its skips)."""
     bottleneck = check.choice("block", block, BLOCKS) == "bottleneck"
     stage_units(depth, bottleneck, name=f"depth of a {block} pre-activation ResNet")
-    if not check.boolean("skip", skip):
-        return _cifar_resnet(
-            depth, layout="sequential", skip=False, preactivation=True, bottleneck=bottleneck,
-            input_shape=input_shape, num_classes=num_classes, width=width, kernel_size=3,
-            activation="relu", classifier_activation=classifier_activation, fused=True,
-            grouped_implementation="auto", input_normalization=input_normalization,
-            name=name or f"preresnet{depth}_noskip")
-    return resnet(depth, preactivation=True, bottleneck=bottleneck, input_shape=input_shape,
-                  num_classes=num_classes, width=width,
-                  classifier_activation=classifier_activation,
-                  input_normalization=input_normalization, name=name or f"preresnet{depth}")
+    skip = check.boolean("skip", skip)
+    return _cifar_resnet(
+        depth, layout="sequential", skip=skip, preactivation=True, bottleneck=bottleneck,
+        input_shape=input_shape, num_classes=num_classes, width=width, kernel_size=3,
+        activation="relu", classifier_activation=classifier_activation, fused=True,
+        grouped_implementation="auto", input_normalization=input_normalization,
+        name=name or f"preresnet{depth}" + ("" if skip else "_noskip"))
 
 
 _HE = "He et al., Deep Residual Learning for Image Recognition, CVPR 2016"

@@ -30,6 +30,7 @@ the finished ones exactly.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -580,10 +581,10 @@ def measurements(pairs: pd.DataFrame, budget: Budget, frame=None, finished=False
     return out
 
 
-OPEN = 10**9  # a plan of hours, not pairs: wait for them to be spent
+OPEN = math.inf  # a plan of hours, not pairs: wait until they are spent
 
 
-def _planned(dataset, parts, budget, frame) -> int | None:
+def _planned(dataset, parts, budget, frame) -> float | None:
     """The pairs a claim is planned on while the run goes on: a cell's wanted pairs, all the
     Q>=1 cells' for the pooled claims; for the Q<1 direction, none once the dataset's Q<1
     hours are spent (whatever they bought), else one more than it has. None: no plan."""
