@@ -31,6 +31,14 @@ The fault classes of the suite, each with a test that injects it (this file unle
   closed pipe (``test_cli_failures.py``; ``test_cli.py``)
 - layers that ignore their dtype policy, through Keras's own layer harness
   (``test_layer_harness.py``)
+- folders prepared by somebody else (``test_planted_files.py``): links planted under the names
+  the zoo writes (lock, run files, temporary model, search reports, study logs), ``--overwrite``
+  of a folder that is not a zoo run, a trial id that leaves its folder, shell text in a run's
+  config.json on its way into a card, npz members without the ``.npy`` suffix, IDX files of 0
+  dimensions, CIFAR object arrays, a checkpoint epoch outside the run, a truncated checkpoint
+- a newcomer's silent wrong answers (``test_first_hour.py``): one image without its batch axis,
+  an override that changes the architecture but not the name, a ``--subset`` larger than the
+  split, a ``--data-dir`` that is not there
 """
 
 import json

@@ -275,8 +275,13 @@ def test_resume_without_config_json_is_refused(tmp_path):
     r = zoo_cli("train", "shallow_sequential", "--dataset", "digits", "--epochs", "2",
                 "--resume", "--out", str(run))
     assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
-    assert "no config.json" in r.stderr and "--overwrite" in r.stderr
+    assert "no config.json" in r.stderr and "clear it yourself" in r.stderr
     assert not (run / "config.json").exists()
+    # nor does --overwrite remove what no zoo run can be shown to have written
+    r = zoo_cli("train", "shallow_sequential", "--dataset", "digits", "--epochs", "2",
+                "--overwrite", "--out", str(run))
+    assert r.returncode == 2 and "no zoo run" in r.stderr, r.stderr
+    assert (run / "metrics.csv").is_file() and (run / "checkpoint").is_dir()
 
 
 def test_a_run_folder_in_use_is_locked(tmp_path):
@@ -511,3 +516,60 @@ def test_plots_tick_counts_as_integers_clip_error_bars_and_name_every_legend_ent
     """)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().endswith("ok")
+
+
+# --- the newcomer's mistakes (a review's first hour, session 26) --------------------------
+
+def test_one_image_without_its_batch_axis_is_refused_not_read_as_28_images():
+    import numpy as np
+
+    import zoo
+
+    image = np.full((28, 28, 1), 128.0, np.float32)
+    for call in (lambda m: m.predict(image, verbose=0), lambda m: m(image)):
+        model = zoo.create_model("resnet20", input_shape=(28, 28, 1),
+                                 input_normalization="mnist")
+        with pytest.raises(ValueError, match=r"batch of images of shape \(N, 28, 28, 1\).*"
+                                             r"x\[None\]"):
+            call(model)
+        assert model.predict(image[None], verbose=0).shape == (1, 10)
+
+
+def test_an_override_that_changes_the_architecture_changes_the_name():
+    import zoo
+
+    assert zoo.create_model("resnet20", depth=56).name == "resnet56"
+    assert zoo.create_model("resnet20", input_shape=(28, 28, 1)).name == "resnet20"
+    assert zoo.create_model("resnet20", depth=20).name == "resnet20"
+    with pytest.raises(TypeError, match="resnet20 \\(resnet\\) has no argument 'dept'; did you "
+                                        "mean 'depth'"):
+        zoo.create_model("resnet20", dept=32)
+
+
+def test_close_names_are_suggested_nearest_first():
+    from zoo.validation import did_you_mean
+
+    assert did_you_mean("resnet21", ["resnet32", "resnet20", "plain20"]).startswith(
+        "; did you mean 'resnet20', 'resnet32'")
+
+
+def test_a_data_dir_that_is_not_there_is_named(tmp_path):
+    from zoo.data import DataError, load
+
+    with pytest.raises(DataError, match="data_dir .*nope is not a folder"):
+        load("mnist", "test", data_dir=tmp_path / "nope")
+
+
+def test_a_subset_larger_than_the_training_split_is_named(tmp_path):
+    r = zoo_cli("train", "resnet20", "--dataset", "digits", "--subset", "100000", "--out",
+                str(tmp_path / "run"))
+    assert r.returncode == 2 and "--subset 100,000 is more than the 1," in r.stderr, r.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_zoo_info_on_a_pretrained_name_points_to_its_card():
+    r = zoo_cli("info", "resnet20.mnist")
+    assert r.returncode == 2 and "zoo pretrained resnet20.mnist" in r.stderr, r.stderr
+    r = zoo_cli("pretrained", "*seed001*")
+    columns = {line.index("%") for line in r.stdout.splitlines()}
+    assert r.returncode == 0 and len(columns) == 1, r.stdout  # one column, long names too

@@ -15,10 +15,11 @@ import tempfile
 from pathlib import Path
 
 
-def _umask() -> int:
+def file_mode() -> int:
+    """The permissions ``open(path, "w")`` gives a new file: 0666 less the umask."""
     mask = os.umask(0)
     os.umask(mask)
-    return mask
+    return 0o666 & ~mask
 
 
 def write_atomic(path, data) -> None:
@@ -30,11 +31,56 @@ def write_atomic(path, data) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def refuse_link(path) -> None:
+    """ValueError if ``path`` is a symbolic link: the zoo writes its files by fixed names into
+    folders a user hands it, and a link planted under such a name would carry the write (or a
+    truncation, or a removal) to wherever it points."""
+    if Path(path).is_symlink():
+        raise ValueError(f"{path} is a symbolic link; the zoo does not write through links "
+                         "(remove it, or choose another folder)")
+
+
+def refuse_links(folder) -> None:
+    """:func:`refuse_link` for everything inside ``folder`` (the folder itself may be a link:
+    the user named it). Links are not followed, so the walk stays inside the folder."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return
+    for root, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            refuse_link(Path(root) / name)
+
+
+def append_line(path, line: str) -> None:
+    """Append ``line`` and a newline to ``path`` and fsync it; never through a link."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+    refuse_link(path)
+    try:
+        fd = os.open(path, flags, 0o666)
+    except OSError as e:
+        if Path(path).is_symlink():  # planted between the check and the open
+            refuse_link(path)
+        raise e
+    with os.fdopen(fd, "a") as f:
+        f.write(line + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def write_figure(path, fig, **savefig_kwargs) -> None:
+    """``fig.savefig`` to ``path`` atomically (the format from the suffix, as matplotlib)."""
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=Path(path).suffix.lstrip(".") or None, **savefig_kwargs)
+    write_atomic(path, buffer.getvalue())
 
 
 def json_safe(obj):

@@ -200,7 +200,7 @@ def _parser():
     s.add_argument("study", nargs="?", help="a study name (zoo reproduce --list)")
     s.add_argument("--list", action="store_true", help="list the studies and their budgets")
     s.add_argument("--budget", choices=BUDGETS, default="smoke",
-                   help="smoke: CI-sized; cpu: a few hours on 2 cores; gpu: one H100 (JAX)")
+                   help="smoke: CI-sized; cpu: a few hours on 2 cores; gpu: one H100 or H200 (JAX)")
     s.add_argument("--out", help="results folder (default: results/STUDY/BUDGET)")
     s.add_argument("--report-only", action="store_true",
                    help="rewrite the report from the results already there; train nothing")
@@ -229,6 +229,14 @@ def _info(args):
 
     models = catalog()
     if args.name not in models:
+        architecture = args.name.split(".", 1)[0]
+        if architecture in models and "." in args.name:
+            from zoo.pretrained import list_pretrained
+
+            if args.name in list_pretrained():
+                raise ValueError(f"{args.name} is a pretrained model: `zoo pretrained "
+                                 f"{args.name}` shows its card, `zoo info {architecture}` its "
+                                 "architecture")
         raise unknown_name(args.name, list(models))
     info = dict(models[args.name])
     info["trainable_params"] = info["params"]["trainable"]
@@ -243,6 +251,7 @@ def _pretrained(args):
     if not names:
         raise ValueError(f"no pretrained model matches {args.pattern!r}")
     broken = 0
+    width = max(map(len, names))  # one column, however long the study tags
     for name in names:
         try:
             card = pretrained_card(name)
@@ -250,7 +259,7 @@ def _pretrained(args):
             print(f"zoo: warning: {e}", file=sys.stderr)
             broken += 1
             continue
-        print(f"{name:34s} {100 * card['metrics']['test_accuracy']:6.2f}%  "
+        print(f"{name:{width}s}  {100 * card['metrics']['test_accuracy']:6.2f}%  "
               f"{card['params']['trainable']:>10,} params")
     if broken == len(names):
         raise ValueError(f"every matching card is malformed ({broken})")
@@ -318,8 +327,13 @@ def _run(args, argv):
     import zoo
 
     if args.command == "train":
+        from zoo.data import dataset_info
         from zoo.train import fit
 
+        available = dataset_info(args.dataset).sizes["train"]
+        if args.subset is not None and args.subset > available:  # else all, without a word
+            raise ValueError(f"--subset {args.subset:,} is more than the {available:,} "
+                             f"training images of {args.dataset}")
         result = fit(args.name, args.dataset, recipe=args.recipe, epochs=args.epochs,
                      batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed,
                      subset=args.subset, test_subset=args.test_subset, data_dir=args.data_dir,

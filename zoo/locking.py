@@ -8,6 +8,8 @@ import socket
 import time
 from pathlib import Path
 
+from zoo.atomic import refuse_link
+
 LOCK_FILE = ".lock"
 
 
@@ -76,7 +78,12 @@ class ProjectLock:
             ProjectLock._held[self._key][1] += 1
             return self
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            try:  # never through a link planted as .lock: it would truncate its target
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
+                             | getattr(os, "O_NOFOLLOW", 0), 0o644)
+            except OSError:
+                refuse_link(self.path)
+                raise
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:  # held: EWOULDBLOCK

@@ -88,9 +88,19 @@ def create_model(name: str, /, **overrides):
     """The registered model ``name``, untrained; keyword arguments override its defaults, e.g.
     ``create_model("resnet20", input_shape=(28, 28, 1))``. ``zoo.create_model``
     (:mod:`zoo.factory`) adds pretrained weights and new heads on top of this."""
+    import inspect
+
     spec = get_spec(name)
+    parameters = inspect.signature(spec.builder).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        for key in overrides:
+            if key not in parameters:
+                raise TypeError(f"{name} ({spec.builder.__name__}) has no argument {key!r}"
+                                f"{did_you_mean(key, parameters)}")
     kwargs = {**spec.defaults, **overrides}
-    kwargs.setdefault("name", name)
+    if all(kwargs[k] == v for k, v in spec.defaults.items()):
+        kwargs.setdefault("name", name)
+    # else the builder names it for what it builds (resnet20 with depth=56: resnet56)
     return spec.builder(**kwargs)
 
 

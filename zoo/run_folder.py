@@ -26,7 +26,7 @@ import os
 import shutil
 from pathlib import Path
 
-from zoo.atomic import read_json, write_atomic, write_json
+from zoo.atomic import file_mode, read_json, refuse_links, remove_inside, write_atomic, write_json
 from zoo.locking import LOCK_FILE, ProjectLock
 
 CONFIG_FILE = "config.json"
@@ -55,14 +55,38 @@ class RunLock(ProjectLock):
 
 
 def save_model_atomic(model, path: Path) -> None:
-    """``model.save(path)`` through a temporary file renamed over ``path``."""
+    """``model.save(path)`` through a temporary file renamed over ``path``. The temporary
+    name is new and created by us (``mkstemp``), so no file planted in the folder -- a link
+    under a name we would reuse -- is written through."""
+    import tempfile
+
     path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp.keras")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp.keras")
+    os.close(fd)
     try:
         model.save(tmp)
+        os.chmod(tmp, file_mode())
         os.replace(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _check_h5(path: Path, checkpoint_dir: Path) -> None:
+    """Read every dataset of an HDF5 file: a truncated one is one ValueError naming it."""
+    import h5py
+
+    def read(name, item):
+        if isinstance(item, h5py.Dataset):
+            item[()]
+
+    try:
+        with h5py.File(path, "r") as f:
+            f.visititems(read)
+    except (OSError, ValueError, KeyError, RuntimeError) as e:
+        raise ValueError(f"{path} cannot be read ({e.__class__.__name__}: {e}); the "
+                         f"checkpoint is truncated or corrupt (a kill while it was written?); "
+                         f"delete {checkpoint_dir} to train the run again from its first "
+                         "epoch") from None
 
 
 def _csv_rows(csv_path) -> list[dict]:
@@ -162,13 +186,26 @@ class RunFolder:
         previous = self.config().get("recipe", {}).get("epochs")
         return self.finished_epochs() or previous
 
-    def checkpoint_epoch(self) -> int:
-        """The epoch an interrupted run's checkpoint continues from (0 without one)."""
+    def checkpoint_epoch(self, epochs: int | None = None) -> int:
+        """The epoch an interrupted run's checkpoint continues from (0 without one). A
+        checkpoint whose epoch is not a whole number from 0 to ``epochs`` (the run's length),
+        or whose weights file cannot be read to its end (Keras writes it in place: a kill
+        mid-write truncates it), is one ValueError naming it -- resuming from it would train
+        from a wrong epoch or stop deep inside h5py."""
         meta = self.checkpoint_dir / "training_metadata.json"
-        try:
-            return int(json.loads(meta.read_text())["epoch"])
-        except (OSError, ValueError, KeyError, TypeError):
+        if not meta.is_file():
             return 0
+        meta_json = read_json(meta)
+        epoch = meta_json.get("epoch") if isinstance(meta_json, dict) else None
+        if (not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0
+                or (epochs is not None and epoch > epochs)):
+            raise ValueError(f"{meta} says epoch {epoch!r}, not one of the run's 0..{epochs}: "
+                             f"the checkpoint is corrupt; delete {self.checkpoint_dir} to train "
+                             "the run again from its first epoch")
+        weights = self.checkpoint_dir / "latest.weights.h5"
+        if weights.is_file():
+            _check_h5(weights, self.checkpoint_dir)
+        return epoch
 
     def history(self) -> dict:
         """metrics.csv as ``{column: [value per epoch]}`` (``epoch`` left out; {} without it)."""
@@ -218,6 +255,7 @@ class RunFolder:
         what to do: "new", "resume" (an interrupted run), "extend" (a finished run, more
         epochs) or "finished" (a finished run, the same epochs: nothing to do)."""
         run_dir = self.path
+        refuse_links(run_dir)  # the run writes by fixed names here, never through a link
         existing = sorted(p.name for p in run_dir.iterdir() if p.name != LOCK_FILE) \
             if run_dir.is_dir() else []
         if existing and not (resume or overwrite):
@@ -230,12 +268,26 @@ class RunFolder:
         if resume and existing:
             mode = self._resume_mode(config, existing)
             _add_seconds_column(self.metrics_file)
-        if overwrite:
+        if overwrite and existing:
+            self._check_replaceable(existing)
             for name in RUN_FILES:
-                path = run_dir / name
-                shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+                remove_inside(run_dir / name, run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         return mode
+
+    def _check_replaceable(self, existing: list[str]) -> None:
+        """--overwrite removes a run's files by name: only where a zoo run was begun (a
+        config.json the zoo wrote), so that a folder of something else that happens to hold
+        a ``checkpoint/`` or a ``config.json`` loses nothing."""
+        try:
+            config = self.config() if self.has_config() else None
+        except ValueError:
+            config = None
+        if not (isinstance(config, dict) and {"model", "recipe", "seed"} <= config.keys()):
+            raise ValueError(
+                f"{self.path} holds {', '.join(existing[:4])} but no zoo run (no config.json "
+                "written by zoo train), so --overwrite will not remove anything there; choose "
+                "an empty folder, or clear it yourself")
 
     def _resume_mode(self, config: dict, existing: list[str]) -> str:
         """"resume", "finished" or "extend" for a resume with ``config``; any other setting
@@ -245,7 +297,8 @@ class RunFolder:
             raise ValueError(
                 f"{run_dir} holds {', '.join(existing[:4])} but no config.json, so the "
                 "settings it was trained with are unknown and --resume could continue it with "
-                "another learning rate, seed or epoch count; pass --overwrite to start again")
+                "another learning rate, seed or epoch count; choose an empty folder, or clear "
+                "it yourself")
         old = self.config()
         changed = _differences(old, config)
         old_epochs = old.get("recipe", {}).get("epochs")

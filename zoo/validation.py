@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 from collections.abc import Iterable, Sequence
 
 ACTIVATIONS = ("relu", "tanh", "gelu", "swish", "elu", "selu", "sigmoid", "linear")
@@ -64,7 +65,12 @@ def choice(name: str, value, allowed: Iterable) -> object:
 def did_you_mean(value, known: Iterable[str]) -> str:
     """``"; did you mean 'a', 'b'?"`` naming the (up to three) ``known`` names closest to
     ``value``, or ``""`` when none is close: the hint every "unknown name" error ends with."""
-    close = difflib.get_close_matches(str(value), list(known), n=3, cutoff=0.5)
+    value, known = str(value), list(known)
+    close = difflib.get_close_matches(value, known, n=len(known), cutoff=0.5)
+    # equally close: the one sharing the longest start first (resnet21: resnet20, then resnet32)
+    close.sort(key=lambda k: (-round(difflib.SequenceMatcher(None, value, k).ratio(), 9),
+                              -len(os.path.commonprefix([value, k]))))
+    close = close[:3]
     return f"; did you mean {', '.join(map(repr, close))}?" if close else ""
 
 

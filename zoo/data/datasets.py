@@ -243,11 +243,16 @@ def _online(host="storage.googleapis.com", timeout=3.0) -> bool:
 
 
 def _from_tfds(info, split, data_dir, download):
+    import logging
+
     import tensorflow_datasets as tfds
 
     kwargs = dict(split=split, as_supervised=True)
     if data_dir is not None:
         kwargs["data_dir"] = str(data_dir)
+    absl = logging.getLogger("absl")  # tfds warns there of folders it merely looked into
+    level = absl.level
+    absl.setLevel(logging.ERROR)
     try:  # already prepared (or mocked): no network needed
         data = tfds.load(info.tfds_name, download=False, **kwargs)
     except Exception as first:
@@ -255,7 +260,10 @@ def _from_tfds(info, split, data_dir, download):
             raise
         if not _online():
             raise ConnectionError("offline: no network to download from") from first
+        absl.setLevel(level)  # a download's progress and problems are the user's to see
         data = tfds.load(info.tfds_name, download=True, **kwargs)
+    finally:
+        absl.setLevel(level)
     # Chunks, not batch_size=-1: one whole-split batch aborts inside TF for generator-backed
     # datasets (seen with tfds.testing.mock_data, tfds 4.9.10 / TF 2.21).
     chunks = list(tfds.as_numpy(data.batch(8192)))
@@ -281,6 +289,9 @@ def load_raw(name, split="train", *, data_dir=None, download=None):
     """``(images uint8 NHWC, labels int64, source)`` from the first source that has them."""
     info = dataset_info(name)
     check.choice("split", split, SPLITS)
+    if data_dir is not None and not Path(data_dir).expanduser().is_dir():
+        # a folder named by hand that is not there is a typo, not a reason to look elsewhere
+        raise DataError(f"data_dir {data_dir} is not a folder")
     if name == "digits":
         x, y = _digits(split)
         return x, y, "scikit-learn (embedded)"

@@ -61,6 +61,8 @@ def read_idx(path) -> np.ndarray:
             if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] not in _IDX_TYPES:
                 raise DataError(f"{path}: not an IDX file (bad magic number {magic.hex()})")
             ndim = magic[3]
+            if ndim == 0:
+                raise DataError(f"{path}: an IDX file of 0 dimensions holds no examples")
             dims = f.read(4 * ndim)
             if len(dims) < 4 * ndim:
                 raise DataError(f"{path}: truncated IDX header")
@@ -157,10 +159,15 @@ def read_cifar_batch(path, label_key: str, release_md5: str | None = None
     batch = {k.decode() if isinstance(k, bytes) else k: v for k, v in batch.items()}
     if "data" not in batch or label_key not in batch:
         raise DataError(f"{path}: not a CIFAR batch (keys {sorted(batch)}, expected 'data' and {label_key!r})")
-    data = np.asarray(batch["data"], dtype=np.uint8)
-    labels = np.asarray(batch[label_key], dtype=np.int64)
-    if data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data):
-        raise DataError(f"{path}: malformed CIFAR batch (data {data.shape}, {len(labels)} labels)")
+    try:
+        data = np.asarray(batch["data"], dtype=np.uint8)
+        labels = np.asarray(batch[label_key], dtype=np.int64)
+    except (TypeError, ValueError, OverflowError) as e:
+        raise DataError(f"{path}: malformed CIFAR batch: 'data' and {label_key!r} must be "
+                        f"arrays of integers ({e.__class__.__name__}: {e})") from None
+    if data.ndim != 2 or data.shape[1] != 3072 or labels.ndim != 1 or len(labels) != len(data):
+        raise DataError(f"{path}: malformed CIFAR batch (data {data.shape}, labels "
+                        f"{labels.shape})")
     return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels
 
 
@@ -172,10 +179,13 @@ def _check_npz(path: Path) -> None:
         for info in archive.infolist():
             if info.file_size > MAX_ARRAY_BYTES:
                 raise _too_large(path, f"its member {info.filename}", info.file_size)
-            if not info.filename.endswith(".npy"):
-                continue
+            # every member: NumPy reads ``x`` from a member named ``x`` as well as ``x.npy``
             with archive.open(info) as f:
-                version = np.lib.format.read_magic(f)
+                try:
+                    version = np.lib.format.read_magic(f)
+                except ValueError:
+                    raise DataError(f"{path}: its member {info.filename} is not a .npy "
+                                    "array") from None
                 if version == (1, 0):
                     shape, _, dtype = np.lib.format.read_array_header_1_0(f)
                 elif version == (2, 0):

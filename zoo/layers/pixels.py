@@ -42,6 +42,10 @@ class PixelStandardization(keras.layers.Layer):
             raise ValueError(f"PixelStandardization has statistics for {len(self.mean_values)} "
                              f"channel(s), the input has {channels}")
         self.input_spec = keras.layers.InputSpec(axes={-1: len(self.mean_values)})
+        # the image shape the model was built for: a Keras functional model adds an axis to an
+        # input one rank short, so a single (28, 28, 1) image would arrive here as 28 images
+        # of (28, 1, 1) and give 28 confident answers; it is refused instead
+        self._image_shape = tuple(input_shape[1:])
         shape = (1,) * (len(input_shape) - 1) + (len(self.mean_values),)
         # the same arithmetic as keras.layers.Normalization(mean, variance), which the zoo's
         # models used before: their weights give the same outputs (to float rounding) here
@@ -51,6 +55,7 @@ class PixelStandardization(keras.layers.Layer):
 
     def call(self, inputs):
         x = ops.convert_to_tensor(inputs, dtype=self.compute_dtype)
+        self._check_images(x.shape)
         if self.rescale_unit_images:
             axes = tuple(range(1, len(x.shape)))
             peak = ops.max(x, axis=axes, keepdims=True)
@@ -58,6 +63,22 @@ class PixelStandardization(keras.layers.Layer):
         mean = ops.cast(self.mean, x.dtype)
         std = ops.maximum(ops.sqrt(ops.cast(self.variance, x.dtype)), keras.backend.epsilon())
         return ops.divide(ops.subtract(x, mean), std)
+
+    def _check_images(self, shape):
+        """A static check, where the shapes are known (eager calls, a first trace): a graph
+        that TensorFlow retraced with relaxed shapes has no dimensions to compare."""
+        expected = getattr(self, "_image_shape", None)
+        try:
+            shape = tuple(shape)[1:]
+        except (TypeError, ValueError):  # a TensorShape of unknown rank
+            return
+        if expected is None or len(shape) != len(expected):
+            return
+        if any(e is not None and g is not None and e != g for e, g in zip(expected, shape)):
+            raise ValueError(
+                f"the model takes a batch of images of shape (N, {', '.join(map(str, expected))})"
+                f" (channels last), got images of shape {shape}; a single image needs a batch "
+                "axis: x[None]")
 
     def compute_output_shape(self, input_shape):
         return input_shape

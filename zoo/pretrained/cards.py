@@ -136,8 +136,12 @@ def validate_card(card: dict) -> None:
 
 
 def _command(config, results):
+    """The ``zoo train`` command that repeats the run, every argument shell-quoted (they come
+    from a run folder's config.json, which anybody can edit)."""
+    import shlex
+
     info = dataset_info(config["dataset"])
-    parts = ["zoo train", config["model"], "--dataset", config["dataset"], "--recipe",
+    parts = [config["model"], "--dataset", config["dataset"], "--recipe",
              config["recipe"]["name"], "--epochs", str(results["epochs"]),
              "--seed", str(config["seed"])]
     if config["train_examples"] < info.sizes["train"]:
@@ -146,7 +150,14 @@ def _command(config, results):
         parts += ["--augment", config["augment"] or "none"]
     if config.get("mixed_precision"):
         parts += ["--mixed-precision"]
-    return " ".join(parts) + " --no-validation"
+    return "zoo train " + " ".join(shlex.quote(p) for p in parts) + " --no-validation"
+
+
+def _cell(text) -> str:
+    """Free text from a run's files as one Markdown table cell: on one line, no ``|`` that
+    would end the cell, no raw HTML."""
+    text = " ".join(str(text).split())
+    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _check_run(run: RunFolder, config, results, model):
@@ -157,9 +168,20 @@ def _check_run(run: RunFolder, config, results, model):
     from zoo.registry import create_model
 
     run_dir = run.path
-    missing = [k for k in ("model", "model_config", "dataset") if k not in config]
+    missing = [k for k in ("model", "model_config", "dataset", "recipe", "seed")
+               if k not in config]
     if missing:
         raise PretrainedError(f"{run_dir}/config.json lacks {', '.join(missing)}")
+    # the card repeats these as a command and in its README: only values zoo train writes
+    from zoo.train.recipes import RECIPES
+
+    recipe = config["recipe"].get("name") if isinstance(config["recipe"], dict) else None
+    if not isinstance(recipe, str) or recipe not in RECIPES:
+        raise PretrainedError(f"{run_dir}/config.json names recipe {recipe!r}, not one of the "
+                              f"zoo's ({', '.join(RECIPES)})")
+    if isinstance(config["seed"], bool) or not isinstance(config["seed"], int):
+        raise PretrainedError(f"{run_dir}/config.json has seed {config['seed']!r}, not a "
+                              "whole number")
     info = dataset_info(config["dataset"])
     expected = create_model(config["model"], input_shape=info.shape,
                             num_classes=info.num_classes, **config["model_config"])
@@ -427,11 +449,12 @@ def card_markdown(card: dict) -> str:
         f"| input | {card['input']['contract']} |",
         f"| training data | {d['train_examples']:,} {d['name']} training images, "
         f"{t['images_seen']:,} seen in training |",
-        f"| recipe | {recipe['name']}: {recipe.get('description', '')}, {t['epochs']} epoch(s), "
-        f"seed {t['seed']} |",
-        f"| training time | {t['train_seconds']:.0f} s on {hw['cpus']} CPU(s) ({hw['processor']}), "
-        f"{card['versions']['backend']} backend |",
-        f"| versions | zoo {card['versions']['zoo']}, keras {card['versions']['keras']} |",
+        f"| recipe | {_cell(recipe['name'])}: {_cell(recipe.get('description', ''))}, "
+        f"{t['epochs']} epoch(s), seed {t['seed']} |",
+        f"| training time | {t['train_seconds']:.0f} s on {_cell(hw['cpus'])} CPU(s) "
+        f"({_cell(hw['processor'])}), {_cell(card['versions']['backend'])} backend |",
+        f"| versions | zoo {_cell(card['versions']['zoo'])}, "
+        f"keras {_cell(card['versions']['keras'])} |",
         f"| classes | {_classes_text(card)} |",
         f"| validation | {_validation_text(card)} |",
         f"| data licence | {d['licence']} |",

@@ -8,16 +8,16 @@ partial last line, which is dropped on reading, so nothing measured before it is
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-from zoo.atomic import json_safe
+from zoo.atomic import append_line, json_safe, refuse_link
 
 
 class Records:
     def __init__(self, path):
         self.path = Path(path)
         self.rows: dict[str, dict] = {}
+        refuse_link(self.path)  # a study's log is rewritten and appended to: never a link
         if not self.path.is_file():
             return
         text = self.path.read_text()
@@ -54,11 +54,7 @@ class Records:
         # cannot be deleted) is stored as null
         row = json_safe({"key": key, **values})
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(row, allow_nan=False)
-        with open(self.path, "a") as f:
-            f.write(text + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        append_line(self.path, json.dumps(row, allow_nan=False))
         self.rows[key] = row
         return row
 

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from zoo.atomic import write_atomic
+from zoo.atomic import append_line, refuse_links, write_atomic
 from zoo.studies.base import BUDGET_NAMES, problems
 from zoo.tables import markdown_table
 
@@ -120,17 +120,16 @@ def reproduce(name, budget, *, out=None, report_only=False, time_limit=None, red
         from zoo.tuning.search import ProjectLock
 
         start, started = time.monotonic(), time.strftime("%Y-%m-%dT%H:%M:%S")
+        refuse_links(out)  # the study writes by fixed names in it, never through a link
         with ProjectLock(out):  # one runner per results folder
             if redo is not None:
                 print(f"redo: {discard(out, redo)} measurements starting with {redo!r} "
                       "dropped, measuring them again", file=stream)
             finished = study.run(study.BUDGETS[budget], out, time_limit=time_limit,
                                  stream=stream)
-        with open(out / "sessions.jsonl", "a") as f:  # one line per invocation: what it cost
-            f.write(json.dumps({"budget": budget, "started": started,
-                                "ended": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                                "wall_seconds": round(time.monotonic() - start, 1),
-                                "finished": bool(finished)}) + "\n")
+        append_line(out / "sessions.jsonl", json.dumps({  # one line per invocation: its cost
+            "budget": budget, "started": started, "ended": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "wall_seconds": round(time.monotonic() - start, 1), "finished": bool(finished)}))
         if not finished:
             print("stopped at the time limit; run the same command again to continue",
                   file=stream)

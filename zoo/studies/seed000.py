@@ -698,6 +698,8 @@ def cost(frame: pd.DataFrame, out: Path) -> pd.DataFrame:
 def plot(frame: pd.DataFrame, pairs: pd.DataFrame, path: Path):
     import matplotlib
 
+    from zoo.atomic import write_figure
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -723,7 +725,7 @@ def plot(frame: pd.DataFrame, pairs: pd.DataFrame, path: Path):
                xlabel="sequential", ylabel="parallel")
         ax.legend(fontsize=7, title="Q bin / head")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    write_figure(path, fig, dpi=110)
     plt.close(fig)
 
 

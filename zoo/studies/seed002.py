@@ -628,6 +628,8 @@ def _pct(v):
 def plot(frames, heads, path: Path):
     import matplotlib
 
+    from zoo.atomic import write_figure
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -661,7 +663,7 @@ def plot(frames, heads, path: Path):
         row[3].set(title="gradient per path length", xlabel="path length k",
                    ylabel="mean input-gradient norm")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    write_figure(path, fig, dpi=100)
     plt.close(fig)
 
 

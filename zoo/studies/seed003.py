@@ -531,6 +531,8 @@ def measurements(summary: pd.DataFrame, acc: pd.DataFrame, comp: pd.DataFrame,
 def plot(summary: pd.DataFrame, frame: pd.DataFrame, path: Path):
     import matplotlib
 
+    from zoo.atomic import write_figure
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -557,7 +559,7 @@ def plot(summary: pd.DataFrame, frame: pd.DataFrame, path: Path):
            yscale="log", title="every block of the deepest nets")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    write_figure(path, fig, dpi=100)
     plt.close(fig)
 
 

@@ -348,7 +348,7 @@ def _train(model, recipe, data, seed, run, mode, verbose, tensorboard) -> RunRes
         callbacks.append(projection)
     initial_epoch = 0
     if run is not None:
-        initial_epoch = _continue_run(run, model, mode)
+        initial_epoch = _continue_run(run, model, mode, recipe.epochs)
         callbacks += _run_callbacks(run, mode, tensorboard)
     callbacks.append(keras.callbacks.TerminateOnNaN())
 
@@ -377,7 +377,7 @@ def _train(model, recipe, data, seed, run, mode, verbose, tensorboard) -> RunRes
     return result
 
 
-def _continue_run(run: RunFolder, model, mode) -> int:
+def _continue_run(run: RunFolder, model, mode, epochs: int) -> int:
     """The epoch to train from: a finished run's last (its weights and optimizer state copied
     into ``model``), or an interrupted run's checkpoint epoch. The metrics.csv rows of later
     epochs (written before a kill, not checkpointed) are dropped, so no epoch is listed twice."""
@@ -385,7 +385,7 @@ def _continue_run(run: RunFolder, model, mode) -> int:
     if mode == "extend":
         initial_epoch = run.finished_epochs()
         _copy_training_state(model, run.load_model())
-    initial_epoch = max(initial_epoch, run.checkpoint_epoch())
+    initial_epoch = max(initial_epoch, run.checkpoint_epoch(epochs))
     run.drop_epochs_from(initial_epoch)
     return initial_epoch
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import time
 import warnings
 
@@ -103,7 +104,7 @@ class ResumableGridSearchOracle(keras_tuner.oracles.GridSearchOracle):
         for name in sorted(os.listdir(folder)):
             path = os.path.join(folder, name, "trial.json")
             if name.startswith("trial_") and os.path.isfile(path):
-                read_json(path)
+                _check_trial_id(read_json(path), name, path)
         super().reload()
         self._drop_finished_retries(state.get("ongoing_trials", {}).values())
         self._adopt_orphans()
@@ -135,6 +136,18 @@ class ResumableGridSearchOracle(keras_tuner.oracles.GridSearchOracle):
                 if trial_id not in self.start_order:
                     self.start_order.append(trial_id)
                 queue.append(trial_id)
+
+
+def _check_trial_id(trial, folder_name, path):
+    """A trial's id names the folder its files are written to (``trial_<id>``): an id from a
+    file that is not its folder's own (``../../elsewhere``) would carry those writes out of
+    the search folder, so it is refused in one line."""
+    trial_id = trial.get("trial_id") if isinstance(trial, dict) else None
+    if (not isinstance(trial_id, str) or not re.fullmatch(r"[0-9A-Za-z_-]{1,64}", trial_id)
+            or folder_name != f"trial_{trial_id}"):
+        raise ValueError(f"{path} holds trial id {trial_id!r}, not its folder's "
+                         f"{folder_name[len('trial_'):]!r}: the search folder was edited or "
+                         "mixed; remove that trial's folder to run it again")
 
 
 BEST_WEIGHTS = "best.weights.h5"

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from zoo.atomic import read_json, write_json
+from zoo.atomic import read_json, write_atomic, write_figure, write_json
 from zoo.tables import markdown_table
 from zoo.tuning.grids import get_grid
 from zoo.tuning.search import SEARCH_FILE
@@ -25,6 +25,26 @@ def _last(metric: dict):
     return observations[-1]["value"][0] if observations else np.nan
 
 
+def _trial_point(trial, trial_file, settings, n_points):
+    """The grid point a KerasTuner ``trial.json`` trained (None: a trial of no point), checked:
+    a file that is not a trial of this search is one ValueError naming it."""
+    try:
+        values = trial["hyperparameters"]["values"]
+        ok = isinstance(values, dict) and isinstance(trial["trial_id"], str) \
+            and isinstance(trial["status"], str) and isinstance(trial.get("metrics", {}), dict)
+    except (KeyError, TypeError):
+        ok = False
+    if not ok:
+        raise ValueError(f"{trial_file} is not a KerasTuner trial (it needs trial_id, status "
+                         "and hyperparameters.values)")
+    point = values.get("point")
+    if point is not None and (isinstance(point, bool) or not isinstance(point, int)
+                              or not 0 <= point < n_points):
+        raise ValueError(f"{trial_file}: point {point!r} is not one of the {n_points} points "
+                         f"of grid {settings['grid']!r} on {settings['dataset']!r}")
+    return point
+
+
 def results(project_dir) -> pd.DataFrame:
     """One row per trial of every search under ``project_dir`` (shards included): the
     point's settings, status, metrics and KerasTuner's failure message."""
@@ -35,7 +55,7 @@ def results(project_dir) -> pd.DataFrame:
         points = get_grid(settings["grid"]).points(settings["dataset"])
         for trial_file in sorted(folder.glob("trial_*/trial.json")):
             trial = read_json(trial_file)
-            point = trial["hyperparameters"]["values"].get("point")
+            point = _trial_point(trial, trial_file, settings, len(points))
             if point is None:
                 continue
             metrics = trial.get("metrics", {}).get("metrics", {})
@@ -199,11 +219,11 @@ def write_report(project_dir, out_dir=None) -> Path:
         raise ValueError(f"no trials found under {project_dir}")
     out = Path(out_dir or project_dir)
     out.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(out / "trials.csv", index=False)
+    write_atomic(out / "trials.csv", frame.to_csv(index=False))
     t2 = table2(frame)
-    t2.to_csv(out / "table2.csv", index=False)
+    write_atomic(out / "table2.csv", t2.to_csv(index=False))
     pairs = paired(frame)
-    pairs.to_csv(out / "paired.csv", index=False)
+    write_atomic(out / "paired.csv", pairs.to_csv(index=False))
     counts = frame["status"].value_counts().to_dict()
     done = completed(frame)
     best = best_trials(frame, 10)
@@ -226,7 +246,7 @@ def write_report(project_dir, out_dir=None) -> Path:
         if not pairs.empty:
             plot_paired(pairs, axes[0, 1])
         fig.tight_layout()
-        fig.savefig(out / "plots.png", dpi=120)
+        write_figure(out / "plots.png", fig, dpi=120)
         plt.close(fig)
     lines = [f"# Grid search report: {project_dir}", "",
              f"{summary['trials']} trials: " + ", ".join(f"{v} {k}" for k, v in counts.items()),
@@ -243,5 +263,5 @@ def write_report(project_dir, out_dir=None) -> Path:
     failed = frame[frame["status"] != "COMPLETED"]
     if not failed.empty:
         lines += ["## Failed trials", "", markdown_table(failed[["point", "status", "message"]]), ""]
-    (out / "report.md").write_text("\n".join(lines))
+    write_atomic(out / "report.md", "\n".join(lines))
     return out

@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from zoo.atomic import read_json, write_atomic
+from zoo.atomic import read_json, refuse_links, write_atomic
 from zoo.data import VALIDATION_FRACTION, dataset_info, holdout, load
 from zoo.environment import environment
 from zoo.locking import LOCK_FILE, ProjectLock  # noqa: F401  (imported from here too)
@@ -48,15 +48,18 @@ def _check_or_write_settings(folder: Path, settings: dict):
             raise ValueError(
                 f"{folder} holds a search made by an older zoo, which validated on the test "
                 "split; its trials cannot be mixed with new ones: use another --project-dir")
-        for key in _IDENTITY:
-            if previous.get(key) != settings[key]:
-                shown = "the selected points" if key == "indices" else key
-                raise ValueError(
-                    f"{folder} holds a search with another {shown} "
-                    f"({previous.get(key) if key != 'indices' else len(previous[key])} vs "
-                    f"{settings[key] if key != 'indices' else len(settings[key])}); "
-                    "use another --project-dir or the original settings"
-                )
+        changed = [f"{key}: {json.dumps(previous.get(key))} -> {json.dumps(settings[key])}"
+                   for key in _IDENTITY if key != "indices" and previous.get(key) != settings[key]]
+        if not changed and previous.get("indices") != settings["indices"]:
+            # the same settings, other points: --sample or --shard chose them
+            changed = [f"the selected points ({len(previous.get('indices') or [])} chosen "
+                       f"by sample {previous.get('sample')}, shard {previous.get('shard')} -> "
+                       f"{len(settings['indices'])} by sample {settings['sample']}, shard "
+                       f"{settings['shard']})"]
+        if changed:
+            raise ValueError(f"{folder} holds a search with other settings "
+                             f"({'; '.join(changed)}); use another --project-dir or the "
+                             "original settings")
         return
     folder.mkdir(parents=True, exist_ok=True)
     write_atomic(path, json.dumps(settings, indent=1) + "\n")
@@ -107,6 +110,7 @@ def make_tuner(grid="seed000", dataset="mnist", *, project_dir, epochs=1, sample
     }
     # Workers only read the data; the chief (or a single process) owns search.json.
     if os.environ.get("KERASTUNER_TUNER_ID", "chief") == "chief":
+        refuse_links(folder)  # KerasTuner writes by fixed names in it, never through a link
         _check_or_write_settings(folder, settings)
     x, y = load(info.name, "train", data_dir=data_dir, subset=subset, seed=seed, normalize=None)
     (x, y), (xv, yv) = holdout(x, y, validation_fraction, seed=seed)
@@ -335,6 +339,7 @@ def launch(argv: list[str], workers: int, project_dir, *, port=None, python=sys.
         raise ValueError(f"workers must be 1..{cores} (the CPU cores of this host), "
                          f"got {workers!r}")
     port = port or _free_port()
+    refuse_links(project_dir)  # the logs below are opened by fixed names
     logs = Path(project_dir) / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     base = {**os.environ, "KERASTUNER_ORACLE_IP": "127.0.0.1",
