@@ -538,7 +538,10 @@ def test_one_image_without_its_batch_axis_is_refused_not_read_as_28_images():
 def test_an_override_that_changes_the_architecture_changes_the_name():
     import zoo
 
-    assert zoo.create_model("resnet20", depth=56).name == "resnet56"
+    assert zoo.create_model("resnet20", depth=56).name == "resnet56"  # registered: that net
+    # no registered name builds it: the name says what changed, never another net's name
+    assert zoo.create_model("preresnet110", depth=20).name == "preresnet110_depth20"
+    assert zoo.create_model("dmrnet20_identity", depth=32).name == "dmrnet20_identity_depth32"
     assert zoo.create_model("resnet20", input_shape=(28, 28, 1)).name == "resnet20"
     assert zoo.create_model("resnet20", depth=20).name == "resnet20"
     with pytest.raises(TypeError, match="resnet20 \\(resnet\\) has no argument 'dept'; did you "
@@ -551,6 +554,7 @@ def test_close_names_are_suggested_nearest_first():
 
     assert did_you_mean("resnet21", ["resnet32", "resnet20", "plain20"]).startswith(
         "; did you mean 'resnet20', 'resnet32'")
+    assert did_you_mean("resnet21", []) == ""  # an empty pretrained folder, say
 
 
 def test_a_data_dir_that_is_not_there_is_named(tmp_path):
@@ -563,7 +567,7 @@ def test_a_data_dir_that_is_not_there_is_named(tmp_path):
 def test_a_subset_larger_than_the_training_split_is_named(tmp_path):
     r = zoo_cli("train", "resnet20", "--dataset", "digits", "--subset", "100000", "--out",
                 str(tmp_path / "run"))
-    assert r.returncode == 2 and "--subset 100,000 is more than the 1," in r.stderr, r.stderr
+    assert r.returncode == 2 and "subset 100,000 is more than the 1,437 training images of digits" in r.stderr, r.stderr
     assert not (tmp_path / "run").exists()
 
 

@@ -239,6 +239,9 @@ def test_a_cards_command_and_table_cells_are_quoted():
     command = _command(config, {"epochs": 1})
     assert command == ("zoo train resnet20 --dataset digits --recipe quick --epochs 1 --seed 0 "
                        "--augment 'x; rm -rf ~' --no-validation")
+    config["recipe"] = {"name": "quick", "learning_rate": 0.01, "batch_size": 128}
+    assert " --recipe quick --epochs 1 --seed 0 --augment 'x; rm -rf ~' --lr 0.01 " \
+        "--no-validation" in _command(config, {"epochs": 1})  # the recipe's batch size: no flag
     assert _cell("Intel\n---\n| <script>x</script> |") == \
         "Intel --- \\| &lt;script&gt;x&lt;/script&gt; \\|"
 
@@ -295,8 +298,54 @@ def test_a_checkpoint_epoch_outside_the_run_is_refused(tmp_path, text):
     run = RunFolder(tmp_path)
     run.checkpoint_dir.mkdir()
     (run.checkpoint_dir / "training_metadata.json").write_text(text)
-    with pytest.raises(ValueError, match="not one of the run's 0..3: the checkpoint is corrupt"):
+    with pytest.raises(ValueError, match="(not a count of epochs|past the 3 epochs of this "
+                                         "run): the checkpoint is"):
         run.checkpoint_epoch(3)
+
+
+def test_a_checkpoint_at_the_last_epoch_is_whole(tmp_path):
+    run = RunFolder(tmp_path)
+    run.checkpoint_dir.mkdir()
+    (run.checkpoint_dir / "training_metadata.json").write_text('{"epoch": 3, "batch": 0}')
+    assert run.checkpoint_epoch(3) == 3 and run.checkpoint_epoch() == 3
+
+
+def test_an_interrupted_extension_resumes_only_to_its_own_epochs(tmp_path):
+    """A run extended from 5 to 20 epochs and killed at 12: --epochs 10 would call its
+    checkpoint corrupt (or, before, finish a 12-epoch model as a 10-epoch one)."""
+    run = RunFolder(tmp_path / "run")
+    run.path.mkdir()
+    config = {"model": "resnet20", "recipe": {"name": "quick", "epochs": 20}, "seed": 0}
+    (run.path / "config.json").write_text(json.dumps(config))
+    (run.path / "results.json").write_text(json.dumps({"epochs": 5}))
+    (run.path / "model.keras").write_bytes(b"the 5-epoch model")  # prepare only looks for it
+    run.checkpoint_dir.mkdir()
+    (run.checkpoint_dir / "training_metadata.json").write_text('{"epoch": 12}')
+    asked = {**config, "recipe": {"name": "quick", "epochs": 10}}
+    with pytest.raises(ValueError, match="being extended from 5 to 20 epochs when it stopped"):
+        run.prepare(asked, resume=True, overwrite=False)
+    assert run.prepare(config, resume=True, overwrite=False) == "extend"
+
+
+def test_overwrite_removes_config_json_last(tmp_path, monkeypatch):
+    """Killed while removing a big checkpoint/, the folder is still a zoo run that a second
+    --overwrite clears (config.json went first before, and nothing could clear it then)."""
+    import zoo.run_folder
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model": "m", "recipe": {}, "seed": 0}))
+    (folder / "checkpoint").mkdir()
+    removed = []
+
+    def remove(path, root):
+        removed.append(path.name)
+        if path.name == "checkpoint":
+            raise KeyboardInterrupt
+    monkeypatch.setattr(zoo.run_folder, "remove_inside", remove)
+    with pytest.raises(KeyboardInterrupt):
+        RunFolder(folder).prepare({}, resume=False, overwrite=True)
+    assert "config.json" not in removed and (folder / "config.json").is_file()
 
 
 def test_a_truncated_checkpoint_is_named(tmp_path):

@@ -1,6 +1,6 @@
-"""Every ```python block of the README runs as printed, each on its own (a reader pastes one
-at a time), in a fresh process started in an empty folder; the block that serves an export
-"without zoo" runs where ``import zoo`` fails. A block that names a variable it never defines,
+"""Every ```python block of the README runs as printed, each with its own globals (a reader
+pastes one at a time), in one fresh process started in an empty folder; the block that serves
+an export "without zoo" runs in a second process, where ``import zoo`` fails. A block that names a variable it never defines,
 or an API that moved, fails here first."""
 
 import os

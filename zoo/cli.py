@@ -235,8 +235,8 @@ def _info(args):
 
             if args.name in list_pretrained():
                 raise ValueError(f"{args.name} is a pretrained model: `zoo pretrained "
-                                 f"{args.name}` shows its card, `zoo info {architecture}` its "
-                                 "architecture")
+                                 f"{args.name}` lists it, zoo.pretrained_card({args.name!r}) "
+                                 f"gives its card, `zoo info {architecture}` its architecture")
         raise unknown_name(args.name, list(models))
     info = dict(models[args.name])
     info["trainable_params"] = info["params"]["trainable"]
@@ -327,13 +327,8 @@ def _run(args, argv):
     import zoo
 
     if args.command == "train":
-        from zoo.data import dataset_info
         from zoo.train import fit
 
-        available = dataset_info(args.dataset).sizes["train"]
-        if args.subset is not None and args.subset > available:  # else all, without a word
-            raise ValueError(f"--subset {args.subset:,} is more than the {available:,} "
-                             f"training images of {args.dataset}")
         result = fit(args.name, args.dataset, recipe=args.recipe, epochs=args.epochs,
                      batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed,
                      subset=args.subset, test_subset=args.test_subset, data_dir=args.data_dir,

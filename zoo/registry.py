@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,10 +99,38 @@ def create_model(name: str, /, **overrides):
                 raise TypeError(f"{name} ({spec.builder.__name__}) has no argument {key!r}"
                                 f"{did_you_mean(key, parameters)}")
     kwargs = {**spec.defaults, **overrides}
-    if all(kwargs[k] == v for k, v in spec.defaults.items()):
-        kwargs.setdefault("name", name)
-    # else the builder names it for what it builds (resnet20 with depth=56: resnet56)
+    kwargs.setdefault("name", _name_for(spec, overrides))
     return spec.builder(**kwargs)
+
+
+def _arguments(spec: ModelSpec, overrides: dict) -> dict:
+    """Every argument ``spec``'s builder gets: its signature's defaults, the spec's, then
+    ``overrides``."""
+    import inspect
+
+    base = {k: p.default for k, p in inspect.signature(spec.builder).parameters.items()
+            if p.default is not inspect.Parameter.empty}
+    return {**base, **spec.defaults, **overrides}
+
+
+def _name_for(spec: ModelSpec, overrides: dict) -> str:
+    """The model's name: the registered one while no override changes what it registers
+    (``resnet20`` at another input shape), another registered name that builds exactly that
+    (``resnet20`` with ``depth=56`` is ``resnet56``), else the name with its changes
+    (``preresnet110_depth20``): never a name that says another net."""
+    changed = {k: v for k, v in overrides.items() if k in spec.defaults and v != spec.defaults[k]}
+    if not changed:
+        return spec.name
+    wanted = _arguments(spec, overrides)
+    for other in _REGISTRY.values():
+        if other.builder is not spec.builder or other is spec:
+            continue
+        keys = {*spec.defaults, *other.defaults}
+        registered = _arguments(other, {})
+        if all(registered.get(k) == wanted.get(k) for k in keys):
+            return other.name
+    suffix = "_".join(f"{k}{v}" for k, v in changed.items())
+    return f"{spec.name}_{re.sub(r'[^A-Za-z0-9_.-]', '', suffix)}"
 
 
 def model_info(name: str) -> dict:

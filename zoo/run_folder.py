@@ -197,11 +197,14 @@ class RunFolder:
             return 0
         meta_json = read_json(meta)
         epoch = meta_json.get("epoch") if isinstance(meta_json, dict) else None
-        if (not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0
-                or (epochs is not None and epoch > epochs)):
-            raise ValueError(f"{meta} says epoch {epoch!r}, not one of the run's 0..{epochs}: "
-                             f"the checkpoint is corrupt; delete {self.checkpoint_dir} to train "
-                             "the run again from its first epoch")
+        if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
+            raise ValueError(f"{meta} says epoch {epoch!r}, not a count of epochs: the "
+                             f"checkpoint is corrupt; delete {self.checkpoint_dir} to train the "
+                             "run again from its first epoch")
+        if epochs is not None and epoch > epochs:
+            raise ValueError(f"{meta} says epoch {epoch}, past the {epochs} epochs of this run: "
+                             "the checkpoint is another run's or corrupt; delete "
+                             f"{self.checkpoint_dir} to train the run again from its first epoch")
         weights = self.checkpoint_dir / "latest.weights.h5"
         if weights.is_file():
             _check_h5(weights, self.checkpoint_dir)
@@ -270,7 +273,8 @@ class RunFolder:
             _add_seconds_column(self.metrics_file)
         if overwrite and existing:
             self._check_replaceable(existing)
-            for name in RUN_FILES:
+            # config.json last: a kill midway leaves a folder that is still a zoo run
+            for name in sorted(RUN_FILES, key=lambda name: name == CONFIG_FILE):
                 remove_inside(run_dir / name, run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         return mode
@@ -307,6 +311,11 @@ class RunFolder:
         if done is None and old_epochs != new_epochs:
             changed.append(f"epochs: {old_epochs} -> {new_epochs} (finish the run with its own "
                            "epochs first; a finished run can then be extended)")
+        if (done is not None and old_epochs != done and old_epochs != new_epochs
+                and self.checkpoint_dir.is_dir()):
+            changed.append(f"epochs: {old_epochs} -> {new_epochs} (the run was being extended "
+                           f"from {done} to {old_epochs} epochs when it stopped; finish that "
+                           "first)")
         if done is not None and new_epochs < done:
             changed.append(f"epochs: {done} -> {new_epochs} (a finished run cannot be "
                            "shortened)")

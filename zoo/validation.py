@@ -66,6 +66,8 @@ def did_you_mean(value, known: Iterable[str]) -> str:
     """``"; did you mean 'a', 'b'?"`` naming the (up to three) ``known`` names closest to
     ``value``, or ``""`` when none is close: the hint every "unknown name" error ends with."""
     value, known = str(value), list(known)
+    if not known:
+        return ""
     close = difflib.get_close_matches(value, known, n=len(known), cutoff=0.5)
     # equally close: the one sharing the longest start first (resnet21: resnet20, then resnet32)
     close.sort(key=lambda k: (-round(difflib.SequenceMatcher(None, value, k).ratio(), 9),

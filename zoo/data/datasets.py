@@ -291,7 +291,8 @@ def load_raw(name, split="train", *, data_dir=None, download=None):
     check.choice("split", split, SPLITS)
     if data_dir is not None and not Path(data_dir).expanduser().is_dir():
         # a folder named by hand that is not there is a typo, not a reason to look elsewhere
-        raise DataError(f"data_dir {data_dir} is not a folder")
+        raise DataError(f"data_dir {data_dir} is not a folder (to let tensorflow-datasets "
+                        "download into a new one, create it first)")
     if name == "digits":
         x, y = _digits(split)
         return x, y, "scikit-learn (embedded)"

@@ -150,6 +150,12 @@ def _command(config, results):
         parts += ["--augment", config["augment"] or "none"]
     if config.get("mixed_precision"):
         parts += ["--mixed-precision"]
+    from zoo.train.recipes import RECIPES  # the recipe's settings a run overrode, as flags
+
+    registered = RECIPES[config["recipe"]["name"]]
+    for flag, key in (("--lr", "learning_rate"), ("--batch-size", "batch_size")):
+        if key in config["recipe"] and config["recipe"][key] != getattr(registered, key):
+            parts += [flag, str(config["recipe"][key])]
     return "zoo train " + " ".join(shlex.quote(p) for p in parts) + " --no-validation"
 
 

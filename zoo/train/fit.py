@@ -268,6 +268,9 @@ def _data(dataset, normalize, recipe, *, seed, subset, test_subset, data_dir,
           validation_fraction, augment) -> _Data:
     x, y = load(dataset, "train", data_dir=data_dir, subset=subset, seed=seed,
                 normalize=normalize)
+    if subset is not None and subset > len(y):  # else all of them, without a word
+        raise ValueError(f"subset {subset:,} is more than the {len(y):,} training images of "
+                         f"{dataset}")
     validation = None
     if validation_fraction:
         (x, y), (x_val, y_val) = holdout(x, y, validation_fraction, seed=seed)
