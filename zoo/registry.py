@@ -103,14 +103,15 @@ def create_model(name: str, /, **overrides):
     return spec.builder(**kwargs)
 
 
-def _arguments(spec: ModelSpec, overrides: dict) -> dict:
-    """Every argument ``spec``'s builder gets: its signature's defaults, the spec's, then
-    ``overrides``."""
+def builder_arguments(builder, config: dict) -> dict:
+    """Every argument ``builder`` is called with: its signature's defaults, then ``config``
+    (``name`` left out). A pretrained card lists them all, so it still describes its file if
+    a default changes later; :func:`create_model` compares nets by them."""
     import inspect
 
-    base = {k: p.default for k, p in inspect.signature(spec.builder).parameters.items()
-            if p.default is not inspect.Parameter.empty}
-    return {**base, **spec.defaults, **overrides}
+    defaults = {k: p.default for k, p in inspect.signature(builder).parameters.items()
+                if p.default is not inspect.Parameter.empty and k != "name"}
+    return {**defaults, **config}
 
 
 def _name_for(spec: ModelSpec, overrides: dict) -> str:
@@ -121,12 +122,12 @@ def _name_for(spec: ModelSpec, overrides: dict) -> str:
     changed = {k: v for k, v in overrides.items() if k in spec.defaults and v != spec.defaults[k]}
     if not changed:
         return spec.name
-    wanted = _arguments(spec, overrides)
+    wanted = builder_arguments(spec.builder, {**spec.defaults, **overrides})
     for other in _REGISTRY.values():
         if other.builder is not spec.builder or other is spec:
             continue
         keys = {*spec.defaults, *other.defaults}
-        registered = _arguments(other, {})
+        registered = builder_arguments(other.builder, other.defaults)
         if all(registered.get(k) == wanted.get(k) for k in keys):
             return other.name
     suffix = "_".join(f"{k}{v}" for k, v in changed.items())

@@ -23,7 +23,7 @@ from zoo.data import class_names, dataset_info
 from zoo.models.complexity import flops, parameter_counts
 from zoo.models.stem_head import INPUT_NORMALIZATION, expects_raw_pixels
 from zoo.pretrained.hub import CARD_FILE, MODEL_FILE, PretrainedError, pretrained_dir
-from zoo.registry import get_spec
+from zoo.registry import builder_arguments, get_spec
 from zoo.run_folder import RunFolder
 from zoo.train.losses import ProbabilityCrossentropy
 
@@ -53,16 +53,6 @@ SCHEMA = {
 
 # the training curves a card may carry beside its model: the run's per-epoch log and a plot
 CURVES = {"csv": "metrics.csv", "plot": "training_curves.png"}
-
-
-def builder_arguments(builder, config: dict) -> dict:
-    """Every argument ``builder`` is called with: its signature's defaults, then ``config``.
-    A card lists them all, so it still describes its file if a default changes later."""
-    import inspect
-
-    defaults = {k: p.default for k, p in inspect.signature(builder).parameters.items()
-                if p.default is not inspect.Parameter.empty and k != "name"}
-    return {**defaults, **config}
 
 
 VALIDATION_LABELS = {"train": "validation (held out of the training split)",
