@@ -177,6 +177,19 @@ def test_report_tables_and_verdicts_on_a_hand_made_study():
     assert ended["mnist/Q<1/table2-direction"].not_tested == (
         "0 complete pair(s) in the Q<1 cells, all the finished run's budget gave (its eligible "
         "settings or 4 rounds); a test needs 2")
+    # the sample line beside the verdict table: hours and per-head pools, from the same frame
+    # (49 finished trials of 10 s; the gap cell: log 0.8 in each of its 12 pairs)
+    gap = np.log(pairs[pairs["cell"] == ">=10/gap"]["val_loss_par"]
+                 / pairs[pairs["cell"] == ">=10/gap"]["val_loss_seq"])
+    flat = np.log(pairs[pairs["cell"] == "3-10/flatten"]["val_loss_par"]
+                  / pairs[pairs["cell"] == "3-10/flatten"]["val_loss_seq"])
+    line = seed000.sample(frame, seed000.paired_statistics(pairs), budget)
+    assert line == (
+        f"Finished trials: 49, {49 * 10 / 3600:.1f} hours (mnist {49 * 10 / 3600:.1f}). "
+        "Q<1 cells: mnist 0.0 of 3 h, 0 complete pairs. Q>=1 cells pooled per head "
+        "(validation log ratio parallel / sequential, mean ± SE (pairs)): "
+        f"mnist gap {gap.mean():+.2f} ± {gap.std(ddof=1) / np.sqrt(12):.2f} (12), "
+        f"flatten {flat.mean():+.2f} ± {flat.std(ddof=1) / np.sqrt(12):.2f} (12).")
 
 
 def test_a_run_counts_as_finished_only_by_its_own_budgets_last_session(tmp_path):

@@ -55,6 +55,19 @@ def test_committed_verdicts_are_what_the_rule_computes(folder):
     assert computed == committed, "summary.json is stale: run zoo reproduce --report-only"
 
 
+def test_committed_sample_line_is_what_the_trials_give():
+    """seed000's line beside its table (hours, per-head pools) recomputes from its trials.csv."""
+    import pandas as pd
+
+    from zoo.studies import seed000
+
+    folder = ROOT / verdicts.STUDY_RESULTS["seed000"]
+    frame = pd.read_csv(folder / "trials.csv")
+    line = seed000.sample(frame, seed000.paired_statistics(seed000.pairs_of(frame)),
+                          seed000.BUDGETS[folder.name])
+    assert _summary("seed000")["sample"] == line, "stale: run zoo reproduce --report-only"
+
+
 @pytest.mark.parametrize("study", STUDIES)
 def test_notebook_shows_the_generated_table_and_no_verdict_in_prose(study):
     notebook = get_study(study).NOTEBOOK

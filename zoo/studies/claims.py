@@ -396,11 +396,12 @@ LEGEND = (
 
 def study_block(study: str, summary: dict) -> str:
     """The generated Markdown a notebook or the README shows for a study: the rule, the
-    verdict counts and the table."""
+    verdict counts, the study's own line on its sample where it writes one, and the table."""
     rows = summary.get("claims", [])
     tally = ", ".join(f"{n} {v}" for v, n in counts(rows).items() if n)
+    sample = f" {summary['sample']}" if summary.get("sample") else ""
     return (f"{LEGEND}\n\n`{study}` ({summary.get('budget', '?')} budget): {len(rows)} claims, "
-            f"{tally}.\n\n{markdown(rows)}")
+            f"{tally}.{sample}\n\n{markdown(rows)}")
 
 
 STUDY_RESULTS = {"seed000": "results/seed000/cpu", "seed001": "results/seed001/cpu",

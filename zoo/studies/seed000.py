@@ -695,6 +695,37 @@ def cost(frame: pd.DataFrame, out: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def sample(frame: pd.DataFrame, stats: pd.DataFrame, spec: Budget) -> str:
+    """One generated sentence for the verdict table: the hours the trials took, per dataset
+    and in the Q < 1 cells, and the Q >= 1 cells pooled per head (which the pooled claims
+    mix), so that prose beside the table need not copy these numbers by hand."""
+    ok = frame[frame["status"] != "RUNNING"]
+    hours = ", ".join(f"{d} {ok[ok['dataset'] == d]['seconds'].sum() / 3600:.1f}"
+                      for d in spec.datasets)
+    parts = [f"Finished trials: {len(ok)}, {ok['seconds'].sum() / 3600:.1f} hours ({hours})."]
+    if spec.big_hours:
+        big = []
+        for dataset in spec.datasets:
+            g = ok[(ok["dataset"] == dataset) & (ok["cell"].str.startswith("Q<1"))]
+            pairs = stats[(stats["dataset"] == dataset)
+                          & stats["group"].str.startswith("Q<1/")]["pairs"].sum()
+            big.append(f"{dataset} {g['seconds'].sum() / 3600:.1f} of {spec.big_hours:g} "
+                       f"h, {int(pairs)} complete pairs")
+        parts.append("Q<1 cells: " + "; ".join(big) + ".")
+    heads = []
+    for dataset in spec.datasets:
+        rows = {r["group"]: r for r in stats[stats["dataset"] == dataset].to_dict("records")}
+        shown = [f"{h} {rows[f'Q>=1/{h}']['val_loss_log_ratio']:+.2f} ± "
+                 f"{rows[f'Q>=1/{h}']['val_loss_se']:.2f} ({rows[f'Q>=1/{h}']['pairs']})"
+                 for h in HEADS if f"Q>=1/{h}" in rows]
+        if shown:
+            heads.append(f"{dataset} " + ", ".join(shown))
+    if heads:
+        parts.append("Q>=1 cells pooled per head (validation log ratio parallel / sequential, "
+                     "mean ± SE (pairs)): " + "; ".join(heads) + ".")
+    return " ".join(parts)
+
+
 def plot(frame: pd.DataFrame, pairs: pd.DataFrame, path: Path):
     import matplotlib
 
@@ -781,6 +812,7 @@ def report(out: Path, *, budget="cpu") -> dict:
         "claims": verdicts.jsonable(rows),
         "verdict_counts": verdicts.counts(rows),
         "hours": float(costs.iloc[-1]["hours"]),
+        "sample": sample(frame, stats, spec),
     }
     write_json(out / "summary.json", summary)
     plot(frame, pairs, out / "plots.png")
