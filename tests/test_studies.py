@@ -129,10 +129,12 @@ def test_report_tables_and_verdicts_on_a_hand_made_study():
                          "train_seconds": 9.0 if layout == "sequential" else 4.5,
                          "last_epoch_improvement": 0.01})
     rows.append({**rows[-1], "pair": 99, "status": "FAILED", "layout": "parallel"})
+    rows.append({**rows[-1], "pair": 98, "status": "RUNNING", "seconds": np.nan})
     frame = pd.DataFrame(rows)
     t2 = seed000.table2(frame).set_index(["q_bin", "head", "layout"])
     assert t2.loc[(">=10", "gap", "sequential"), "val_loss_mean"] == pytest.approx(0.255)
     assert t2.loc[("3-10", "flatten", "parallel"), "failed"] == 1
+    assert t2.loc[("3-10", "flatten", "parallel"), "trials"] == 13  # not the running one
     assert t2.loc[(">=10", "gap", "parallel"), "paper_val_loss"] == pytest.approx(0.14900)
     pairs = seed000.pairs_of(frame)
     assert len(pairs) == 24
