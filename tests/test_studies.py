@@ -4,6 +4,7 @@ Q), its statistics, its smoke budget end to end and its resumption after SIGKILL
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -243,6 +244,11 @@ def test_smoke_budget_end_to_end_and_resume_after_sigkill(tmp_path):
     stdout, stderr = result.communicate(timeout=300)
     assert result.returncode == 0, stderr[-3000:]
     after = _trial_files(out)
+    # the progress line counts finished trials against the plan: the one killed while
+    # running is run again, not counted twice, and the count never passes the total
+    counts = [tuple(map(int, m)) for m in re.findall(r"\[(\d+)/(\d+) trials", stderr)]
+    assert counts and all(d <= t for d, t in counts), counts
+    assert counts[-1][0] == counts[-1][1] == len(after), (counts, len(after))
     for name, trial in before.items():  # finished trials are kept, not run again
         assert after[name] == trial
     frame = pd.read_csv(out / "trials.csv")

@@ -245,6 +245,23 @@ def _wanted(frame, budget, dataset) -> int:
     return 2 * sum(min(per, int((main["cell"] == c).sum())) for c in _cells(frame, "main"))
 
 
+def _counts(folder: Path) -> tuple[int, int, int]:
+    """(finished trials, failed trials, trials of the rounds beyond the plan's first: the
+    replacements of failed pairs and the Q < 1 rounds) of one dataset's folder, for the
+    progress line. A trial killed while running is not finished: it runs again."""
+    from zoo.atomic import read_json
+    from zoo.tuning.search import SEARCH_FILE
+
+    statuses = _statuses(folder)
+    finished = sum(v != "RUNNING" for v in statuses.values())
+    failed = sum(v == "FAILED" for v in statuses.values())
+    beyond = 0
+    for path in sorted(folder.glob("*/" + SEARCH_FILE)) if folder.is_dir() else []:
+        if path.parent.name != "round-1":
+            beyond += len(read_json(path)["indices"])
+    return finished, failed, beyond
+
+
 def run(budget: Budget, out: Path, *, time_limit=None, stream=None) -> bool:
     """Run or resume every round of every dataset; False if the time limit stopped it."""
     import logging
@@ -258,10 +275,10 @@ def run(budget: Budget, out: Path, *, time_limit=None, stream=None) -> bool:
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notes: one per trial
     started = time.monotonic()
     plans = {d: plan(d, budget) for d in budget.datasets}
-    statuses = {d: _statuses(out / d) for d in budget.datasets}
-    wanted = sum(_wanted(plans[d], budget, d) for d in budget.datasets)
-    done = sum(len(s) for s in statuses.values())
-    failed = sum(v == "FAILED" for s in statuses.values() for v in s.values())
+    counts = [_counts(out / d) for d in budget.datasets]
+    done, failed, beyond = (sum(c[i] for c in counts) for i in range(3))
+    # the plan's pairs, and every round started beyond them; later rounds add theirs
+    wanted = sum(_wanted(plans[d], budget, d) for d in budget.datasets) + beyond
     progress = Progress(max(wanted, done), done=done, failed=failed, stream=stream)
 
     def ended(trial):
