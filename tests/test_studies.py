@@ -110,7 +110,7 @@ def test_next_round_interleaves_cells_replaces_failed_pairs_and_stops_when_full(
     assert sorted(by_pair.loc[big, "cell"]) == ["Q<1/flatten", "Q<1/gap"]
 
 
-def test_report_tables_and_verdicts_on_a_hand_made_study():
+def test_report_tables_and_verdicts_on_a_hand_made_study(tmp_path):
     """table2, pairs, statistics and verdicts from a frame whose answers are known: parallel's
     validation loss is 0.8x sequential's in every pair of one cell (outside the margin,
     clearly lower), equal in another."""
@@ -186,7 +186,7 @@ def test_report_tables_and_verdicts_on_a_hand_made_study():
                  / pairs[pairs["cell"] == ">=10/gap"]["val_loss_seq"])
     flat = np.log(pairs[pairs["cell"] == "3-10/flatten"]["val_loss_par"]
                   / pairs[pairs["cell"] == "3-10/flatten"]["val_loss_seq"])
-    line = seed000.sample(frame, seed000.paired_statistics(pairs), budget)
+    line = seed000.sample(seed000.cost(frame, tmp_path), seed000.paired_statistics(pairs), budget)
     assert line == (
         f"Finished trials: 49, {49 * 10 / 3600:.1f} hours (mnist {49 * 10 / 3600:.1f}). "
         "Q<1 cells: mnist 0.0 of 3 h, 0 complete pairs. Q>=1 cells pooled per head "

@@ -63,7 +63,8 @@ def test_committed_sample_line_is_what_the_trials_give():
 
     folder = ROOT / verdicts.STUDY_RESULTS["seed000"]
     frame = pd.read_csv(folder / "trials.csv")
-    line = seed000.sample(frame, seed000.paired_statistics(seed000.pairs_of(frame)),
+    line = seed000.sample(seed000.cost(frame, folder),
+                          seed000.paired_statistics(seed000.pairs_of(frame)),
                           seed000.BUDGETS[folder.name])
     assert _summary("seed000")["sample"] == line, "stale: run zoo reproduce --report-only"
 

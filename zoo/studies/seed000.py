@@ -713,21 +713,29 @@ def cost(frame: pd.DataFrame, out: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def sample(frame: pd.DataFrame, stats: pd.DataFrame, spec: Budget) -> str:
+def sample(costs: pd.DataFrame, stats: pd.DataFrame, spec: Budget) -> str:
     """One generated sentence for the verdict table: the hours the trials took, per dataset
     and in the Q < 1 cells, and the Q >= 1 cells pooled per head (which the pooled claims
-    mix), so that prose beside the table need not copy these numbers by hand."""
-    ok = frame[frame["status"] != "RUNNING"]
-    hours = ", ".join(f"{d} {ok[ok['dataset'] == d]['seconds'].sum() / 3600:.1f}"
-                      for d in spec.datasets)
-    parts = [f"Finished trials: {len(ok)}, {ok['seconds'].sum() / 3600:.1f} hours ({hours})."]
+    mix), so that prose beside the table need not copy these numbers by hand. `costs` is
+    cost()'s frame, so the hours here are the ones cost.csv lists."""
+    cells = costs[costs["dataset"] != "all"]
+    total = costs[costs["dataset"] == "all"]
+
+    def hours(dataset, q_below_1=False):
+        g = cells[cells["dataset"] == dataset]
+        if q_below_1:
+            g = g[g["cell"].str.startswith("Q<1")]
+        return g["hours"].sum()
+
+    per = ", ".join(f"{d} {hours(d):.1f}" for d in spec.datasets)
+    parts = [f"Finished trials: {int(total['trials'].sum())}, {total['hours'].sum():.1f} hours "
+             f"({per})."]
     if spec.big_hours:
         big = []
         for dataset in spec.datasets:
-            g = ok[(ok["dataset"] == dataset) & (ok["cell"].str.startswith("Q<1"))]
             pairs = stats[(stats["dataset"] == dataset)
                           & stats["group"].str.startswith("Q<1/")]["pairs"].sum()
-            big.append(f"{dataset} {g['seconds'].sum() / 3600:.1f} of {spec.big_hours:g} "
+            big.append(f"{dataset} {hours(dataset, True):.1f} of {spec.big_hours:g} "
                        f"h, {int(pairs)} complete pairs")
         parts.append("Q<1 cells: " + "; ".join(big) + ".")
     heads = []
@@ -830,7 +838,7 @@ def report(out: Path, *, budget="cpu") -> dict:
         "claims": verdicts.jsonable(rows),
         "verdict_counts": verdicts.counts(rows),
         "hours": float(costs.iloc[-1]["hours"]),
-        "sample": sample(frame, stats, spec),
+        "sample": sample(costs, stats, spec),
     }
     write_json(out / "summary.json", summary)
     plot(frame, pairs, out / "plots.png")
