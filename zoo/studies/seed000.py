@@ -815,8 +815,8 @@ def report(out: Path, *, budget="cpu") -> dict:
     for name, table in (("trials", frame), ("table2", t2), ("paired", pairs), ("stats", stats),
                         ("flattening", flat), ("exclusions", excl), ("trial_cost", costs)):
         write_atomic(out / f"{name}.csv", table.to_csv(index=False))
-    rows = verdicts.judge(claims(spec), measurements(pairs, spec, frame,
-                                                     run_finished(out, budget)))
+    finished = run_finished(out, budget)
+    rows = verdicts.judge(claims(spec), measurements(pairs, spec, frame, finished))
     complete = pairs.groupby(["dataset", "cell"]).size()
     summary = {
         "study": "seed000", "budget": budget if isinstance(budget, str) else "custom",
@@ -846,7 +846,7 @@ def report(out: Path, *, budget="cpu") -> dict:
         f"# seed000 ({summary['budget']}): {TITLE}", "",
         f"Budget: {spec.describe()}.", "",
         f"{len(frame)} trials: " + ", ".join(f"{v} {k}" for k, v in summary["status"].items()),
-        f"({summary['hours']:.1f} hours of trials so far).", "",
+        f"({summary['hours']:.1f} hours of trials" + ("" if finished else " so far") + ").", "",
         "## Verdicts (computed by zoo.studies.claims from the pairs below)", "",
         "Measure: log ratio parallel / sequential of a pair's loss (negative: parallel lower). "
         f"Equivalence margin ±{MARGIN} ({MARGIN_REASON}). Holm's correction over all "
