@@ -6,14 +6,15 @@
 #   run(command='bash benchmarks/gpu.sh throughput "$OUT"', carry=[".whl", ".gpu-data"])
 #   run(command='bash benchmarks/gpu.sh trials "$OUT"',     carry=[".whl", ".gpu-data"])
 #   run(command='bash benchmarks/gpu.sh race "$OUT"',       carry=[".whl", ".gpu-data"])
-#   run(command='STUDY=seed000 LIMIT=300 bash benchmarks/gpu.sh study "$OUT"',
+#   run(command='STUDY=sequential_vs_parallel LIMIT=300 bash benchmarks/gpu.sh study "$OUT"',
 #       carry=[".whl", ".gpu-data"], timeout_s=LIMIT + 160)
 #
-# The study stage resumes results/STUDY/gpu (committed, so it travels with the checkout) for
+# The study stage resumes results/NAME/gpu (NAME: the study's name, which an old name in STUDY
+# is turned into; committed, so it travels with the checkout) for
 # LIMIT seconds (at most 420: no new trial starts after it, the last one is killed 120 s
 # later, and one device call ends at 600 s) and sends the folder back as one study.tgz: the
 # device returns neither deep folders nor many files. Here: `tar xzf .../study.tgz -C
-# results/STUDY` (the archive holds gpu/), `zoo reproduce STUDY --budget gpu --report-only`,
+# results/NAME` (the archive holds gpu/), `zoo reproduce NAME --budget gpu --report-only`,
 # commit. Put nothing else under OUT in the same call: on 2026-12-04 a call that left 15
 # files there got 8 back, and study.tgz was not among them (its trials were lost).
 # The call may carry at most 64 MiB: the data (42 MB) and the wheels (15 MB, with
@@ -21,10 +22,11 @@
 # the 49 MB of saved_models/, so take them out of the index for the call and put them back
 # after: git rm -r -q --cached saved_models; echo /saved_models/ >> .git/info/exclude; ...
 # run ...; git reset -q saved_models; and drop that line from .git/info/exclude again.
-# A training run that the kill cuts (seed001/seed003: one net of 30 epochs can outlast a
-# call) continues from its last finished epoch in the next call: its run folder's
+# A training run that the kill cuts (merge_and_run, norm_preservation: one net of 30 epochs
+# can outlast a call) continues from its last finished epoch in the next call: its run folder's
 # checkpoint/ comes back in study.tgz and travels, untracked, with the next call's checkout;
-# commit the results without it (git add results/STUDY/gpu ':!*/checkpoint/*').
+# commit the results without it (git add results/NAME/gpu ':!*/checkpoint/*', NAME the
+# study's name, not an old one).
 # Training needs no TensorFlow there: without it the batches come from NumPy (zoo.data.batches).
 set -euo pipefail
 stage=${1:?usage: benchmarks/gpu.sh throughput|trials|race|study OUTPUT_DIR}
@@ -45,7 +47,8 @@ case "$stage" in
       --batch 1024 --input 32,32,3 --steps 20 --repeats 5 --warmup 5 --pair-rounds 5 \
       --out "$out/throughput_gpu.csv" 2>&1 | tee "$out/throughput.log"
     ;;
-  trials)  # seconds per seed000 trial (MNIST, 1 epoch, all 60k), 1, 4 and 8 at a time
+  trials)  # seconds per sequential_vs_parallel trial (its grid: seed000; MNIST, 1 epoch, all
+           # 60k), 1, 4 and 8 at a time
     python3 -m benchmarks.trials --grid seed000 --dataset mnist --epochs 1 --sample 16 \
       --concurrency 1,4,8 --work-dir /tmp/zoo-trials --out "$out/trials_gpu.csv" \
       2>&1 | tee "$out/trials.log"
@@ -57,9 +60,12 @@ case "$stage" in
       2>&1 | tee "$out/race.log"
     ;;
   study)  # a study's gpu budget, resumed for LIMIT seconds (no new trial after that)
-    study=${STUDY:?set STUDY, e.g. STUDY=seed000}
+    study=${STUDY:?set STUDY, e.g. STUDY=sequential_vs_parallel}
     limit=${LIMIT:-300}
     [[ "$study" =~ ^[a-z][a-z0-9_]*$ ]] || { echo "bad study name '$study'" >&2; exit 2; }
+    # the study's name for an old one (seed000 ...): its folder is results/<name>/gpu
+    study=$(python3 -c 'import sys; from zoo.studies.runner import study_name
+print(study_name(sys.argv[1]))' "$study") || exit 2
     [[ "$limit" =~ ^[0-9]+$ ]] && (( limit <= 420 )) || {
       echo "LIMIT must be whole seconds, at most 420, got '$limit'" >&2; exit 2; }
     mkdir -p "results/$study/gpu"

@@ -3,7 +3,7 @@
     python -m benchmarks.path_gradients --routes 60 --out benchmarks/results/path_gradients_cpu.csv
 
 Veit et al.'s path sampling backpropagates one forward pass along thousands of routes, so
-whatever a backward pass leaves behind adds up (the seed002 study's process grew to 22 GB on a
+whatever a backward pass leaves behind adds up (the ensemble_view study's process grew to 22 GB on a
 ResNet-110). For each pullback, the table gives seconds and megabytes of resident memory gained
 per route on a pre-activation ResNet-20 (32 images, 28x28x1), and the largest difference of
 its input gradients from the zoo's pullback:

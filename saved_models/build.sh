@@ -21,14 +21,14 @@
 # 25, procresnet22 scored 93.26% (running train accuracy 93.8%) and procresnet22_noproj 93.02%
 # (93.8%).
 # The studies' published nets were trained by `zoo reproduce` and published from their run
-# folders (seed002's are committed only here; seed001's and seed003's model.keras files are not
+# folders (ensemble_view's are committed only here; merge_and_run's and norm_preservation's model.keras files are not
 # committed in results/, so publishing them again means retraining with the study first):
-#   zoo publish results/seed002/cpu/$D/preresnet110 --name preresnet110 --tag $D --to saved_models
-#   zoo publish results/seed002/cpu/$D/plain20 --tag seed002_$D --to saved_models
-#   zoo publish results/seed001/cpu/fashion_mnist/$M/seed-0 --name $N --tag seed001_fashion_mnist \
+#   zoo publish results/ensemble_view/cpu/$D/preresnet110 --name preresnet110 --tag $D --to saved_models
+#   zoo publish results/ensemble_view/cpu/$D/plain20 --tag seed002_$D --to saved_models
+#   zoo publish results/merge_and_run/cpu/fashion_mnist/$M/seed-0 --name $N --tag seed001_fashion_mnist \
 #       --to saved_models   ($M $N: dmrnet dmrnet20, identity dmrnet20_identity,
 #                            inception_like dmrnet20_inception_like, resnet38 resnet38)
-#   zoo publish results/seed003/cpu/fashion_mnist/accuracy/$M/seed-0 \
+#   zoo publish results/norm_preservation/cpu/fashion_mnist/accuracy/$M/seed-0 \
 #       --tag seed003_fashion_mnist --to saved_models   ($M: procresnet22, procresnet22_noproj)
 # for D in mnist fashion_mnist.
 # Targets (issue 16): 20-layer nets MNIST >= 99.4%, Fashion-MNIST >= 92.5%; shallow nets

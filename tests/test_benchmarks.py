@@ -109,6 +109,7 @@ def test_gpu_script_calls_real_flags():
     import re
     import shlex
     import subprocess
+    import sys
 
     from zoo.cli import _parser as zoo_parser
 
@@ -122,10 +123,17 @@ def test_gpu_script_calls_real_flags():
         parser.parse_args(shlex.split(args.replace('"$out"', "/tmp/out").replace("2>&1", "")))
     # the study stage's command line is one zoo's own parser takes
     (study,) = re.findall(r"python3 -m zoo\.cli (reproduce [^>\n]*)", text)
-    args = zoo_parser().parse_args(shlex.split(study.replace('"$study"', "seed000").replace(
+    args = zoo_parser().parse_args(shlex.split(study.replace('"$study"', "merge_and_run").replace(
         '"$limit"', "300")))
     assert (args.study, args.budget, args.out, args.time_limit) == (
-        "seed000", "gpu", "results/$study/gpu", 300)
+        "merge_and_run", "gpu", "results/$study/gpu", 300)
+    # an old name (seed000 ...) becomes the study's name, by the runner's own map
+    (code,) = re.findall(r"study=\$\(python3 -c '(.*?)' \"\$study\"\)", text, re.S)
+    for given, name in (("seed001", "merge_and_run"), ("ensemble_view", "ensemble_view")):
+        proc = subprocess.run([sys.executable, "-c", code, given], capture_output=True, text=True)
+        assert (proc.returncode, proc.stdout) == (0, name + "\n")
+    proc = subprocess.run([sys.executable, "-c", code, "seed9"], capture_output=True, text=True)
+    assert proc.returncode != 0 and "study must be one of" in proc.stderr
 
 
 def test_cli_startup_benchmark_writes_its_table(tmp_path, capsys):

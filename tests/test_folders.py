@@ -52,7 +52,7 @@ def test_every_name_the_zoo_accepts_matches_the_pattern():
     with pytest.raises(ValueError, match="study must be one of"):
         from zoo.studies.runner import get_study
 
-        get_study("../seed000")
+        get_study("../sequential_vs_parallel")
 
 
 @pytest.mark.parametrize("good", ["mnist", "seed001_fashion_mnist", "resnet20", "0"])
@@ -191,20 +191,20 @@ def test_provenance_stays_inside_the_study_folder(tmp_path, monkeypatch):
     def failing_run(*args, **kwargs):
         raise Boom
 
-    study = runner.get_study("seed000")
+    study = runner.get_study("sequential_vs_parallel")
     monkeypatch.setattr(study, "run", failing_run)
     with pytest.raises(Boom):
-        runner.reproduce("seed000", "smoke", out=out, argv=["reproduce", "seed000", "--out",
-                                                            str(out)])
+        runner.reproduce("sequential_vs_parallel", "smoke", out=out,
+                         argv=["reproduce", "sequential_vs_parallel", "--out", str(out)])
     assert not (out / "commands.sh").exists()  # a failed command is not recorded
     assert users.read_text() == "#!/bin/sh\necho mine\n"
     assert stat.S_IMODE(users.stat().st_mode) == 0o755
 
     monkeypatch.setattr(study, "run", lambda *a, **k: True)
     monkeypatch.setattr(study, "report", lambda out, budget: {})
-    argv = ["reproduce", "seed000", "--budget", "smoke", "--out", str(out)]
-    runner.reproduce("seed000", "smoke", out=out, argv=argv)
-    runner.reproduce("seed000", "smoke", out=out, argv=argv)  # recorded once
+    argv = ["reproduce", "sequential_vs_parallel", "--budget", "smoke", "--out", str(out)]
+    runner.reproduce("sequential_vs_parallel", "smoke", out=out, argv=argv)
+    runner.reproduce("sequential_vs_parallel", "smoke", out=out, argv=argv)  # recorded once
     script = (out / "commands.sh").read_text().splitlines()
     assert script[-1] == "zoo " + " ".join(argv)
     assert sum(line.startswith("zoo ") for line in script) == 1
@@ -220,11 +220,12 @@ def test_a_foreign_commands_file_in_the_folder_is_left_alone(tmp_path, monkeypat
     target = tmp_path / "elsewhere.sh"
     target.write_text("mine\n")
     (out / "commands.sh").symlink_to(target)
-    study = runner.get_study("seed000")
+    study = runner.get_study("sequential_vs_parallel")
     monkeypatch.setattr(study, "run", lambda *a, **k: True)
     monkeypatch.setattr(study, "report", lambda out, budget: {})
     # a link in a study's folder is refused before the study runs (it writes by fixed names)
     with pytest.raises(ValueError, match="commands.sh is a symbolic link"):
-        runner.reproduce("seed000", "smoke", out=out, argv=["reproduce", "seed000"])
+        runner.reproduce("sequential_vs_parallel", "smoke", out=out,
+                         argv=["reproduce", "sequential_vs_parallel"])
     assert (out / "commands.sh").is_symlink() and target.read_text() == "mine\n"
     shutil.rmtree(out)

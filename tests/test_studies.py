@@ -1,5 +1,5 @@
-"""Paper reproductions (`zoo reproduce`): the seed000 study's plan (pairing, stratification,
-Q), its statistics, its smoke budget end to end and its resumption after SIGKILL."""
+"""Paper reproductions (`zoo reproduce`): the sequential_vs_parallel study's plan (pairing,
+stratification, Q), its statistics, its smoke budget end to end and its resumption after SIGKILL."""
 
 import json
 import math
@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,16 +18,16 @@ from conftest import ROOT
 
 import zoo
 from zoo.models.complexity import flops
-from zoo.studies import seed000
+from zoo.studies import sequential_vs_parallel
 from zoo.tuning.grids import GRIDS
 from zoo.tuning.hypermodel import build_point, trainable_params
 
-CPU = seed000.BUDGETS["cpu"]
+CPU = sequential_vs_parallel.BUDGETS["cpu"]
 
 
 @pytest.fixture(scope="module")
 def mnist_plan():
-    return seed000.plan("mnist", CPU)
+    return sequential_vs_parallel.plan("mnist", CPU)
 
 
 def test_every_setting_is_one_pair_differing_only_in_layout(mnist_plan):
@@ -64,8 +65,8 @@ def test_cells_ranks_and_cost_caps(mnist_plan):
     """Every (Q bin, head) cell is stratified on its own; with the cpu budget's caps every
     Q >= 1 cell can be filled (a 60 MFLOP cap would leave (1-3, gap) empty), and the Q < 1
     cells belong to the time-budgeted phase."""
-    for label in seed000.Q_LABELS:
-        for head in seed000.HEADS:
+    for label in sequential_vs_parallel.Q_LABELS:
+        for head in sequential_vs_parallel.HEADS:
             members = mnist_plan[mnist_plan["cell"] == f"{label}/{head}"]
             eligible = members[members["eligible"]]
             assert sorted(eligible["rank"]) == list(range(len(eligible)))  # a permutation
@@ -79,13 +80,13 @@ def test_cells_ranks_and_cost_caps(mnist_plan):
             assert len(eligible) >= CPU.pairs["mnist"]  # every cell can be filled
     gap_1_3 = mnist_plan[mnist_plan["cell"] == "1-3/gap"]
     assert not (gap_1_3["flops"] <= 60e6).any()
-    again = seed000.plan("mnist", CPU)
+    again = sequential_vs_parallel.plan("mnist", CPU)
     assert again["rank"].equals(mnist_plan["rank"])  # seeded: the same draw every time
 
 
 def test_next_round_interleaves_cells_replaces_failed_pairs_and_stops_when_full(mnist_plan):
     n = CPU.pairs["mnist"]
-    first = seed000.next_round(mnist_plan, {}, CPU, "mnist")
+    first = sequential_vs_parallel.next_round(mnist_plan, {}, CPU, "mnist")
     by_pair = mnist_plan.set_index("pair")
     assert len(first) == 6 * n
     assert sorted(by_pair.loc[first].groupby("cell").size()) == [n] * 6
@@ -98,15 +99,16 @@ def test_next_round_interleaves_cells_replaces_failed_pairs_and_stops_when_full(
     failed = [p for p in first if by_pair.loc[p, "cell"] == "3-10/flatten"][:3]
     for pair in failed:
         status[by_pair.loc[pair, "point_par"]] = "FAILED"
-    second = seed000.next_round(mnist_plan, status, CPU, "mnist")
+    second = sequential_vs_parallel.next_round(mnist_plan, status, CPU, "mnist")
     assert len(second) == 3 and set(second).isdisjoint(first)
     assert set(by_pair.loc[second, "cell"]) == {"3-10/flatten"}
     assert sorted(by_pair.loc[second, "rank"]) == [n, n + 1, n + 2]
     for pair in second:
         status[by_pair.loc[pair, "point_seq"]] = status[by_pair.loc[pair, "point_par"]] = \
             "COMPLETED"
-    assert seed000.next_round(mnist_plan, status, CPU, "mnist") == []
-    big = seed000.next_round(mnist_plan, status, CPU, "mnist", phase="big", per_cell=1)
+    assert sequential_vs_parallel.next_round(mnist_plan, status, CPU, "mnist") == []
+    big = sequential_vs_parallel.next_round(mnist_plan, status, CPU, "mnist", phase="big",
+                                            per_cell=1)
     assert sorted(by_pair.loc[big, "cell"]) == ["Q<1/flatten", "Q<1/gap"]
 
 
@@ -132,51 +134,53 @@ def test_report_tables_and_verdicts_on_a_hand_made_study(tmp_path):
     rows.append({**rows[-1], "pair": 99, "status": "FAILED", "layout": "parallel"})
     rows.append({**rows[-1], "pair": 98, "status": "RUNNING", "seconds": np.nan})
     frame = pd.DataFrame(rows)
-    t2 = seed000.table2(frame).set_index(["q_bin", "head", "layout"])
+    t2 = sequential_vs_parallel.table2(frame).set_index(["q_bin", "head", "layout"])
     assert t2.loc[(">=10", "gap", "sequential"), "val_loss_mean"] == pytest.approx(0.255)
     assert t2.loc[("3-10", "flatten", "parallel"), "failed"] == 1
     assert t2.loc[("3-10", "flatten", "parallel"), "trials"] == 13  # not the running one
     assert t2.loc[(">=10", "gap", "parallel"), "paper_val_loss"] == pytest.approx(0.14900)
-    pairs = seed000.pairs_of(frame)
+    pairs = sequential_vs_parallel.pairs_of(frame)
     assert len(pairs) == 24
-    stats = seed000.paired_statistics(pairs).set_index("group")
+    stats = sequential_vs_parallel.paired_statistics(pairs).set_index("group")
     assert stats.loc[">=10/gap", "val_loss_log_ratio"] == pytest.approx(np.log(0.8), abs=0.01)
     assert stats.loc["Q>=1/pooled", "pairs"] == 24
     assert stats.loc["Q>=1/pooled", "time_ratio_median"] == pytest.approx(0.5)
     from zoo.studies.claims import judge
 
-    budget = seed000.Budget(("mnist",), {"mnist": 12}, 4)
+    budget = sequential_vs_parallel.PairsBudget(("mnist",), {"mnist": 12}, 4)
     verdicts = {r["id"]: r["verdict"] for r in judge(
-        seed000.claims(budget), seed000.measurements(pairs, budget, frame))}
+        sequential_vs_parallel.claims(budget),
+        sequential_vs_parallel.measurements(pairs, budget, frame))}
     assert verdicts["mnist/>=10/gap/similar"] == "contradicted"  # 20% apart, margin 15%
     assert verdicts["mnist/3-10/flatten/similar"] == "reproduced"
     assert verdicts["mnist/shallow-faster"] == "not tested"  # CPU seconds: confounded
     assert verdicts["mnist/1-3/gap/similar"] == "not tested"
     assert verdicts["mnist/Q<1/table2-direction"] == "not tested"
     # a run still going waits for its pairs (p = 1 in Holm's family); a finished one does not
-    going = seed000.measurements(pairs, budget, frame)
-    ended = seed000.measurements(pairs, budget, frame, finished=True)
+    going = sequential_vs_parallel.measurements(pairs, budget, frame)
+    ended = sequential_vs_parallel.measurements(pairs, budget, frame, finished=True)
     assert going["mnist/1-3/gap/similar"].pending and "the run goes on" in \
         going["mnist/1-3/gap/similar"].not_tested
     assert not ended["mnist/1-3/gap/similar"].pending
     # no verdict from an interim look: a cell short of its planned pairs waits, however
     # tight its first pairs are, until it is complete or the run has ended
-    planned = seed000.Budget(("mnist",), {"mnist": 13}, 4)
-    going = seed000.measurements(pairs, planned, frame)
+    planned = sequential_vs_parallel.PairsBudget(("mnist",), {"mnist": 13}, 4)
+    going = sequential_vs_parallel.measurements(pairs, planned, frame)
     assert going["mnist/3-10/flatten/similar"].pending and \
         going["mnist/3-10/flatten/similar"].not_tested.startswith(
             "interim, not judged: 12 of 13 planned pairs in cell 3-10/flatten (mean so far")
     assert going["mnist/similar"].not_tested.startswith(
         "interim, not judged: 24 of 78 planned pairs in all Q>=1 cells")
-    ended = seed000.measurements(pairs, planned, frame, finished=True)
+    ended = sequential_vs_parallel.measurements(pairs, planned, frame, finished=True)
     assert ended["mnist/3-10/flatten/similar"].a is not None
-    budget = seed000.Budget(("mnist",), {"mnist": 12}, 4, big_hours=3.0)
-    ended = seed000.measurements(pairs, budget, frame, finished=True)
+    budget = sequential_vs_parallel.PairsBudget(("mnist",), {"mnist": 12}, 4, big_hours=3.0)
+    ended = sequential_vs_parallel.measurements(pairs, budget, frame, finished=True)
     assert ended["mnist/Q<1/table2-direction"].not_tested == (
         "0 complete pair(s) in the Q<1 cells, all the finished run's budget gave (its 3 h of "
         "Q<1 trials per dataset); a test needs 2")
     # the gpu budget has Q<1 among its bins (no separate hours): its rounds are what it gave
-    ended = seed000.measurements(pairs, seed000.BUDGETS["gpu"], frame, finished=True)
+    ended = sequential_vs_parallel.measurements(pairs, sequential_vs_parallel.BUDGETS["gpu"],
+                                                frame, finished=True)
     assert ended["mnist/Q<1/table2-direction"].not_tested == (
         "0 complete pair(s) in the Q<1 cells, all the finished run's budget gave (its eligible "
         "settings or 4 rounds); a test needs 2")
@@ -197,22 +201,25 @@ def test_report_tables_and_verdicts_on_a_hand_made_study(tmp_path):
 
 def test_a_run_counts_as_finished_only_by_its_own_budgets_last_session(tmp_path):
     sessions = tmp_path / "sessions.jsonl"
-    assert not seed000.run_finished(tmp_path, "cpu")  # no sessions file
+    assert not sequential_vs_parallel.run_finished(tmp_path, "cpu")  # no sessions file
 
     def line(**fields):
         return json.dumps({"started": "2026-12-04T00:00:00", "wall_seconds": 1.0, **fields})
 
     sessions.write_text(line(budget="cpu", finished=True) + "\n\n")
-    assert seed000.run_finished(tmp_path, "cpu")
-    assert not seed000.run_finished(tmp_path, "gpu")  # another budget's line
-    assert not seed000.run_finished(tmp_path, seed000.BUDGETS["cpu"])  # not a name: custom
+    assert sequential_vs_parallel.run_finished(tmp_path, "cpu")
+    assert not sequential_vs_parallel.run_finished(tmp_path, "gpu")  # another budget's line
+    # not a name: a custom budget
+    assert not sequential_vs_parallel.run_finished(tmp_path, sequential_vs_parallel.BUDGETS["cpu"])
     sessions.write_text(line(budget="cpu", finished=True) + "\n"
                         + line(budget="cpu", finished=False) + "\n")
-    assert not seed000.run_finished(tmp_path, "cpu")  # the last one stopped at its limit
+    # the last one stopped at its limit
+    assert not sequential_vs_parallel.run_finished(tmp_path, "cpu")
     sessions.write_text(line(finished=True) + "\n")
-    assert not seed000.run_finished(tmp_path, "cpu")  # written before lines named the budget
+    # written before lines named the budget
+    assert not sequential_vs_parallel.run_finished(tmp_path, "cpu")
     sessions.write_text(line(budget="cpu", finished=True) + "\n{half a li")
-    assert not seed000.run_finished(tmp_path, "cpu")  # a torn last line
+    assert not sequential_vs_parallel.run_finished(tmp_path, "cpu")  # a torn last line
 
 
 def _cli(*args):
@@ -227,8 +234,8 @@ def _trial_files(folder):
 
 
 def test_smoke_budget_end_to_end_and_resume_after_sigkill(tmp_path):
-    out = tmp_path / "seed000" / "smoke"
-    args = ["reproduce", "seed000", "--budget", "smoke", "--out", str(out)]
+    out = tmp_path / "sequential_vs_parallel" / "smoke"
+    args = ["reproduce", "sequential_vs_parallel", "--budget", "smoke", "--out", str(out)]
     proc = _cli(*args)
     deadline = time.time() + 180
     while time.time() < deadline and proc.poll() is None:
@@ -288,17 +295,20 @@ def test_reproduce_lists_studies_and_rejects_bad_input(capsys):
 
     assert main(["reproduce", "--list"]) == 0
     out = capsys.readouterr().out
-    assert "seed000" in out and "--budget cpu" in out and "12 pairs per (Q bin, head) cell" in out
+    assert "sequential_vs_parallel (formerly seed000): Sequential deep" in out
+    assert "--budget cpu" in out and "12 pairs per (Q bin, head) cell" in out
     assert main(["reproduce", "nope"]) == 2
-    assert "study must be one of 'seed000', 'seed001', 'seed002'" in capsys.readouterr().err
+    assert ("study must be one of 'sequential_vs_parallel', 'merge_and_run', 'ensemble_view', "
+            "'norm_preservation' (or an old name: seed000, seed001, seed002, seed003), got "
+            "'nope'") in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_:  # argparse, before anything is imported
-        main(["reproduce", "seed000", "--time-limit", "-5"])
+        main(["reproduce", "sequential_vs_parallel", "--time-limit", "-5"])
     assert exit_.value.code == 2
     assert "--time-limit: expected a positive finite number, got '-5'" in \
         capsys.readouterr().err
 
 
-def test_every_study_keeps_the_written_contract():
+def test_every_study_keeps_the_written_contract(monkeypatch):
     """zoo/studies/base.py's contract: all four studies keep it (the runner checks it on
     load), and a module that breaks it is named with each thing it lacks."""
     import types
@@ -312,17 +322,18 @@ def test_every_study_keeps_the_written_contract():
         assert (ROOT / "notebooks" / study.NOTEBOOK).is_file()
     broken = types.ModuleType("zoo.studies.broken")
     broken.TITLE, broken.CLAIM = "t", "c"
-    broken.BUDGETS = {"smoke": object(), "cpu": seed002.BUDGETS["cpu"], "gpu": None}
+    broken.BUDGETS = {"smoke": object(), "cpu": ensemble_view.BUDGETS["cpu"], "gpu": None}
     broken.run = lambda budget, out, time_limit=None: True  # time_limit not keyword-only
-    broken.claims = seed002.claims
+    broken.claims = ensemble_view.claims
     broken.judged = lambda out, budget: []  # judged(out) must work: budget needs a default
+    not_a_budget = "is not a frozen dataclass derived from zoo.studies.base.Budget"
     assert problems(broken) == [
-        "NOTEBOOK must be a string", "BUDGETS['smoke'] has no describe()",
-        "BUDGETS['gpu'] has no describe()",
+        "NAME must be a string", "NOTEBOOK must be a string",
+        f"BUDGETS['smoke'] {not_a_budget}", f"BUDGETS['gpu'] {not_a_budget}",
         "run() must accept run(budget, out, time_limit=..., stream=...)",
         "judged() must accept judged(out) and judged(out, budget)", "report() is missing"]
     # what works is accepted: extra defaults, **kwargs, a decorator without functools.wraps
-    broken.NOTEBOOK, broken.BUDGETS = "n", seed002.BUDGETS
+    broken.NAME, broken.NOTEBOOK, broken.BUDGETS = "broken", "n", ensemble_view.BUDGETS
     broken.run = lambda budget, out, extra=None, **kwargs: True
     broken.judged = lambda *args: []
     broken.report = lambda out, *, budget="cpu", verbose=False: {}
@@ -330,32 +341,136 @@ def test_every_study_keeps_the_written_contract():
     broken.run = lambda budget, out, *, time_limit=None, stream=None, seed: True
     assert problems(broken) == ["run() must accept run(budget, out, time_limit=..., "
                                 "stream=...)"]  # a required keyword the runner never passes
+    broken.run = lambda budget, out, *, time_limit=None, stream=None: True
+    import dataclasses
+
+    from zoo.studies.base import Budget
+
+    @dataclasses.dataclass  # not frozen: a budget could change under a running study
+    class Loose(Budget):
+        epochs: int = 1
+
+        def describe(self):
+            return "loose"
+
+    @dataclasses.dataclass(frozen=True)
+    class Mute(Budget):  # frozen, but says nothing of what it trains
+        epochs: int = 1
+
+    cpu, gpu = ensemble_view.BUDGETS["cpu"], ensemble_view.BUDGETS["gpu"]
+    broken.BUDGETS = {"smoke": Loose(), "cpu": cpu, "gpu": Mute()}
+    assert problems(broken) == [f"BUDGETS['smoke'] {not_a_budget}",
+                                "BUDGETS['gpu'] has no describe()"]
+    broken.BUDGETS = {"smoke": cpu, "cpu": cpu, "gpu": gpu}
+    assert problems(broken) == []
+    study = runner.get_study("ensemble_view")  # and a module must call itself by its name
+    monkeypatch.setattr(study, "NAME", "seed002")
+    with pytest.raises(TypeError, match="zoo.studies.ensemble_view calls itself 'seed002', "
+                                        "not 'ensemble_view'"):
+        runner.get_study("ensemble_view")
 
 
 def test_q_bins_cover_the_paper_table():
-    assert seed000.Q_LABELS == ("Q<1", "1-3", "3-10", ">=10")
-    assert math.isinf(seed000.Q_BINS[-1])
-    assert zoo.studies.get_study("seed000") is seed000
+    assert sequential_vs_parallel.Q_LABELS == ("Q<1", "1-3", "3-10", ">=10")
+    assert math.isinf(sequential_vs_parallel.Q_BINS[-1])
 
 
-# ---- seed002: the ensemble view (Veit et al.) ----
+def test_studies_answer_to_their_old_names_and_find_old_folders(tmp_path, monkeypatch):
+    """seed000 ... seed003 (the names until 2026-12) are aliases; a results folder under an
+    old name is pointed out in one line instead of a study silently starting over."""
+    from zoo.studies import runner
 
-from zoo.studies import seed002  # noqa: E402
+    assert runner.get_study("seed000") is runner.get_study("sequential_vs_parallel") \
+        is sequential_vs_parallel
+    assert [runner.get_study(a).NAME for a in ("seed001", "seed002", "seed003")] == [
+        "merge_and_run", "ensemble_view", "norm_preservation"]
+    for name in runner.STUDIES:  # a study's NAME is its module's and its folder's
+        assert runner.get_study(name).__name__ == f"zoo.studies.{name}"
+        assert (ROOT / "results" / name / "cpu" / "summary.json").is_file()
+    assert _committed("results/seed00*") == []  # every committed result moved
+    monkeypatch.chdir(tmp_path)
+    assert runner.default_out("seed002", "cpu") == runner.default_out("ensemble_view", "cpu") \
+        == Path("results/ensemble_view/cpu")
+    old = tmp_path / "results" / "seed002" / "smoke"
+    old.mkdir(parents=True)  # an empty folder under the old name is nothing to resume
+    assert runner.default_out("ensemble_view", "smoke") == Path("results/ensemble_view/smoke")
+    (old / "records.jsonl").write_text("{}\n")
+    refusal = (r"^results/seed002/smoke holds this study's earlier results under its old name "
+               r"'seed002': {}, to resume them; or give --out$")
+    with pytest.raises(ValueError, match=refusal.format(
+            r"mkdir -p results/ensemble_view && mv results/seed002/smoke "
+            r"results/ensemble_view/smoke")):
+        runner.default_out("ensemble_view", "smoke")
+    subprocess.run(["sh", "-c", "mkdir -p results/ensemble_view && mv results/seed002/smoke "
+                    "results/ensemble_view/smoke"], check=True)  # the advice works
+    assert runner.default_out("seed002", "smoke") == Path("results/ensemble_view/smoke")
+    old.mkdir(parents=True)  # both folders hold results: the user merges them
+    (old / "records.jsonl").write_text("{}\n")
+    with pytest.raises(ValueError, match=refusal.format(
+            "move what it holds into results/ensemble_view/smoke, then remove it")):
+        runner.default_out("seed002", "smoke")
+    # a command typed with an old name is recorded under the study's name
+    monkeypatch.setattr(runner.get_study("ensemble_view"), "report", lambda out, budget: {})
+    out = tmp_path / "elsewhere"
+    runner.reproduce("seed002", "smoke", out=out, report_only=True,
+                     argv=["reproduce", "seed002", "--out", str(out), "--report-only"])
+    assert (out / "commands.sh").read_text().splitlines()[-1] == \
+        f"zoo reproduce ensemble_view --out {out} --report-only"
+
+
+def _committed(pattern) -> list[str]:
+    """The files git tracks under ``pattern`` (what a clean checkout holds, not what a
+    running study or a leftover of an old checkout adds beside them)."""
+    return subprocess.run(["git", "ls-files", "--", pattern], cwd=ROOT, check=True,
+                          capture_output=True, text=True).stdout.splitlines()
+
+
+def test_every_committed_results_folder_has_the_one_layout():
+    """results/<study>/<budget>/: the report's files and tables at the top, one folder per
+    dataset of the budget below them (what a dataset's folder holds is the study's own)."""
+    from zoo.studies import runner
+
+    committed = [Path(p).parts[1:] for p in _committed("results")]
+    folders = sorted({parts[:2] for parts in committed})
+    assert {name for name, _ in folders} == set(runner.STUDIES)
+    for name, budget in folders:
+        folder = ROOT / "results" / name / budget
+        study = runner.get_study(name)
+        summary = json.loads((folder / "summary.json").read_text())
+        assert (summary["study"], summary["budget"]) == (name, budget)
+        assert summary["settings"] == json.loads(json.dumps(study.BUDGETS[budget].settings()))
+        inside = [parts[2:] for parts in committed if parts[:2] == (name, budget)]
+        files = {p[0] for p in inside if len(p) == 1}
+        assert {"summary.json", "report.md", "commands.sh"} <= files, folder
+        assert files - {"summary.json", "report.md", "commands.sh", "sessions.jsonl",
+                        "plots.png"} == {f for f in files if f.endswith(".csv")}, folder
+        dirs = {p[0] for p in inside if len(p) > 1}
+        assert dirs and dirs <= set(study.BUDGETS[budget].datasets), folder
+        assert (folder / "report.md").read_text().startswith(f"# {name} ({budget}): "
+                                                             f"{study.TITLE}\n")
+        for line in (folder / "commands.sh").read_text().splitlines():  # this study's commands
+            if line.startswith("zoo "):
+                assert runner.study_name(line.split()[2]) == name, line
+
+
+# ---- ensemble_view: the ensemble view (Veit et al.) ----
+
+from zoo.studies import ensemble_view  # noqa: E402
 from zoo.studies.records import Records  # noqa: E402
 
 
-def test_seed002_trained_nets_are_committed_once_and_load_from_the_zoo(tmp_path):
+def test_ensemble_view_trained_nets_are_committed_once_and_load_from_the_zoo(tmp_path):
     """The cpu run folders keep config, curves and results; the nets are the published ones,
     loaded after their cards are checked against the run (another card is refused)."""
     from zoo.run_folder import RunFolder
     from zoo.studies import runs
 
-    budget, out = seed002.BUDGETS["cpu"], ROOT / "results" / "seed002" / "cpu"
+    budget, out = ensemble_view.BUDGETS["cpu"], ROOT / "results" / "ensemble_view" / "cpu"
     for dataset in budget.datasets:
-        for which in seed002.MODELS:
-            run = RunFolder(seed002._run_dir(out, dataset, which, budget))
+        for which in ensemble_view.MODELS:
+            run = RunFolder(ensemble_view._run_dir(out, dataset, which, budget))
             assert run.is_finished() and not run.model_file.exists()
-            model = seed002._train(out, dataset, which, budget, stream=None)  # no training
+            model = ensemble_view._train(out, dataset, which, budget, stream=None)  # no training
             assert model.count_params() == run.config()["params"]
             assert type(model.layers[1]).__name__ == "PixelStandardization"  # the zoo's copy
     with pytest.raises(ValueError, match=r"plain20: the published 'plain20.mnist' is not this "
@@ -397,13 +512,13 @@ def test_records_resume_after_a_killed_write(tmp_path):
         Records(path)
 
 
-def test_seed002_plan_draws_are_fixed_by_key():
-    budget = seed002.BUDGETS["cpu"]
-    units = seed002._dataset_units(budget, "mnist")
+def test_ensemble_view_plan_draws_are_fixed_by_key():
+    budget = ensemble_view.BUDGETS["cpu"]
+    units = ensemble_view._dataset_units(budget, "mnist")
     assert len(units["resnet"]) == 54 and sum(u.is_transition for u in units["resnet"]) == 2
-    items = list(seed002._items(budget, units))
+    items = list(ensemble_view._items(budget, units))
     keys = [key for key, *_ in items]
-    assert len(keys) == len(set(keys)) == seed002.count_items(budget, units)
+    assert len(keys) == len(set(keys)) == ensemble_view.count_items(budget, units)
     by_key = {key: args for key, _, _, args in items}
     assert len([k for k in keys if k.startswith("single/resnet/")]) == 54
     assert len([k for k in keys if k.startswith("random/resnet/")]) == 20 * 10
@@ -411,22 +526,22 @@ def test_seed002_plan_draws_are_fixed_by_key():
     for k in (1, 20):  # k distinct non-transition units
         deleted = by_key[f"random/resnet/{k}/3"]["deleted"]
         assert len(set(deleted)) == k and not {18, 36} & set(deleted)  # the transitions
-    assert by_key == {key: args for key, _, _, args in seed002._items(budget, units)}
+    assert by_key == {key: args for key, _, _, args in ensemble_view._items(budget, units)}
     gradient = [a for key, a in by_key.items() if key.startswith("gradient/")]
     assert {a["k"] for a in gradient} == set(range(55))  # Veit's 54 units, transitions too
     assert sum(a["samples"] for a in gradient if a["k"] == 7) == 100
 
 
-def test_seed002_drop_against_branch_ratio_by_hand():
+def test_ensemble_view_drop_against_branch_ratio_by_hand():
     single = pd.DataFrame({"dataset": "d", "unit": [0, 1, 2, 4], "drop": [0.5, 0.01, 0.02, 0.0]})
     branches = pd.DataFrame({"dataset": "d", "model": "resnet", "unit": [0, 1, 2, 3, 4],
                              "median": [1.0, 0.2, 0.3, 9.0, 0.1]})  # unit 3: a transition
-    h = seed002._drop_vs_branch(single, branches)
+    h = ensemble_view._drop_vs_branch(single, branches)
     assert h["drop_vs_branch_ratio_rho"] == pytest.approx(1.0)  # same ranks, unit 3 left out
     assert h["largest_drop_unit"] == 0 and h["largest_drop_unit_branch_ratio"] == 1.0
     assert h["median_branch_ratio"] == pytest.approx(0.25)
     single["drop"] = [0.0, 0.5, 0.3, 0.2]  # ranks 1, 4, 3, 2 against 4, 2, 3, 1
-    assert seed002._drop_vs_branch(single, branches)["drop_vs_branch_ratio_rho"] == \
+    assert ensemble_view._drop_vs_branch(single, branches)["drop_vs_branch_ratio_rho"] == \
         pytest.approx(-0.4)
 
 
@@ -438,9 +553,9 @@ def _smoke(out, study):
     return stdout
 
 
-def test_seed002_smoke_end_to_end_and_resume(tmp_path):
-    out = tmp_path / "seed002" / "smoke"
-    stdout = _smoke(out, "seed002")
+def test_ensemble_view_smoke_end_to_end_and_resume(tmp_path):
+    out = tmp_path / "ensemble_view" / "smoke"
+    stdout = _smoke(out, "ensemble_view")
     assert "digits/single-resnet: " in stdout  # one line per claim
     single = pd.read_csv(out / "single_unit_lesions.csv")
     for model, n in (("resnet", 9), ("plain", 9)):  # one row per deleted unit
@@ -475,12 +590,12 @@ def test_seed002_smoke_end_to_end_and_resume(tmp_path):
     # a rerun measures nothing again (and trains nothing): the records are unchanged
     log = (out / "digits" / "records.jsonl").read_text()
     model = (out / "digits" / "preresnet20" / "model.keras").stat().st_mtime
-    _smoke(out, "seed002")
+    _smoke(out, "ensemble_view")
     assert (out / "digits" / "records.jsonl").read_text() == log
     assert (out / "digits" / "preresnet20" / "model.keras").stat().st_mtime == model
     # --redo measures the named items again, from the same seeded draws: same values back
     before = {r["key"]: r for r in Records(out / "digits" / "records.jsonl").of("gradient")}
-    proc = _cli("reproduce", "seed002", "--budget", "smoke", "--out", str(out),
+    proc = _cli("reproduce", "ensemble_view", "--budget", "smoke", "--out", str(out),
                 "--redo", "gradient/")
     _, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr[-3000:]
@@ -491,19 +606,19 @@ def test_seed002_smoke_end_to_end_and_resume(tmp_path):
         np.testing.assert_allclose(after.rows[key]["norms"], row["norms"], rtol=1e-5)
     assert list(after.rows)[-len(before):] == list(before)  # measured again: the last lines
     assert (out / "digits" / "preresnet20" / "model.keras").stat().st_mtime == model
-    proc = _cli("reproduce", "seed002", "--budget", "smoke", "--out", str(out),
+    proc = _cli("reproduce", "ensemble_view", "--budget", "smoke", "--out", str(out),
                 "--redo", "nothing/")
     _, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 2 and "has a key starting with 'nothing/'" in stderr
 
 
-# ---- seed001: merge-and-run (Zhao, Wang et al.) ----
+# ---- merge_and_run: merge-and-run (Zhao, Wang et al.) ----
 
-from zoo.studies import seed001  # noqa: E402
+from zoo.studies import merge_and_run  # noqa: E402
 
 
-def test_seed001_cpu_models_have_parameters_within_5_percent():
-    budget = seed001.BUDGETS["cpu"]
+def test_merge_and_run_cpu_models_have_parameters_within_5_percent():
+    budget = merge_and_run.BUDGETS["cpu"]
     counts = {}
     for key, (name, overrides) in budget.models().items():
         model = zoo.create_model(name, input_shape=(28, 28, 1), **overrides)
@@ -515,13 +630,13 @@ def test_seed001_cpu_models_have_parameters_within_5_percent():
         assert abs(counts[ablation] / counts["dmrnet"] - 1) < 0.01
 
 
-def test_seed001_verdicts_against_a_hand_computation():
+def test_merge_and_run_verdicts_against_a_hand_computation():
     """Paired t over seeds (scipy as the reference), Holm over the study's three claims."""
     from scipy.stats import ttest_rel
 
     from zoo.studies.claims import judge
 
-    budget = seed001.Budget(("d",), 20, 38, "dmrnet", 4, None, (0, 1, 2, 3, 4))
+    budget = merge_and_run.SeedsBudget(("d",), 20, 38, "dmrnet", 4, None, (0, 1, 2, 3, 4))
     dmr = [0.91, 0.92, 0.93, 0.925, 0.915]
 
     def verdicts(resnet, identity, inception):
@@ -529,7 +644,7 @@ def test_seed001_verdicts_against_a_hand_computation():
                               "model": ["dmrnet"] * 5 + ["resnet38"] * 5 + ["identity"] * 5
                               + ["inception_like"] * 5,
                               "test_accuracy": dmr + resnet + identity + inception})
-        rows = judge(seed001.claims(budget), seed001.measurements(frame, budget))
+        rows = judge(merge_and_run.claims(budget), merge_and_run.measurements(frame, budget))
         return {r["id"].split("/")[1]: r for r in rows}
 
     behind = [a - 0.012 + e for a, e in zip(dmr, [0, 0.002, -0.001, 0.001, -0.002])]
@@ -548,14 +663,14 @@ def test_seed001_verdicts_against_a_hand_computation():
     frame = pd.DataFrame({"dataset": "d", "seed": [0, 1, 2] * 2,
                           "model": ["dmrnet"] * 3 + ["resnet38"] * 3,
                           "test_accuracy": [0.91, 0.92, 0.93, 0.90, 0.905, 0.915]})
-    rows = judge(seed001.claims(budget), seed001.measurements(frame, budget))
+    rows = judge(merge_and_run.claims(budget), merge_and_run.measurements(frame, budget))
     assert rows[0]["p"] < 0.05 and rows[0]["verdict"] == "reproduced"  # the only test
     assert [r["verdict"] for r in rows[1:]] == ["not tested", "not tested"]
 
 
-def test_seed001_smoke_end_to_end(tmp_path):
-    out = tmp_path / "seed001" / "smoke"
-    stdout = _smoke(out, "seed001")
+def test_merge_and_run_smoke_end_to_end(tmp_path):
+    out = tmp_path / "merge_and_run" / "smoke"
+    stdout = _smoke(out, "merge_and_run")
     runs = pd.read_csv(out / "runs.csv")
     for column in ("model", "seed", "params", "test_accuracy", "test_loss",
                    "seconds_per_epoch"):
@@ -571,29 +686,29 @@ def test_seed001_smoke_end_to_end(tmp_path):
                                                          "inconclusive", "not tested"}
     assert "digits/dmrnet-vs-resnet: " in stdout  # one line per claim
     stamp = (out / "digits" / "dmrnet" / "seed-0" / "model.keras").stat().st_mtime
-    _smoke(out, "seed001")  # finished runs are never trained again
+    _smoke(out, "merge_and_run")  # finished runs are never trained again
     assert (out / "digits" / "dmrnet" / "seed-0" / "model.keras").stat().st_mtime == stamp
 
 
-# ---- seed003: norm preservation (Zaeemzadeh et al.) ----
+# ---- norm_preservation: norm preservation (Zaeemzadeh et al.) ----
 
-from zoo.studies import seed003  # noqa: E402
+from zoo.studies import norm_preservation  # noqa: E402
 
 
-def test_seed003_depths_and_parameters_are_the_papers():
+def test_norm_preservation_depths_and_parameters_are_the_papers():
     """One name, one architecture: the study's 164-layer ResNet is the paper's pre-activation
     bottleneck net (1.71M parameters on CIFAR-10), the same as the registry's preresnet164,
     and ProcResNet-(9n+4) is compared with PreResNet-(9n+2) of the same units per stage."""
-    cpu = seed003.BUDGETS["cpu"]
-    assert seed003.depths_of("preresnet", cpu) == [20, 56, 110, 164]
-    assert seed003.depths_of("plain", cpu) == [20, 56, 110, 164]
-    assert seed003.depths_of("procresnet", cpu) == [22, 58, 112, 166]
-    _, net = seed003._build("preresnet", 18, "digits", 0)
+    cpu = norm_preservation.BUDGETS["cpu"]
+    assert norm_preservation.depths_of("preresnet", cpu) == [20, 56, 110, 164]
+    assert norm_preservation.depths_of("plain", cpu) == [20, 56, 110, 164]
+    assert norm_preservation.depths_of("procresnet", cpu) == [22, 58, 112, 166]
+    _, net = norm_preservation._build("preresnet", 18, "digits", 0)
     ref = zoo.create_model("preresnet164", input_shape=(8, 8, 1), input_normalization="digits")
     assert net.count_params() == ref.count_params()
     cifar = zoo.create_model("preresnet164", input_shape=(32, 32, 3))
-    assert abs(cifar.count_params() / seed003.PAPER_PARAMS["preresnet164"] - 1) < 0.02
-    runs = list(seed003._compare_runs(cpu))  # (seed, folder part, name, model, overrides)
+    assert abs(cifar.count_params() / norm_preservation.PAPER_PARAMS["preresnet164"] - 1) < 0.02
+    runs = list(norm_preservation._compare_runs(cpu))  # (seed, folder part, name, model, overrides)
     assert [r[2] for r in runs[:2]] == ["procresnet22", "preresnet20"]
     assert {r[0] for r in runs if r[2] == "procresnet22"} == {0, 1, 2, 3, 4}  # >= 5 seeds
     assert {r[0] for r in runs if r[2] == "procresnet58"} == {0, 1, 2}  # a deeper pair
@@ -605,14 +720,14 @@ def test_seed003_depths_and_parameters_are_the_papers():
     shared = {r[0] for r in runs if r[1] == "accuracy"}
     assert shared == set(cpu.seeds) and all(r[2] == cpu.accuracy_model and r[4] == {}
                                             for r in runs if r[1] == "accuracy")
-    gpu = seed003.BUDGETS["gpu"]
-    assert [seed003.depth_of("procresnet", n) for n, _ in gpu.comparisons] == [166]
-    gpu_runs = list(seed003._compare_runs(gpu))  # ProcResNet-166: all five seeds shared
+    gpu = norm_preservation.BUDGETS["gpu"]
+    assert [norm_preservation.depth_of("procresnet", n) for n, _ in gpu.comparisons] == [166]
+    gpu_runs = list(norm_preservation._compare_runs(gpu))  # ProcResNet-166: all five seeds shared
     assert sorted((r[0], r[1]) for r in gpu_runs if r[2] == "procresnet166") == [
         (s, "accuracy") for s in range(5)]
 
 
-def test_seed003_verdicts_on_hand_made_ratios():
+def test_norm_preservation_verdicts_on_hand_made_ratios():
     rows = []
     # PreResNet identity blocks closer to 1 than plain ones and shrinking with depth; plain
     # flat; transitions far from 1
@@ -625,18 +740,19 @@ def test_seed003_verdicts_on_hand_made_ratios():
                              "kind": "unit", "transition": pos == identity,
                              "ratio": float(np.exp(dev * (1 + 0.01 * pos)
                                                    if pos < identity else 1.0))})
-    summary = seed003.ratio_summary(pd.DataFrame(rows))
+    summary = norm_preservation.ratio_summary(pd.DataFrame(rows))
     one = summary[(summary["family"] == "preresnet") & (summary["depth"] == 56)
                   & (summary["type"] == "identity")].iloc[0]
     assert one["blocks"] == 5 and one["mean_abs_log_ratio"] == pytest.approx(0.102)
     assert one["log2L_over_L"] == pytest.approx(math.log(10) / 5)
     from zoo.studies.claims import judge
 
-    budget = seed003.Budget(("d",), {"preresnet": (2, 6, 12), "plain": (3, 9, 18)})
+    budget = norm_preservation.NormBudget(("d",), {"preresnet": (2, 6, 12), "plain": (3, 9, 18)})
     empty = pd.DataFrame(columns=["dataset", "seed", "projection", "test_accuracy"])
     comp = pd.DataFrame(columns=["dataset", "depth", "seed", "family", "test_accuracy"])
     verdicts = {r["id"].split("/")[1]: r for r in judge(
-        seed003.claims(budget), seed003.measurements(summary, empty, comp, budget))}
+        norm_preservation.claims(budget),
+        norm_preservation.measurements(summary, empty, comp, budget))}
     assert verdicts["delta-shrinks"]["verdict"] == "reproduced"
     assert verdicts["delta-shrinks"]["large_reversals"] == 0
     assert verdicts["skips-keep-norm"]["n"] == 3
@@ -654,17 +770,18 @@ def test_seed003_verdicts_on_hand_made_ratios():
     for diverged, expected in ((None, "not measured yet"),
                                (lost, "give 1 depth(s) with both sides of the comparison "
                                       "measured (20), preresnet-110, preresnet-56 diverged")):
-        rows = {r["id"].split("/")[1]: r for r in judge(seed003.claims(budget), seed003.measurements(
-            short, empty, comp, budget, diverged))}
+        rows = {r["id"].split("/")[1]: r for r in judge(
+            norm_preservation.claims(budget),
+            norm_preservation.measurements(short, empty, comp, budget, diverged))}
         assert rows["skips-keep-norm"]["verdict"] == "not tested"
         assert expected in rows["skips-keep-norm"]["reason"]
 
 
-def test_seed003_smoke_end_to_end(tmp_path):
-    out = tmp_path / "seed003" / "smoke"
-    stdout = _smoke(out, "seed003")
+def test_norm_preservation_smoke_end_to_end(tmp_path):
+    out = tmp_path / "norm_preservation" / "smoke"
+    stdout = _smoke(out, "norm_preservation")
     ratios = pd.read_csv(out / "ratios.csv")
-    assert set(ratios["family"]) == set(seed003.FAMILIES)
+    assert set(ratios["family"]) == set(norm_preservation.FAMILIES)
     assert set(ratios["phase"]) == {"init", "trained"} and (ratios["ratio"] > 0).all()
     # every block between the first and the last unit: a depth-14 ResNet has 6 units
     # a bottleneck PreResNet-20 has 6 units; 3 are transitions (16 -> 64 widens stage 1)
@@ -692,5 +809,5 @@ def test_seed003_smoke_end_to_end(tmp_path):
             "with both sides of the comparison measured (20); a test needs two)") in stdout
     assert "not measured yet" not in stdout
     log = (out / "digits" / "records.jsonl").read_text()
-    _smoke(out, "seed003")  # nothing is measured or trained twice
+    _smoke(out, "norm_preservation")  # nothing is measured or trained twice
     assert (out / "digits" / "records.jsonl").read_text() == log

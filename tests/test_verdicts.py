@@ -31,10 +31,10 @@ def _computed(study):
     return get_study(study).judged(folder, folder.name)  # results/<study>/<budget>
 
 
-def test_every_study_has_committed_results_checked_here():
-    from zoo.studies.runner import STUDIES as REGISTERED
-
-    assert set(STUDIES) == set(REGISTERED)
+def test_every_study_shows_its_cpu_results_in_its_notebook():
+    for study, folder in verdicts.STUDY_RESULTS.items():
+        assert folder == f"results/{study}/cpu"
+        assert folder in (ROOT / "notebooks" / get_study(study).NOTEBOOK).read_text(), study
 
 
 # every committed budget folder, not only the one the README shows (the gpu budgets too)
@@ -106,9 +106,9 @@ def test_update_readme_rewrites_a_stale_block(tmp_path):
         (tmp_path / folder).mkdir(parents=True)
         (tmp_path / folder / "summary.json").write_text(json.dumps(_summary(study)))
     readme = tmp_path / "README.md"
-    readme.write_text("x\n<!-- verdicts:seed001 -->\nold | **reproduced**\n"
-                      "<!-- /verdicts:seed001 -->\ny\n")
+    readme.write_text("x\n<!-- verdicts:merge_and_run -->\nold | **reproduced**\n"
+                      "<!-- /verdicts:merge_and_run -->\ny\n")
     assert verdicts.update_readme(readme)
     text = readme.read_text()
-    assert "old" not in text and verdicts.study_block("seed001", _summary("seed001")) in text
+    assert "old" not in text and verdicts.study_block("merge_and_run", _summary("merge_and_run")) in text
     assert not verdicts.update_readme(readme)  # idempotent

@@ -33,9 +33,10 @@ EXAMPLES = {
   (run it again to resume; zoo tune-report runs/seed000-sample writes the tables)""",
     "reproduce": """example:
   zoo reproduce --list
-  zoo reproduce seed000 --budget smoke --out /tmp/seed000-smoke   # under a minute
-  zoo reproduce seed000 --budget cpu      # hours; results/seed000/cpu/, resumes if rerun
-  zoo reproduce seed002 --budget cpu --redo gradient/   # measure the path gradients again""",
+  zoo reproduce sequential_vs_parallel --budget smoke --out /tmp/svp-smoke   # under a minute
+  zoo reproduce sequential_vs_parallel --budget cpu   # hours; results/sequential_vs_parallel/cpu/
+  zoo reproduce ensemble_view --budget cpu --redo gradient/   # measure path gradients again
+  (seed000 ... seed003, the studies' names until 2026-12, still work)""",
 }
 
 
@@ -297,7 +298,8 @@ def _reproduce(args, argv):
 
     if args.list:
         for study in studies.list_studies():
-            print(f"{study['name']}: {study['title']}\n  claim: {study['claim']}")
+            formerly = f" (formerly {study['alias']})" if study["alias"] else ""
+            print(f"{study['name']}{formerly}: {study['title']}\n  claim: {study['claim']}")
             for budget, text in study["budgets"].items():
                 print(f"  --budget {budget:5s}  {text}")
         return

@@ -132,7 +132,7 @@ def paired_examples(x, y):
 
 
 # The one pattern every name a user gives the zoo must match before it becomes part of a path:
-# a model (``resnet20``), a tag (``mnist``, ``seed001_fashion_mnist``), a study (``seed000``).
+# a model (``resnet20``), a tag (``mnist``, ``seed001_fashion_mnist``), a study (``merge_and_run``).
 # A pretrained model's name is two of them joined by a dot (``resnet20.mnist``). No dot,
 # slash, space, newline or wildcard can appear, so a name is never ``.``, ``..``, a hidden
 # folder, a path or a YAML break.

@@ -33,7 +33,7 @@ def vjp(fn, x, reusable=False):
         if reusable:
             # Not a persistent tape: calling gradient() on one over and over leaks host memory
             # in TensorFlow 2.21 (~6 MB per backward pass of a ResNet-20 on 32 images, never
-            # given back; the seed002 study reached 22 GB). A compiled pullback that re-runs
+            # given back; the ensemble_view study reached 22 GB). A compiled pullback that re-runs
             # the segment's forward pass holds nothing per call and is as fast.
             y = fn(x)
 
@@ -71,7 +71,7 @@ def _loss_grad(probs, y):
     """d(mean cross-entropy)/d(probabilities) for a softmax output. The probability is
     floored at 1e-12 so that this gradient times PathGradients' 2**64 stays finite in float32;
     an example given less than 1e-12 has its gradient scaled by p / 1e-12 (the training loss,
-    zoo/train/losses.py, goes down to 1.2e-38). In the committed seed002 batches the lowest
+    zoo/train/losses.py, goes down to 1.2e-38). In the committed ensemble_view batches the lowest
     true-class probability is 0.0047 (Fashion-MNIST) and 0.44 (MNIST): no example is under."""
     p = keras.ops.convert_to_numpy(probs).astype(np.float64)
     g = np.zeros_like(p)

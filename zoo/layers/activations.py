@@ -6,10 +6,10 @@ The zoo's models return probabilities, and on JAX and PyTorch a loss sees only t
 logits behind them are gone. Once a float32 softmax gives the true class less than the
 smallest normal number (1.2e-38, a logit gap of about 87), the cross-entropy of the
 probabilities has no gradient left for that example. A net that starts with huge logits --
-seed000's point 1608, a deep stack without normalization -- then sits at a loss of about
-0.9 x 87.3 = 78.6 for good, guessing one class (77.5-79.5 for seeds 0-2 on the GPU,
-benchmarks/results/rerun_points_gpu.csv), while TensorFlow (whose loss recovers the logits
-from the softmax op) trains it.
+point 1608 of the seed000 grid (the sequential_vs_parallel study's), a deep stack without
+normalization -- then sits at a loss of about 0.9 x 87.3 = 78.6 for good, guessing one class
+(77.5-79.5 for seeds 0-2 on the GPU, benchmarks/results/rerun_points_gpu.csv), while
+TensorFlow (whose loss recovers the logits from the softmax op) trains it.
 
 On TensorFlow :func:`softmax` is exactly Keras's softmax (nothing to fix there: every number
 the zoo computed on TensorFlow before this function existed is unchanged). On JAX and PyTorch

@@ -62,7 +62,7 @@ register_model("dmrnet_wide32", dmrnet, family="dmrnet", paper=_PAPER,
                description="DMRNet-Wide-32: 2 streams, widen 4, b = 5 blocks per stage.")
 register_model("dmrnet20", dmrnet, family="dmrnet", paper=_PAPER, depth=20,
                description="A small DMRNet (b = 3) for quick experiments.")
-# the paper's two ablations of the merge-and-run block, as seed001 trains them
+# the paper's two ablations of the merge-and-run block, as the merge_and_run study trains them
 register_model("dmrnet20_identity", dmrnet, family="dmrnet", paper=_PAPER, depth=20,
                mode="identity",
                description="DMRNet-20's ablation: the same two streams, never merged.")

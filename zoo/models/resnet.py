@@ -190,7 +190,7 @@ for _d in (20, 32, 38, 44, 56, 110):
     register_model(f"resnet{_d}", resnet, family="resnet", paper=_HE,
                    reference_params=_REFERENCE.get(_d), depth=_d,
                    description=f"Sequential CIFAR ResNet-{_d}, basic post-activation units."
-                   + (" DMRNet-20's parameter match (seed001)." if _d == 38 else ""))
+                   + (" DMRNet-20's parameter match (merge_and_run study)." if _d == 38 else ""))
 for _d in (20, 56, 110):
     register_model(f"parallel_resnet{_d}", parallel_resnet, family="parallel_resnet",
                    paper=_BERM, depth=_d,
@@ -200,7 +200,7 @@ for _d in (20, 56):
                    description=f"ResNet-{_d} without skip connections (lesion baseline).")
 # He et al. 2016b: ResNet-110 has basic units, ResNet-164 bottleneck units (see preresnet).
 # preresnet110 is written as resnet(preactivation=True), the builder its published cards and
-# seed002's runs name; it is the same net as preresnet(110, block="basic").
+# the ensemble_view study's runs name; it is the same net as preresnet(110, block="basic").
 register_model("preresnet110", resnet, family="preresnet", paper=_HE_PRE,
                reference_params=1_700_000, depth=110, preactivation=True,
                description="Pre-activation ResNet-110, basic units (Veit et al.'s 54-unit net).")

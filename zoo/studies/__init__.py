@@ -7,14 +7,14 @@ declared claims. The contract (names, signatures) is written in :mod:`zoo.studie
 Every study resumes where it stopped. Results go to ``results/<study>/<budget>/``, the exact
 commands that succeeded to ``commands.sh`` inside that folder.
 
-| study | paper |
+| study (old name) | paper |
 |---|---|
-| seed000 | Bermeitinger et al., *Make Deep Networks Shallow Again* (sequential vs parallel) |
-| seed001 | Zhao, Wang et al., *Merge-and-Run Mappings* (DMRNet vs ResNet at equal parameters) |
-| seed002 | Veit et al., *Ensembles of Relatively Shallow Networks* (lesions, path gradients) |
-| seed003 | Zaeemzadeh et al., *Norm-Preservation* (gradient-norm ratios, ProcResNet projection) |
+| sequential_vs_parallel (seed000) | Bermeitinger et al., *Make Deep Networks Shallow Again* |
+| merge_and_run (seed001) | Zhao, Wang et al., *Merge-and-Run Mappings* (DMRNet vs ResNet) |
+| ensemble_view (seed002) | Veit et al., *Ensembles of Relatively Shallow Networks* (lesions) |
+| norm_preservation (seed003) | Zaeemzadeh et al., *Norm-Preservation* (ProcResNet) |
 """
 
-from zoo.studies.runner import STUDIES, get_study, list_studies, reproduce
+from zoo.studies.runner import ALIASES, STUDIES, get_study, list_studies, reproduce
 
-__all__ = ["STUDIES", "get_study", "list_studies", "reproduce"]
+__all__ = ["ALIASES", "STUDIES", "get_study", "list_studies", "reproduce"]

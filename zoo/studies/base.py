@@ -1,13 +1,16 @@
-"""The contract every study module keeps, written down once.
+"""The contract every study module keeps, written down once, and the parts they share.
 
 ``zoo reproduce NAME`` imports the study's module and relies on these names; the runner checks
 them when it loads a study (:func:`problems`), and ``tests/test_studies.py`` checks all four.
 A study module is a declarative description plus four functions:
 
-- ``TITLE`` (the paper, in a line), ``CLAIM`` (what the paper says, in words), ``NOTEBOOK``
-  (the notebook in ``notebooks/`` that explains its committed results);
-- ``BUDGETS``: ``{"smoke": ..., "cpu": ..., "gpu": ...}``, each a frozen dataclass of what to
-  train, on what, for how long, with how many seeds or pairs, with a ``describe()`` line;
+- ``NAME`` (the name ``zoo reproduce`` knows it by, which is also its module's and its
+  results folder's: ``results/NAME/BUDGET/``), ``TITLE`` (the paper, in a line), ``CLAIM``
+  (what the paper says, in words), ``NOTEBOOK`` (the notebook in ``notebooks/`` that
+  explains its committed results);
+- ``BUDGETS``: ``{"smoke": ..., "cpu": ..., "gpu": ...}``, each a frozen dataclass derived
+  from :class:`Budget` saying what to train, on what, for how long, with how many seeds or
+  pairs, with a ``describe()`` line;
 - ``run(budget, out, *, time_limit=None, stream=None) -> bool``: given a budget object, train
   and measure whatever is not yet in ``out`` (resuming where a killed run stopped); True when
   everything is done, False when ``time_limit`` seconds stopped it;
@@ -19,14 +22,92 @@ A study module is a declarative description plus four functions:
 - ``report(out, *, budget="cpu") -> dict``: given a budget's name, write ``summary.json``
   (claims, numbers and verdicts), ``report.md`` and the tables into ``out``; returns the
   summary.
+
+One results layout for every study: ``results/NAME/BUDGET/`` holds ``summary.json``,
+``report.md``, ``commands.sh`` (the runner's), ``sessions.jsonl`` (once a run has ended), the
+tables (``*.csv``) and ``plots.png`` at the top, and one folder per dataset of the budget
+below them, whose contents are the study's own (run folders, KerasTuner rounds, measurement
+logs); ``tests/test_studies.py`` checks every committed folder against it.
+
+The shared parts: :func:`resolve` (a budget's name or object -> both), :class:`Deadline`
+(``run``'s time limit), and :func:`write_report` with :func:`report_head` /
+:func:`summary_head` (every report's files, title lines and summary keys).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
+import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 BUDGET_NAMES = ("smoke", "cpu", "gpu")
+
+
+class Budget:
+    """What every study's budget is: a frozen dataclass (each study declares its own fields)
+    that says in one line what it trains."""
+
+    def describe(self) -> str:
+        raise NotImplementedError(f"{type(self).__name__} must say what it trains")
+
+    def settings(self) -> dict:
+        """The fields, as summary.json records them."""
+        return dataclasses.asdict(self)
+
+
+def resolve(budgets: Mapping, budget) -> tuple[str, Budget]:
+    """``(name, budget)`` for a budget's name (a key of ``budgets``) or a budget object
+    (named ``"custom"``: the tests build their own)."""
+    if isinstance(budget, Budget):
+        return "custom", budget
+    if budget not in budgets:
+        raise ValueError(f"budget must be one of {', '.join(budgets)}, got {budget!r}")
+    return budget, budgets[budget]
+
+
+class Deadline:
+    """``run``'s time limit: no new work starts once ``seconds`` have passed (None: never)."""
+
+    def __init__(self, seconds: float | None):
+        self.seconds, self.started = seconds, time.monotonic()
+
+    def remaining(self) -> float | None:
+        return None if self.seconds is None else self.seconds - (time.monotonic() - self.started)
+
+    def passed(self) -> bool:
+        return self.seconds is not None and self.remaining() < 0
+
+
+def markdown(frame) -> str:
+    """A report's table in Markdown (floats to 4 significant digits, NaN empty)."""
+    from zoo.tables import markdown_table
+
+    return markdown_table(frame, "{:.4g}") if not frame.empty else "(none yet)"
+
+
+def summary_head(name: str, budget: str, spec: Budget, **extra) -> dict:
+    """The keys every summary.json starts with: the study, the budget's name and settings."""
+    return {"study": name, "budget": budget, "settings": spec.settings(), **extra}
+
+
+def report_head(name: str, title: str, budget: str, spec: Budget) -> list[str]:
+    """The lines every report.md starts with: the study and paper, and what the budget ran."""
+    return [f"# {name} ({budget}): {title}", "", f"Budget: {spec.describe()}.", ""]
+
+
+def write_report(out: Path, tables: Mapping, summary: dict, lines: list[str]) -> dict:
+    """Write ``tables`` (name -> DataFrame) as ``<name>.csv``, then summary.json, then
+    report.md, each whole or not at all; returns ``summary``."""
+    from zoo.atomic import write_atomic, write_json
+
+    out = Path(out)
+    for name, frame in tables.items():
+        write_atomic(out / f"{name}.csv", frame.to_csv(index=False))
+    write_json(out / "summary.json", summary)
+    write_atomic(out / "report.md", "\n".join(lines))
+    return summary
 
 
 # function -> the calls the runner and the tests make (with placeholder values), as written
@@ -54,15 +135,20 @@ def _signature_problem(name: str, fn: Callable) -> str | None:
 def problems(module) -> list[str]:
     """What ``module`` lacks of the study contract, one line each (empty: it keeps it)."""
     found = []
-    for attr in ("TITLE", "CLAIM", "NOTEBOOK"):
+    for attr in ("NAME", "TITLE", "CLAIM", "NOTEBOOK"):
         if not isinstance(getattr(module, attr, None), str):
             found.append(f"{attr} must be a string")
     budgets = getattr(module, "BUDGETS", None)
     if not isinstance(budgets, Mapping) or tuple(budgets) != BUDGET_NAMES:
         found.append(f"BUDGETS must map {', '.join(BUDGET_NAMES)} (in that order) to budgets")
     else:
-        found += [f"BUDGETS[{k!r}] has no describe()" for k, b in budgets.items()
-                  if not callable(getattr(b, "describe", None))]
+        for k, b in budgets.items():
+            if not (isinstance(b, Budget) and dataclasses.is_dataclass(b)
+                    and type(b).__dataclass_params__.frozen):
+                found.append(f"BUDGETS[{k!r}] is not a frozen dataclass derived from "
+                             "zoo.studies.base.Budget")
+            elif type(b).describe is Budget.describe:
+                found.append(f"BUDGETS[{k!r}] has no describe()")
     for name in _CALLS:
         fn = getattr(module, name, None)
         if not callable(fn):

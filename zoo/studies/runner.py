@@ -11,27 +11,36 @@ from pathlib import Path
 
 from zoo.atomic import append_line, refuse_links, write_atomic
 from zoo.studies.base import BUDGET_NAMES, problems
-from zoo.tables import markdown_table
 
-# name -> module; imported on demand so that `zoo reproduce --list` stays light
-STUDIES = {"seed000": "zoo.studies.seed000", "seed001": "zoo.studies.seed001",
-           "seed002": "zoo.studies.seed002", "seed003": "zoo.studies.seed003"}
+# The studies, by the notebook topic each one explains; a study's module is zoo/studies/NAME.py
+# and its results go to results/NAME/BUDGET/. Imported on demand so that `zoo reproduce
+# --list` stays light.
+STUDIES = ("sequential_vs_parallel", "merge_and_run", "ensemble_view", "norm_preservation")
+# the names the studies had until 2026-12 (old commands, notes and commit messages use them)
+ALIASES = {"seed000": "sequential_vs_parallel", "seed001": "merge_and_run",
+           "seed002": "ensemble_view", "seed003": "norm_preservation"}
 BUDGETS = BUDGET_NAMES
 
 
-def markdown(frame) -> str:
-    """A report's table in Markdown (floats to 4 significant digits, NaN empty)."""
-    return markdown_table(frame, "{:.4g}") if not frame.empty else "(none yet)"
+def study_name(name) -> str:
+    """The study's name for ``name`` or one of its old aliases (``seed000`` ... ``seed003``)."""
+    name = ALIASES.get(name, name)
+    if name not in STUDIES:
+        raise ValueError(f"study must be one of {', '.join(map(repr, STUDIES))} (or an old "
+                         f"name: {', '.join(ALIASES)}), got {name!r}")
+    return name
 
 
 def get_study(name):
-    """The study module ``name``, checked against the contract of :mod:`zoo.studies.base`."""
-    if name not in STUDIES:
-        raise ValueError(f"study must be one of {', '.join(map(repr, STUDIES))}, got {name!r}")
-    module = importlib.import_module(STUDIES[name])
+    """The study module for ``name`` (or an alias), checked against the contract of
+    :mod:`zoo.studies.base`."""
+    name = study_name(name)
+    module = importlib.import_module(f"zoo.studies.{name}")
     if found := problems(module):
         raise TypeError(f"{module.__name__} breaks the study contract (zoo/studies/base.py): "
                         + "; ".join(found))
+    if module.NAME != name:
+        raise TypeError(f"{module.__name__} calls itself {module.NAME!r}, not {name!r}")
     return module
 
 
@@ -40,13 +49,25 @@ def list_studies() -> list[dict]:
     out = []
     for name in STUDIES:
         study = get_study(name)
-        out.append({"name": name, "title": study.TITLE, "claim": study.CLAIM,
+        alias = next((a for a, n in ALIASES.items() if n == name), None)
+        out.append({"name": name, "alias": alias, "title": study.TITLE, "claim": study.CLAIM,
                     "budgets": {b: study.BUDGETS[b].describe() for b in BUDGETS}})
     return out
 
 
 def default_out(name, budget) -> Path:
-    return Path("results") / name / budget
+    """``results/NAME/BUDGET``. Refuses (one line) while a folder under the study's old name
+    holds anything: the study would otherwise start over beside the user's earlier results."""
+    name = study_name(name)
+    out = Path("results") / name / budget
+    for alias in (a for a, n in ALIASES.items() if n == name):
+        old = Path("results") / alias / budget
+        if old.is_dir() and any(old.iterdir()):
+            how = (f"move what it holds into {out}, then remove it" if out.exists() else
+                   f"mkdir -p {out.parent} && mv {old} {out}")
+            raise ValueError(f"{old} holds this study's earlier results under its old name "
+                             f"{alias!r}: {how}, to resume them; or give --out")
+    return out
 
 
 COMMANDS_FILE = "commands.sh"
@@ -135,5 +156,8 @@ def reproduce(name, budget, *, out=None, report_only=False, time_limit=None, red
                   file=stream)
     summary = study.report(out, budget=budget)
     if argv is not None:  # provenance of a command that succeeded (or stopped at its limit)
+        argv = list(argv)
+        if name in argv:  # under the study's name, even when typed with an old one
+            argv[argv.index(name)] = study.NAME
         record_command(out, argv)
     return summary

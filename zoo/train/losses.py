@@ -8,7 +8,7 @@ bites: the softmax output carries its logits, and Keras computes the loss from t
 PyTorch it does: once a net gives an example's true class less than 1e-7 (a logit gap of about
 16), that example's gradient is exactly zero. A net that starts with large logits -- a deep
 stack without normalization, a flatten head over thousands of features -- then stays stuck at
-a loss near 0.9 * ln(1e7) = 14.5, guessing one class. It happened to 10 of 32 seed000 grid
+a loss near 0.9 * ln(1e7) = 14.5, guessing one class. It happened to 10 of 32 seed000-grid
 points on the GPU (Keras on JAX), points that train normally on TensorFlow.
 
 :class:`ProbabilityCrossentropy` computes the same loss. On TensorFlow it is Keras's own (the
@@ -19,11 +19,11 @@ true-class probability of 1.2e-38 (a logit gap of about 87). Beyond that -- and 
 probabilities beyond 6e-8, which is why the zoo's classifier stays float32 under mixed
 precision -- an example still counts a fixed loss (87.3 in float32) with no gradient.
 
-That limit was reached: seed000's point 1608 (a deep stack without normalization) saturated
-past it on JAX and stayed at about 0.9 x 87.3 = 78.6 (77.5-79.5 for seeds 0-2 on the GPU). So
-every zoo classifier ends in :func:`zoo.layers.softmax`, whose probabilities stay above
-float32's smallest normal number and whose floor passes the gradient through: with it this
-loss has the logits' gradient at any finite gap on every backend. The limit above remains
+That limit was reached: the seed000 grid's point 1608 (a deep stack without normalization)
+saturated past it on JAX and stayed at about 0.9 x 87.3 = 78.6 (77.5-79.5 for seeds 0-2 on the
+GPU). So every zoo classifier ends in :func:`zoo.layers.softmax`, whose probabilities stay
+above float32's smallest normal number and whose floor passes the gradient through: with it
+this loss has the logits' gradient at any finite gap on every backend. The limit above remains
 for a model ending in Keras's softmax (every pretrained file published so far; a new head
 from ``create_model(..., num_classes=N)`` gets the zoo's).
 """

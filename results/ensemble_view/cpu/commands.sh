@@ -5,3 +5,4 @@ cd "$(dirname "$0")/../../.."
 zoo reproduce seed002 --budget cpu
 zoo reproduce seed002 --budget cpu --redo gradient/
 zoo reproduce seed002 --budget cpu --report-only
+zoo reproduce ensemble_view --budget cpu --report-only

@@ -6,3 +6,4 @@ zoo reproduce seed003 --budget cpu
 zoo reproduce seed003 --budget cpu --redo ratios/
 zoo reproduce seed003 --budget cpu --report-only
 zoo reproduce seed003 --budget cpu --time-limit 1200
+zoo reproduce norm_preservation --budget cpu --report-only

@@ -4,3 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/../../.."
 zoo reproduce seed000 --budget cpu
 zoo reproduce seed000 --budget cpu --report-only
+zoo reproduce sequential_vs_parallel --budget cpu --report-only

@@ -1,5 +1,5 @@
-"""seed003: norm preservation and the Procrustes ResNet (Zaeemzadeh, Rahnavard, Shah, TPAMI
-2021).
+"""norm_preservation (formerly ``seed003``): norm preservation and the Procrustes ResNet
+(Zaeemzadeh, Rahnavard, Shah, TPAMI 2021).
 
 Design, three parts on one dataset:
 
@@ -28,7 +28,7 @@ to ``<out>/<dataset>/records.jsonl`` under its key; every training run is a
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from math import log
 from pathlib import Path
 
@@ -36,8 +36,10 @@ import numpy as np
 import pandas as pd
 
 from zoo import quiet
-from zoo.studies.runner import markdown
+from zoo.studies import base
+from zoo.studies.base import markdown
 
+NAME = "norm_preservation"
 TITLE = "Norm preservation and the Procrustes ResNet (Zaeemzadeh et al., TPAMI 2021)"
 NOTEBOOK = "05_norm_preservation.ipynb"  # explains the committed cpu results
 CLAIM = ("Identity skips keep the gradient norm nearly constant through a unit (delta shrinking "
@@ -53,7 +55,9 @@ PAPER_PARAMS = {"preresnet164": 1.71e6, "procresnet166": 1.72e6, "preresnet272":
 
 
 @dataclass(frozen=True)
-class Budget:
+class NormBudget(base.Budget):
+    """Gradient-norm ratios at several depths, ProcResNet vs PreResNet, and the ablation."""
+
     datasets: tuple
     units_per_stage: dict = field(hash=False)  # family -> units per stage, one per depth
     ratio_examples: int = 256  # test images the ratios are measured on
@@ -83,6 +87,10 @@ class Budget:
                 f"{m} images x {self.accuracy_epochs} epochs, ablation seeds "
                 f"{', '.join(map(str, self.seeds))}")
 
+    def settings(self) -> dict:
+        return {**super().settings(),
+                "ratio_batch_normalization": "statistics of the measured images (training mode)"}
+
 
 def depth_of(family, n) -> int:
     """Depth of a family's net with n units per stage: bottleneck units are 3 layers."""
@@ -97,30 +105,30 @@ def depths_of(family, budget) -> list[int]:
 
 BUDGETS = {
     # CI: two small depths of each family on the embedded digits (under a minute)
-    "smoke": Budget(("digits",), {"preresnet": (1, 2), "plain": (1, 2), "procresnet": (1,),
-                                   "procresnet_noproj": (1,), "preresnet_noskip": (1, 2)},
-                    ratio_examples=64, ratio_recipe="quick", accuracy_model="procresnet22",
-                    accuracy_recipe="quick", accuracy_epochs=1, seeds=(0, 1),
-                    comparisons=((1, (0, 1)),)),
+    "smoke": NormBudget(("digits",), {"preresnet": (1, 2), "plain": (1, 2), "procresnet": (1,),
+                                       "procresnet_noproj": (1,), "preresnet_noskip": (1, 2)},
+                        ratio_examples=64, ratio_recipe="quick", accuracy_model="procresnet22",
+                        accuracy_recipe="quick", accuracy_epochs=1, seeds=(0, 1),
+                        comparisons=((1, (0, 1)),)),
     # 2 CPU cores: depths 20/56/110/164 (PreResNet, plain) and 22/58/112/166 (ProcResNet);
     # one epoch of 10,000 Fashion-MNIST images between the two measurements; ProcResNet-22 vs
     # PreResNet-20 (5 seeds) and ProcResNet-58 vs PreResNet-56 (3 seeds), the projection
     # ablation at 22 layers (3 seeds), every run 20,000 images x 4 epochs (~5 min at 22
     # layers, ~13 at 58: about 2.5 hours for the comparisons)
-    "cpu": Budget(("fashion_mnist",), {"preresnet": (2, 6, 12, 18), "plain": (3, 9, 18, 27),
-                                        "procresnet": (2, 6, 12, 18),
-                                        "procresnet_noproj": (2, 6, 12, 18),
-                                        "preresnet_noskip": (2, 6, 12, 18)},
-                  ratio_train_examples=10_000, accuracy_train_examples=20_000,
-                  comparisons=((2, (0, 1, 2, 3, 4)), (6, (0, 1, 2)))),
+    "cpu": NormBudget(("fashion_mnist",), {"preresnet": (2, 6, 12, 18), "plain": (3, 9, 18, 27),
+                                            "procresnet": (2, 6, 12, 18),
+                                            "procresnet_noproj": (2, 6, 12, 18),
+                                            "preresnet_noskip": (2, 6, 12, 18)},
+                      ratio_train_examples=10_000, accuracy_train_examples=20_000,
+                      comparisons=((2, (0, 1, 2, 3, 4)), (6, (0, 1, 2)))),
     # one H100/H200 (JAX), in stages: the full train split, ProcResNet-166 vs PreResNet-164
     # (the paper's pair), 5 seeds
-    "gpu": Budget(("fashion_mnist",), {"preresnet": (2, 6, 12, 18), "plain": (3, 9, 18, 27),
-                                        "procresnet": (2, 6, 12, 18),
-                                        "procresnet_noproj": (2, 6, 12, 18),
-                                        "preresnet_noskip": (2, 6, 12, 18)},
-                  ratio_examples=1024, accuracy_model="procresnet166", accuracy_epochs=30,
-                  seeds=(0, 1, 2, 3, 4), comparisons=((18, (0, 1, 2, 3, 4)),)),
+    "gpu": NormBudget(("fashion_mnist",), {"preresnet": (2, 6, 12, 18), "plain": (3, 9, 18, 27),
+                                            "procresnet": (2, 6, 12, 18),
+                                            "procresnet_noproj": (2, 6, 12, 18),
+                                            "preresnet_noskip": (2, 6, 12, 18)},
+                      ratio_examples=1024, accuracy_model="procresnet166", accuracy_epochs=30,
+                      seeds=(0, 1, 2, 3, 4), comparisons=((18, (0, 1, 2, 3, 4)),)),
 }
 
 
@@ -146,20 +154,20 @@ def _build(family, n, dataset, seed):
                                input_normalization=dataset)
 
 
-def _ratio_items(budget: Budget):
+def _ratio_items(budget: NormBudget):
     for family, ns in budget.units_per_stage.items():
         for n in ns:
             for phase in ("init", "trained"):
                 yield f"ratios/{family}/{n}/{phase}", family, n, phase
 
 
-def _accuracy_runs(budget: Budget):
+def _accuracy_runs(budget: NormBudget):
     for seed in budget.seeds:
         for projection in (True, False):
             yield seed, budget.accuracy_model + ("" if projection else "_noproj")
 
 
-def _compare_runs(budget: Budget):
+def _compare_runs(budget: NormBudget):
     """(seed, folder part, run name, registered model, builder overrides) of the ProcResNet
     vs PreResNet comparisons, seed by seed so that a study cut short has complete pairs
     first. A ProcResNet that the projection ablation trains anyway (its model and one of its
@@ -178,9 +186,7 @@ def _compare_runs(budget: Budget):
                 "depth": pre, "name": f"preresnet{pre}"}
 
 
-def run(budget: Budget, out: Path, *, time_limit=None, stream=None) -> bool:
-    import time
-
+def run(budget: NormBudget, out: Path, *, time_limit=None, stream=None) -> bool:
     from zoo.analysis.norms import block_norm_ratios
     from zoo.data import load
     from zoo.progress import Progress
@@ -188,7 +194,7 @@ def run(budget: Budget, out: Path, *, time_limit=None, stream=None) -> bool:
     from zoo.studies.records import Records
     from zoo.train import TrainingDiverged
 
-    started = time.monotonic()
+    deadline = base.Deadline(time_limit)
     logs = {d: Records(out / d / "records.jsonl") for d in budget.datasets}
     items = [(d, *item) for d in budget.datasets for item in _ratio_items(budget)]
     # the paper's headline (ProcResNet vs PreResNet) first: on a GPU, in 10-minute calls, it
@@ -201,15 +207,12 @@ def run(budget: Budget, out: Path, *, time_limit=None, stream=None) -> bool:
     done = sum(item[1] in logs[item[0]] for item in items) + sum(map(runs.finished, folders))
     progress = Progress(len(items) + len(folders), done=done, label="items", stream=stream)
 
-    def out_of_time():
-        return time_limit is not None and time.monotonic() - started > time_limit
-
     def train_runs(which) -> bool:
         for dataset, part, seed, name, model, overrides in which:
             folder = out / dataset / part / name / f"seed-{seed}"
             if runs.finished(folder):
                 continue
-            if out_of_time():
+            if deadline.passed():
                 return False
             runs.train(folder, model, dataset, recipe=budget.accuracy_recipe,
                        epochs=budget.accuracy_epochs, seed=seed,
@@ -225,7 +228,7 @@ def run(budget: Budget, out: Path, *, time_limit=None, stream=None) -> bool:
             log_ = logs[dataset]
             if key in log_:
                 continue
-            if out_of_time():
+            if deadline.passed():
                 return False
             x, y = load(dataset, "test", normalize=None, subset=budget.ratio_examples,
                         seed=budget.seed)
@@ -253,7 +256,7 @@ def run(budget: Budget, out: Path, *, time_limit=None, stream=None) -> bool:
 # reporting
 
 
-def ratio_frame(out: Path, budget: Budget) -> tuple[pd.DataFrame, pd.DataFrame]:
+def ratio_frame(out: Path, budget: NormBudget) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One row per measured block, and one row per (family, depth, phase) that diverged."""
     from zoo.studies.records import Records
 
@@ -297,7 +300,7 @@ def ratio_summary(frame: pd.DataFrame) -> pd.DataFrame:
     return out[cols]
 
 
-def accuracy_frame(out: Path, budget: Budget) -> pd.DataFrame:
+def accuracy_frame(out: Path, budget: NormBudget) -> pd.DataFrame:
     from zoo.studies import runs
 
     rows = []
@@ -312,7 +315,7 @@ def accuracy_frame(out: Path, budget: Budget) -> pd.DataFrame:
                                        "seconds_per_epoch", "train_examples", "test_examples"])
 
 
-def ratio_models_frame(out: Path, budget: Budget) -> pd.DataFrame:
+def ratio_models_frame(out: Path, budget: NormBudget) -> pd.DataFrame:
     """Test accuracy of each net after its one epoch (did it learn at all?)."""
     from zoo.studies import runs
 
@@ -331,7 +334,7 @@ def ratio_models_frame(out: Path, budget: Budget) -> pd.DataFrame:
                                        "test_loss", "seconds_per_epoch"])
 
 
-def compare_frame(out: Path, budget: Budget) -> pd.DataFrame:
+def compare_frame(out: Path, budget: NormBudget) -> pd.DataFrame:
     """One row per finished ProcResNet / PreResNet comparison run."""
     from zoo.studies import runs
 
@@ -370,7 +373,7 @@ def _by_depth(summary, phase, family, kind, column="mean_abs_log_ratio") -> pd.S
     return s.set_index("depth")[column].sort_index()
 
 
-def claims(budget: Budget) -> list:
+def claims(budget: NormBudget) -> list:
     """The paper's claims, declared before the numbers: three about gradient norms (after the
     one epoch of training, where the paper measures), one about the projection's effect on
     the transitions, the headline ProcResNet vs PreResNet accuracy per compared depth, the
@@ -438,7 +441,7 @@ def claims(budget: Budget) -> list:
 
 
 def measurements(summary: pd.DataFrame, acc: pd.DataFrame, comp: pd.DataFrame,
-                 budget: Budget, diverged: pd.DataFrame | None = None) -> dict:
+                 budget: NormBudget, diverged: pd.DataFrame | None = None) -> dict:
     from zoo.studies.claims import Measurement
 
     out = {}
@@ -568,7 +571,7 @@ def judged(out: Path, budget="cpu") -> list[dict]:
     from zoo.studies import claims as verdicts
 
     out = Path(out)
-    spec = BUDGETS[budget] if isinstance(budget, str) else budget
+    _, spec = base.resolve(BUDGETS, budget)
     frame, diverged = ratio_frame(out, spec)
     return verdicts.judge(claims(spec), measurements(
         ratio_summary(frame), accuracy_frame(out, spec), compare_frame(out, spec), spec,
@@ -578,11 +581,10 @@ def judged(out: Path, budget="cpu") -> list[dict]:
 def report(out: Path, *, budget="cpu") -> dict:
     """ratios.csv, ratio_summary.csv, diverged.csv, accuracy.csv, compare.csv, summary.json
     (with the claims and their verdicts), report.md and plots.png in ``out``."""
-    from zoo.atomic import write_atomic, write_json
     from zoo.studies import claims as verdicts
 
     out = Path(out)
-    spec = BUDGETS[budget] if isinstance(budget, str) else budget
+    budget, spec = base.resolve(BUDGETS, budget)
     frame, diverged = ratio_frame(out, spec)
     acc = accuracy_frame(out, spec)
     comp = compare_frame(out, spec)
@@ -591,24 +593,19 @@ def report(out: Path, *, budget="cpu") -> dict:
     summary_t = ratio_summary(frame)
     one_epoch = ratio_models_frame(out, spec)
     comp_t = compare_table(comp)
-    for name, table in (("ratios", frame), ("ratio_summary", summary_t),
-                        ("diverged", diverged), ("accuracy", acc), ("ratio_models", one_epoch),
-                        ("compare", comp), ("compare_summary", comp_t)):
-        write_atomic(out / f"{name}.csv", table.to_csv(index=False))
+    tables = {"ratios": frame, "ratio_summary": summary_t, "diverged": diverged,
+              "accuracy": acc, "ratio_models": one_epoch, "compare": comp,
+              "compare_summary": comp_t}
     rows = verdicts.judge(claims(spec), measurements(summary_t, acc, comp, spec, diverged))
-    settings = {**asdict(spec),
-                "ratio_batch_normalization": "statistics of the measured images (training mode)"}
-    summary = {"study": "seed003", "budget": budget if isinstance(budget, str) else "custom",
-               "settings": settings, "paper": PAPER, "paper_params": PAPER_PARAMS,
-               "diverged": int(len(diverged)),
+    summary = base.summary_head(NAME, budget, spec, paper=PAPER, paper_params=PAPER_PARAMS)
+    summary |= {"diverged": int(len(diverged)),
                "splits": {"test_accuracy": "the whole test split, one evaluation pass after "
                                            "training; no validation (fixed recipe)",
                           "ratios": f"{spec.ratio_examples} test images"},
                "claims": verdicts.jsonable(rows), "verdict_counts": verdicts.counts(rows)}
-    write_json(out / "summary.json", summary)
     if not frame.empty:
         plot(summary_t, frame, out / "plots.png")
-    lines = [f"# seed003 ({summary['budget']}): {TITLE}", "", f"Budget: {spec.describe()}.", "",
+    lines = [*base.report_head(NAME, TITLE, budget, spec),
              "## Verdicts (computed by zoo.studies.claims; Holm over the study's "
              f"{rows[0]['tests_in_family'] if rows else 0} tests)", "",
              verdicts.markdown(rows), "",
@@ -618,5 +615,4 @@ def report(out: Path, *, budget="cpu") -> dict:
              "## Runs that diverged in their one epoch", "", markdown(diverged), "",
              "## Test accuracy after the one epoch", "", markdown(one_epoch), "",
              "## Ablation: ProcResNet with vs without projection", "", markdown(acc), ""]
-    write_atomic(out / "report.md", "\n".join(lines))
-    return summary
+    return base.write_report(out, tables, summary, lines)

@@ -1,5 +1,5 @@
-"""seed001: merge-and-run (Zhao, Wang et al., *Deep Convolutional Neural Networks with
-Merge-and-Run Mappings*, IJCAI 2018).
+"""merge_and_run (formerly ``seed001``): Zhao, Wang et al., *Deep Convolutional Neural
+Networks with Merge-and-Run Mappings*, IJCAI 2018.
 
 Design: four networks trained with one recipe and one budget, each from the same seeds:
 DMRNet (two streams, merge-and-run), a ResNet with parameters within 5% of it (the paper's
@@ -14,14 +14,16 @@ initialization seed, so differences are paired by seed.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from zoo.studies.runner import markdown
+from zoo.studies import base
+from zoo.studies.base import markdown
 
+NAME = "merge_and_run"
 TITLE = "Merge-and-run mappings (Zhao, Wang et al., IJCAI 2018)"
 NOTEBOOK = "03_merge_and_run.ipynb"  # explains the committed cpu results
 CLAIM = ("At equal parameters DMRNet is more accurate than a ResNet; merge-and-run beats both "
@@ -33,7 +35,9 @@ COLUMNS = ["dataset", "model", "seed", "params", "test_accuracy", "test_loss",
 
 
 @dataclass(frozen=True)
-class Budget:
+class SeedsBudget(base.Budget):
+    """Every model of the study trained from the same seeds, with one recipe."""
+
     datasets: tuple
     dmrnet_depth: int  # DMRNet depth 6b+2
     resnet_depth: int  # the ResNet whose parameters are within 5% of the DMRNet's
@@ -62,14 +66,14 @@ class Budget:
 
 BUDGETS = {
     # CI: small nets on the embedded digits, 2 seeds, 1 epoch (under a minute)
-    "smoke": Budget(("digits",), 8, 14, "quick", 1, None, (0, 1)),
+    "smoke": SeedsBudget(("digits",), 8, 14, "quick", 1, None, (0, 1)),
     # 2 CPU cores: DMRNet-20 (546,650 parameters on 28x28x1) against ResNet-38 (566,746,
     # +3.7%), the paper's recipe (Nesterov SGD, batch 64, lr /10 at 1/2, 3/4, 7/8) shortened to
     # 4 epochs of 20,000 Fashion-MNIST images, 5 seeds: 4-12 minutes per run, 2.6 h in all
-    "cpu": Budget(("fashion_mnist",), 20, 38, "dmrnet", 4, 20_000, (0, 1, 2, 3, 4)),
+    "cpu": SeedsBudget(("fashion_mnist",), 20, 38, "dmrnet", 4, 20_000, (0, 1, 2, 3, 4)),
     # one H100/H200 (JAX), in stages: the paper's sizes (DMRNet-56 vs ResNet-110), the whole
     # train split, 5 seeds
-    "gpu": Budget(("fashion_mnist", "mnist"), 56, 110, "dmrnet", 60, None, (0, 1, 2, 3, 4)),
+    "gpu": SeedsBudget(("fashion_mnist", "mnist"), 56, 110, "dmrnet", 60, None, (0, 1, 2, 3, 4)),
 }
 
 
@@ -77,7 +81,7 @@ def _run_dir(out: Path, dataset, model, seed) -> Path:
     return Path(out) / dataset / model / f"seed-{seed}"
 
 
-def runs(budget: Budget):
+def runs(budget: SeedsBudget):
     """Every (dataset, model, seed) of the study, in running order: seed by seed, so that a
     study cut short has complete pairs first."""
     for dataset in budget.datasets:
@@ -86,21 +90,19 @@ def runs(budget: Budget):
                 yield dataset, model, seed
 
 
-def run(budget: Budget, out: Path, *, time_limit=None, stream=None) -> bool:
+def run(budget: SeedsBudget, out: Path, *, time_limit=None, stream=None) -> bool:
     """Train every run not yet finished; False if the time limit stopped it."""
-    import time
-
     from zoo.progress import Progress
     from zoo.studies import runs as trained
 
-    started = time.monotonic()
+    deadline = base.Deadline(time_limit)
     todo = [r for r in runs(budget) if not trained.finished(_run_dir(out, *r))]
     total = sum(1 for _ in runs(budget))
     progress = Progress(total, done=total - len(todo), label="runs", stream=stream)
     models = budget.models()
     try:
         for dataset, model, seed in todo:
-            if time_limit is not None and time.monotonic() - started > time_limit:
+            if deadline.passed():
                 return False
             name, overrides = models[model]
             folder = _run_dir(out, dataset, model, seed)
@@ -113,7 +115,7 @@ def run(budget: Budget, out: Path, *, time_limit=None, stream=None) -> bool:
     return True
 
 
-def results(out: Path, budget: Budget) -> pd.DataFrame:
+def results(out: Path, budget: SeedsBudget) -> pd.DataFrame:
     from zoo.studies import runs as trained
 
     rows = []
@@ -158,7 +160,7 @@ def paired(frame: pd.DataFrame) -> pd.DataFrame:
                                        "difference_std", "dmrnet_wins"])
 
 
-def claims(budget: Budget) -> list:
+def claims(budget: SeedsBudget) -> list:
     """The paper's claims, declared before the runs: per dataset, DMRNet more accurate than
     the ResNet of (about) its parameters, and than each of its two ablations. Measure: test
     accuracy difference DMRNet - other, in points, paired by seed."""
@@ -187,7 +189,7 @@ def claims(budget: Budget) -> list:
     return out
 
 
-def measurements(frame: pd.DataFrame, budget: Budget) -> dict:
+def measurements(frame: pd.DataFrame, budget: SeedsBudget) -> dict:
     """Claim id -> Measurement (a = the other model, b = DMRNet, in points, by seed)."""
     from zoo.studies.claims import Measurement
 
@@ -215,28 +217,23 @@ def judged(out: Path, budget="cpu") -> list[dict]:
     """The verdict rows the rule gives on the finished runs in ``out``, without writing."""
     from zoo.studies import claims as verdicts
 
-    spec = BUDGETS[budget] if isinstance(budget, str) else budget
+    _, spec = base.resolve(BUDGETS, budget)
     return verdicts.judge(claims(spec), measurements(results(Path(out), spec), spec))
 
 
 def report(out: Path, *, budget="cpu") -> dict:
     """runs.csv, summary.csv, paired.csv, summary.json and report.md in ``out``."""
-    from zoo.atomic import write_atomic, write_json
-
     out = Path(out)
-    spec = BUDGETS[budget] if isinstance(budget, str) else budget
+    budget, spec = base.resolve(BUDGETS, budget)
     frame = results(out, spec)
     if frame.empty:
         raise ValueError(f"no finished runs under {out}: run the study first")
     from zoo.studies import claims as verdicts
 
     table, pairs = summary_table(frame), paired(frame)
-    for name, data in (("runs", frame), ("summary", table), ("paired", pairs)):
-        write_atomic(out / f"{name}.csv", data.to_csv(index=False))
     rows = verdicts.judge(claims(spec), measurements(frame, spec))
-    summary = {
-        "study": "seed001", "budget": budget if isinstance(budget, str) else "custom",
-        "settings": asdict(spec), "paper": PAPER,
+    summary = base.summary_head(NAME, budget, spec, paper=PAPER)
+    summary |= {
         "splits": {"test_accuracy": "the whole test split, one evaluation pass after "
                                     "training; no validation (fixed recipe, no selection)"},
         "runs": int(len(frame)),
@@ -249,8 +246,7 @@ def report(out: Path, *, budget="cpu") -> dict:
         "claims": verdicts.jsonable(rows),
         "verdict_counts": verdicts.counts(rows),
     }
-    write_json(out / "summary.json", summary)
-    lines = [f"# seed001 ({summary['budget']}): {TITLE}", "", f"Budget: {spec.describe()}.", "",
+    lines = [*base.report_head(NAME, TITLE, budget, spec),
              "## Verdicts (computed by zoo.studies.claims: paired t over seeds, Holm over "
              f"the study's {rows[0]['tests_in_family']} tests)", "",
              verdicts.markdown(rows), "",
@@ -258,5 +254,5 @@ def report(out: Path, *, budget="cpu") -> dict:
              f"error, ResNet-110 {PAPER['resnet110_error']}%.", "",
              "## Mean and standard deviation over seeds", "", markdown(table), "",
              "## DMRNet minus each other model, paired by seed", "", markdown(pairs), ""]
-    write_atomic(out / "report.md", "\n".join(lines))
-    return summary
+    return base.write_report(out, {"runs": frame, "summary": table, "paired": pairs}, summary,
+                             lines)

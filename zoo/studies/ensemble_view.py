@@ -1,5 +1,5 @@
-"""seed002: residual networks behave like ensembles of shallow paths (Veit, Wilber, Belongie,
-NeurIPS 2016).
+"""ensemble_view (formerly ``seed002``): residual networks behave like ensembles of shallow
+paths (Veit, Wilber, Belongie, NeurIPS 2016).
 
 Design: per dataset, train Veit's network -- a pre-activation ResNet with basic units (110
 layers: 54 units, two of them transitions) -- and a plain network without skips, once each,
@@ -24,15 +24,17 @@ draws. The trained models are ordinary ``zoo.train.fit`` run folders beside it.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from math import comb
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from zoo.studies.runner import markdown
+from zoo.studies import base
+from zoo.studies.base import markdown
 
+NAME = "ensemble_view"
 TITLE = "Residual networks behave like ensembles of shallow paths (Veit et al., NeurIPS 2016)"
 NOTEBOOK = "04_ensemble_view.ipynb"  # explains the committed cpu results
 CLAIM = ("Deleting or reordering units of a trained pre-activation ResNet at test time degrades "
@@ -51,7 +53,9 @@ MODELS = ("resnet", "plain")
 
 
 @dataclass(frozen=True)
-class Budget:
+class LesionBudget(base.Budget):
+    """One trained ResNet and one plain net per dataset, and the lesions measured on them."""
+
     datasets: tuple
     resnet: str  # a registered ResNet, trained with preactivation=True (Veit's units)
     plain: str  # a registered plain network (no skips)
@@ -79,17 +83,17 @@ class Budget:
 
 BUDGETS = {
     # CI: 20-layer nets on the embedded digits, a few draws of everything (under a minute)
-    "smoke": Budget(("digits",), "resnet20", "plain20", "quick", 2, 200, (1, 2, 3), 2, (1, 2, 4),
-                    2, 1, 16, 2),
+    "smoke": LesionBudget(("digits",), "resnet20", "plain20", "quick", 2, 200, (1, 2, 3), 2,
+                          (1, 2, 4), 2, 1, 16, 2),
     # 2 CPU cores: Veit's 54-unit net, 3 epochs of the full train split (about an hour per
     # dataset with the plain net),
     # every lesion on 5,000 test images, 100 gradient samples per path length
-    "cpu": Budget(("fashion_mnist", "mnist"), "resnet110", "plain20", "he2016", 3, 5000,
-                  tuple(range(1, 21)), 10, (1, 2, 4, 8, 16, 32, 64), 10, 5, 32, 100),
+    "cpu": LesionBudget(("fashion_mnist", "mnist"), "resnet110", "plain20", "he2016", 3, 5000,
+                        tuple(range(1, 21)), 10, (1, 2, 4, 8, 16, 32, 64), 10, 5, 32, 100),
     # one H100/H200 (JAX), in stages: longer training, the whole test split, Veit's 1,000
     # gradient samples per length
-    "gpu": Budget(("fashion_mnist", "mnist"), "resnet110", "plain20", "he2016", 30, None,
-                  tuple(range(1, 21)), 20, (1, 2, 4, 8, 16, 32, 64), 20, 20, 32, 1000),
+    "gpu": LesionBudget(("fashion_mnist", "mnist"), "resnet110", "plain20", "he2016", 30, None,
+                        tuple(range(1, 21)), 20, (1, 2, 4, 8, 16, 32, 64), 20, 20, 32, 1000),
 }
 
 
@@ -108,7 +112,7 @@ def _run_dir(out: Path, dataset, which, budget) -> Path:
 PUBLISHED = {"resnet": "preresnet110.{dataset}", "plain": "plain20.seed002_{dataset}"}
 
 
-def _train(out: Path, dataset, which, budget: Budget, stream):
+def _train(out: Path, dataset, which, budget: LesionBudget, stream):
     from zoo.studies import runs
 
     extra = {"preactivation": True} if which == "resnet" else {}
@@ -123,7 +127,7 @@ def _rng(budget, *key):
     return np.random.default_rng([budget.seed, *key])
 
 
-def _items(budget: Budget, units: dict):
+def _items(budget: LesionBudget, units: dict):
     """Every measurement of one dataset, as (key, kind, model, arguments), in running order.
     ``units`` maps model -> its residual units."""
     from zoo.analysis.lesion import random_order
@@ -158,7 +162,7 @@ def _items(budget: Budget, units: dict):
                                                                "samples": per_batch}
 
 
-def count_items(budget: Budget, units: dict) -> int:
+def count_items(budget: LesionBudget, units: dict) -> int:
     return sum(1 for _ in _items(budget, units))
 
 
@@ -197,7 +201,7 @@ def _measure(kind, model, args, x, y, paths, units, budget):
     raise ValueError(f"unknown measurement {kind!r}")
 
 
-def _dataset_units(budget: Budget, dataset):
+def _dataset_units(budget: LesionBudget, dataset):
     """The residual units of both models, built untrained: the plan needs only the layout."""
     from zoo.data import dataset_info
     from zoo.models.units import residual_units
@@ -209,17 +213,15 @@ def _dataset_units(budget: Budget, dataset):
             "plain": residual_units(create_model(budget.plain, **shape))}
 
 
-def run(budget: Budget, out: Path, *, time_limit=None, stream=None) -> bool:
+def run(budget: LesionBudget, out: Path, *, time_limit=None, stream=None) -> bool:
     """Train, then measure every item of every dataset; False if the time limit stopped it."""
-    import time
-
     from zoo.data import load
     from zoo.models.units import residual_units
     from zoo.progress import Progress
     from zoo.studies import runs
     from zoo.studies.records import Records
 
-    started = time.monotonic()
+    deadline = base.Deadline(time_limit)
     layouts = {d: _dataset_units(budget, d) for d in budget.datasets}
     records = {d: Records(out / d / "records.jsonl") for d in budget.datasets}
     trained = {d: sum(runs.finished(_run_dir(out, d, w, budget)) for w in MODELS)
@@ -227,9 +229,6 @@ def run(budget: Budget, out: Path, *, time_limit=None, stream=None) -> bool:
     total = sum(2 + count_items(budget, layouts[d]) for d in budget.datasets)
     done = sum(trained[d] + len(records[d]) for d in budget.datasets)
     progress = Progress(total, done=done, label="items", stream=stream)
-
-    def out_of_time():
-        return time_limit is not None and time.monotonic() - started > time_limit
 
     try:
         for dataset in budget.datasets:
@@ -239,7 +238,7 @@ def run(budget: Budget, out: Path, *, time_limit=None, stream=None) -> bool:
                 continue
             models = {}
             for which in MODELS:
-                if out_of_time():
+                if deadline.passed():
                     return False
                 already = runs.finished(_run_dir(out, dataset, which, budget))
                 models[which] = _train(out, dataset, which, budget, stream)
@@ -251,7 +250,7 @@ def run(budget: Budget, out: Path, *, time_limit=None, stream=None) -> bool:
                         seed=budget.seed)
             paths = {}
             for key, kind, which, args in todo:
-                if out_of_time():
+                if deadline.passed():
                     return False
                 if kind == "gradient" and args["batch"] not in paths:
                     paths.clear()  # one forward pass (and its tapes) in memory at a time
@@ -280,7 +279,7 @@ def _forward(model, dataset, batch, budget):
 # reporting
 
 
-def _frames(out: Path, budget: Budget) -> dict:
+def _frames(out: Path, budget: LesionBudget) -> dict:
     from zoo.studies import runs
     from zoo.studies.records import Records
 
@@ -388,7 +387,7 @@ def _smooth(x, accuracy) -> dict:
             "largest_step_share": float(steps.max() / rise) if rise > 0 else None}
 
 
-def headline(frames: dict, budget: Budget) -> dict:
+def headline(frames: dict, budget: LesionBudget) -> dict:
     """The numbers behind each claim, per dataset, with a verdict for each (thresholds are
     stated in ``VERDICT_RULES``)."""
     from zoo.analysis.gradients import effective_range
@@ -485,7 +484,7 @@ SINGLE_MARGIN = 1.0
 CHANCE_BAND = 20.0  # "drops to chance" (10% for ten classes): at most 20% accuracy
 
 
-def claims(budget: Budget) -> list:
+def claims(budget: LesionBudget) -> list:
     """Veit et al.'s claims, declared before the numbers. Each is judged on one trained
     network per dataset (n counts units, draws or path lengths of that one network)."""
     from zoo.studies.claims import Claim
@@ -502,7 +501,8 @@ def claims(budget: Budget) -> list:
                                 "notes)", **net),
             Claim(f"{d}/single-resnet-without-unit-0", source="Fig. 3", statement="(post "
                   "hoc, declared after unit 0 was seen) the same, leaving out unit 0, which "
-                  "widens nothing but behaves like a transition", paper=PAPER["single"], kind="equivalence",
+                  "widens nothing but behaves like a transition", paper=PAPER["single"],
+                  kind="equivalence",
                   measure="accuracy drop (points), one value per unit", margin=SINGLE_MARGIN,
                   margin_reason="as above", **net),
             Claim(f"{d}/single-plain", source="Fig. 3", statement="deleting one layer of the "
@@ -544,7 +544,7 @@ def _series_of(means, ses, index):
     return Measurement(means=means, ses=ses, note=f"{index[0]}..{index[-1]}")
 
 
-def measurements(frames: dict, budget: Budget) -> dict:
+def measurements(frames: dict, budget: LesionBudget) -> dict:
     from zoo.studies.claims import Measurement
 
     out = {}
@@ -671,7 +671,7 @@ def judged(out: Path, budget="cpu") -> list[dict]:
     """The verdict rows the rule gives on the measurements in ``out``, without writing."""
     from zoo.studies import claims as verdicts
 
-    spec = BUDGETS[budget] if isinstance(budget, str) else budget
+    _, spec = base.resolve(BUDGETS, budget)
     return verdicts.judge(claims(spec), measurements(_frames(Path(out), spec), spec))
 
 
@@ -679,10 +679,8 @@ def report(out: Path, *, budget="cpu") -> dict:
     """models.csv, single_unit_lesions.csv, branch_ratios.csv, random_lesions.csv (+ _summary),
     reorder_lesions.csv (+ _summary), path_gradients.csv (+ _summary), summary.json,
     report.md and plots.png in ``out``."""
-    from zoo.atomic import write_atomic, write_json
-
     out = Path(out)
-    spec = BUDGETS[budget] if isinstance(budget, str) else budget
+    budget, spec = base.resolve(BUDGETS, budget)
     frames = _frames(out, spec)
     if frames["models"].empty:
         raise ValueError(f"no trained models under {out}: run the study first")
@@ -696,8 +694,6 @@ def report(out: Path, *, budget="cpu") -> dict:
         "path_gradients": frames["gradient"],
         "path_gradients_summary": gradient_summary(frames["gradient"]),
     }
-    for name, table in tables.items():
-        write_atomic(out / f"{name}.csv", table.to_csv(index=False))
     heads = headline(frames, spec)
     from zoo.studies.records import Records
 
@@ -708,14 +704,11 @@ def report(out: Path, *, budget="cpu") -> dict:
     from zoo.studies import claims as verdicts
 
     rows = verdicts.judge(claims(spec), measurements(frames, spec))
-    summary = {"study": "seed002", "budget": budget if isinstance(budget, str) else "custom",
-               "settings": asdict(spec), "paper": PAPER,
-               "networks_per_dataset": 1,
-               "datasets": heads, "numbers": conclusion(heads),
-               "claims": verdicts.jsonable(rows), "verdict_counts": verdicts.counts(rows)}
-    write_json(out / "summary.json", summary)
+    summary = base.summary_head(NAME, budget, spec, paper=PAPER)
+    summary |= {"networks_per_dataset": 1, "datasets": heads, "numbers": conclusion(heads),
+                "claims": verdicts.jsonable(rows), "verdict_counts": verdicts.counts(rows)}
     plot(frames, heads, out / "plots.png")
-    lines = [f"# seed002 ({summary['budget']}): {TITLE}", "", f"Budget: {spec.describe()}.", "",
+    lines = [*base.report_head(NAME, TITLE, budget, spec),
              "## Verdicts (computed by zoo.studies.claims; one trained network per dataset, n "
              f"counts its units, draws or path lengths; Holm over the study's "
              f"{rows[0]['tests_in_family'] if rows else 0} tests)", "",
@@ -726,5 +719,4 @@ def report(out: Path, *, budget="cpu") -> dict:
              "## Reordering", "", markdown(tables["reorder_lesions_summary"]), "",
              "## Gradient per path length", "",
              markdown(tables["path_gradients_summary"]), ""]
-    write_atomic(out / "report.md", "\n".join(lines))
-    return summary
+    return base.write_report(out, tables, summary, lines)

@@ -1,5 +1,5 @@
-"""seed000: sequential deep vs parallel shallow at equal parameters (Bermeitinger et al.,
-*Make Deep Networks Shallow Again*, KDIR 2023; section 1 of the papers' notes).
+"""sequential_vs_parallel (formerly ``seed000``): sequential deep vs parallel shallow at equal
+parameters (Bermeitinger et al., *Make Deep Networks Shallow Again*, KDIR 2023).
 
 Design (the ``cpu`` budget since 2026-12; the earlier design, which computed Q on a
 10,000-image subset and so confounded the high-Q bins with the pooling head, is gone: its
@@ -31,14 +31,16 @@ the finished ones exactly.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from zoo.studies.runner import markdown
+from zoo.studies import base
+from zoo.studies.base import markdown
 
+NAME = "sequential_vs_parallel"
 TITLE = "Sequential deep vs parallel shallow (Bermeitinger et al., KDIR 2023)"
 NOTEBOOK = "02_sequential_vs_parallel.ipynb"  # explains the committed cpu results
 CLAIM = ("At equal parameters sequential and parallel residual stacks reach similar losses; "
@@ -59,7 +61,9 @@ def cell_of(q_bin, head) -> str:
 
 
 @dataclass(frozen=True)
-class Budget:
+class PairsBudget(base.Budget):
+    """Pairs of settings per (Q bin, head) cell, trained as both layouts."""
+
     datasets: tuple
     pairs: dict  # dataset -> complete pairs wanted in each (Q bin, head) cell of ``bins``
     epochs: int  # at most; early stopping on the validation loss may stop sooner
@@ -94,16 +98,16 @@ class Budget:
 
 BUDGETS = {
     # CI: one pair per head of tiny nets on the embedded digits (under a minute)
-    "smoke": Budget(("digits",), {"digits": 1}, 10, bins=("1-3",), max_forward_flops=0.4e6,
-                    max_rounds=3),
+    "smoke": PairsBudget(("digits",), {"digits": 1}, 10, bins=("1-3",), max_forward_flops=0.4e6,
+                         max_rounds=3),
     # 2 CPU cores, many sessions (about 25 hours with the other studies): MNIST 12 and
     # Fashion-MNIST 8 pairs in each Q >= 1 cell at <= 120 MFLOP (60 leaves the (1-3, gap) cell
     # empty on MNIST), then 3 hours of the Q < 1 nets per dataset
-    "cpu": Budget(("mnist", "fashion_mnist"), {"mnist": 12, "fashion_mnist": 8}, 4,
-                  max_forward_flops=120e6, big_hours=3.0, big_max_forward_flops=500e6),
+    "cpu": PairsBudget(("mnist", "fashion_mnist"), {"mnist": 12, "fashion_mnist": 8}, 4,
+                       max_forward_flops=120e6, big_hours=3.0, big_max_forward_flops=500e6),
     # one H100/H200 on JAX, in stages (--time-limit): the whole grid on every image
-    "gpu": Budget(("mnist", "fashion_mnist"), {"mnist": None, "fashion_mnist": None}, 10,
-                  bins=Q_LABELS, early_stopping=2),
+    "gpu": PairsBudget(("mnist", "fashion_mnist"), {"mnist": None, "fashion_mnist": None}, 10,
+                       bins=Q_LABELS, early_stopping=2),
 }
 
 
@@ -111,7 +115,7 @@ BUDGETS = {
 # planning
 
 
-def training_examples(dataset, budget: Budget) -> int:
+def training_examples(dataset, budget: PairsBudget) -> int:
     """The number of images a trial trains on: the train split (or its subset) less the
     held-out validation part, exactly as the tuner splits it."""
     from zoo.data import dataset_info, holdout, load_raw
@@ -127,7 +131,7 @@ def training_examples(dataset, budget: Budget) -> int:
     return len(y_train)
 
 
-def plan(dataset, budget: Budget) -> pd.DataFrame:
+def plan(dataset, budget: PairsBudget) -> pd.DataFrame:
     """Every setting of the grid for ``dataset``: its two points, parameters, FLOPs, Q, bin,
     head cell, eligibility, phase ("main" or "big") and rank (the seeded order in which its
     cell draws settings)."""
@@ -179,7 +183,7 @@ def _cells(frame, phase) -> list[str]:
             if ((frame["cell"] == cell_of(b, h)) & (frame["phase"] == phase)).any()]
 
 
-def next_round(frame: pd.DataFrame, status: dict, budget: Budget, dataset=None,
+def next_round(frame: pd.DataFrame, status: dict, budget: PairsBudget, dataset=None,
                phase="main", per_cell=None) -> list[int]:
     """Pairs to add in the next round, given ``status`` (point -> KerasTuner status) of every
     trial run so far: in each cell of the phase, enough untried settings (by rank) to reach
@@ -262,10 +266,9 @@ def _counts(folder: Path) -> tuple[int, int, int]:
     return finished, failed, beyond
 
 
-def run(budget: Budget, out: Path, *, time_limit=None, stream=None) -> bool:
+def run(budget: PairsBudget, out: Path, *, time_limit=None, stream=None) -> bool:
     """Run or resume every round of every dataset; False if the time limit stopped it."""
     import logging
-    import time
 
     from zoo.atomic import read_json
     from zoo.progress import Progress
@@ -273,7 +276,7 @@ def run(budget: Budget, out: Path, *, time_limit=None, stream=None) -> bool:
     from zoo.tuning.search import SEARCH_FILE, make_tuner
 
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notes: one per trial
-    started = time.monotonic()
+    deadline = base.Deadline(time_limit)
     plans = {d: plan(d, budget) for d in budget.datasets}
     counts = [_counts(out / d) for d in budget.datasets]
     done, failed, beyond = (sum(c[i] for c in counts) for i in range(3))
@@ -291,7 +294,7 @@ def run(budget: Budget, out: Path, *, time_limit=None, stream=None) -> bool:
         progress.update(failed=status == "FAILED", detail=detail)
 
     def search(dataset, round_dir, indices):
-        remaining = None if time_limit is None else time_limit - (time.monotonic() - started)
+        remaining = deadline.remaining()
         if remaining is not None and remaining <= 0:
             raise StopSearch
         tuner = make_tuner(
@@ -370,7 +373,7 @@ MARGIN_REASON = ("about 1.5 x (1.58 x) the largest Q>=1 gap the paper calls simi
                  "loss 0.1490 vs 0.1355, log ratio 0.095), so the paper's own gaps lie inside")
 
 
-def trials(out: Path, budget: Budget) -> pd.DataFrame:
+def trials(out: Path, budget: PairsBudget) -> pd.DataFrame:
     """One row per trial with its pair, cell, Q bin and phase (from the plan, so failed
     trials have them too) and the round that ran it."""
     from zoo.tuning.report import results
@@ -501,7 +504,7 @@ def _paper_text(dataset, index, bins) -> str:
         for b in bins) + " (seq vs par)"
 
 
-def claims(budget: Budget) -> list:
+def claims(budget: PairsBudget) -> list:
     """The paper's claims for this budget, declared before any number is looked at: per
     dataset, four over the pooled Q >= 1 pairs and one per (Q bin, head) cell."""
     from zoo.studies.claims import Claim
@@ -548,7 +551,7 @@ def claims(budget: Budget) -> list:
     return out
 
 
-def measurements(pairs: pd.DataFrame, budget: Budget, frame=None, finished=False) -> dict:
+def measurements(pairs: pd.DataFrame, budget: PairsBudget, frame=None, finished=False) -> dict:
     """Claim id -> Measurement from the complete pairs (a = sequential, b = parallel, so the
     differences are the log ratios parallel / sequential). ``finished``: the run has ended
     (the budget gives no more pairs), so a claim short of pairs stays that way."""
@@ -671,7 +674,7 @@ def flattening(frame: pd.DataFrame) -> pd.DataFrame:
                         ).reset_index()
 
 
-def exclusions(budget: Budget) -> pd.DataFrame:
+def exclusions(budget: PairsBudget) -> pd.DataFrame:
     """Per dataset and cell: settings in the cell, how many the cost cap keeps, and the share
     it leaves out (the cell's cap: the main one, or the Q < 1 cells' own)."""
     rows = []
@@ -791,7 +794,7 @@ def judged(out: Path, budget="cpu") -> list[dict]:
     the search may have gone on since), without writing anything."""
     from zoo.studies import claims as verdicts
 
-    spec = BUDGETS[budget] if isinstance(budget, str) else budget
+    _, spec = base.resolve(BUDGETS, budget)
     frame = pd.read_csv(Path(out) / "trials.csv")
     return verdicts.judge(claims(spec), measurements(pairs_of(frame), spec, frame,
                                                      run_finished(out, budget)))
@@ -801,28 +804,27 @@ def report(out: Path, *, budget="cpu") -> dict:
     """trials.csv, table2.csv, paired.csv, stats.csv, flattening.csv, exclusions.csv,
     trial_cost.csv, summary.json (with the claims and their verdicts), report.md and
     plots.png in ``out``."""
-    from zoo.atomic import write_atomic, write_json
     from zoo.studies import claims as verdicts
 
     out = Path(out)
-    spec = BUDGETS[budget] if isinstance(budget, str) else budget
+    given = budget  # run_finished wants a budget's name (a custom budget never finishes)
+    budget, spec = base.resolve(BUDGETS, budget)
     frame = trials(out, spec)
     if frame.empty:
         raise ValueError(f"no trials under {out}: run the study first")
     pairs = pairs_of(frame)
     stats = paired_statistics(pairs)
     t2, flat, excl, costs = table2(frame), flattening(frame), exclusions(spec), cost(frame, out)
-    for name, table in (("trials", frame), ("table2", t2), ("paired", pairs), ("stats", stats),
-                        ("flattening", flat), ("exclusions", excl), ("trial_cost", costs)):
-        write_atomic(out / f"{name}.csv", table.to_csv(index=False))
-    finished = run_finished(out, budget)
+    tables = {"trials": frame, "table2": t2, "paired": pairs, "stats": stats,
+              "flattening": flat, "exclusions": excl, "trial_cost": costs}
+    finished = run_finished(out, given)
     rows = verdicts.judge(claims(spec), measurements(pairs, spec, frame, finished))
     complete = pairs.groupby(["dataset", "cell"]).size()
-    summary = {
-        "study": "seed000", "budget": budget if isinstance(budget, str) else "custom",
-        "design": "2026-12: Q on the full training split less a held-out validation part; "
-                  "pairs stratified by (Q bin, head)",
-        "settings": asdict(spec),
+    summary = base.summary_head(
+        NAME, budget, spec,
+        design="2026-12: Q on the full training split less a held-out validation part; "
+               "pairs stratified by (Q bin, head)")
+    summary |= {
         "splits": {"loss": "training examples (evaluation pass after training)",
                    "val_loss": f"{spec.validation_fraction:.0%} of the training split, held "
                                "out (seeded, stratified); early stopping and model selection",
@@ -840,11 +842,9 @@ def report(out: Path, *, budget="cpu") -> dict:
         "hours": float(costs.iloc[-1]["hours"]),
         "sample": sample(costs, stats, spec),
     }
-    write_json(out / "summary.json", summary)
     plot(frame, pairs, out / "plots.png")
     lines = [
-        f"# seed000 ({summary['budget']}): {TITLE}", "",
-        f"Budget: {spec.describe()}.", "",
+        *base.report_head(NAME, TITLE, budget, spec),
         f"{len(frame)} trials: " + ", ".join(f"{v} {k}" for k, v in summary["status"].items()),
         f"({summary['hours']:.1f} hours of trials" + ("" if finished else " so far") + ").", "",
         "## Verdicts (computed by zoo.studies.claims from the pairs below)", "",
@@ -863,5 +863,4 @@ def report(out: Path, *, budget="cpu") -> dict:
     if not failed.empty:
         lines += ["## Failed trials", "",
                   markdown(failed[["dataset", "layout", "pair", "cell", "message"]]), ""]
-    write_atomic(out / "report.md", "\n".join(lines))
-    return summary
+    return base.write_report(out, tables, summary, lines)
