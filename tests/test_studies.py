@@ -299,8 +299,10 @@ def test_reproduce_lists_studies_and_rejects_bad_input(capsys):
     assert "--budget cpu" in out and "12 pairs per (Q bin, head) cell" in out
     assert main(["reproduce", "nope"]) == 2
     assert ("study must be one of 'sequential_vs_parallel', 'merge_and_run', 'ensemble_view', "
-            "'norm_preservation' (or an old name: seed000, seed001, seed002, seed003), got "
-            "'nope'") in capsys.readouterr().err
+            "'norm_preservation' (or a former name: seed000, seed001, seed002, seed003), got "
+            "'nope'\n") in capsys.readouterr().err
+    assert main(["reproduce", "Merge-and-rn"]) == 2  # a near miss gets the name it missed
+    assert "got 'Merge-and-rn'; did you mean 'merge_and_run'?" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_:  # argparse, before anything is imported
         main(["reproduce", "sequential_vs_parallel", "--time-limit", "-5"])
     assert exit_.value.code == 2
@@ -395,8 +397,9 @@ def test_studies_answer_to_their_old_names_and_find_old_folders(tmp_path, monkey
     old.mkdir(parents=True)  # an empty folder under the old name is nothing to resume
     assert runner.default_out("ensemble_view", "smoke") == Path("results/ensemble_view/smoke")
     (old / "records.jsonl").write_text("{}\n")
-    refusal = (r"^results/seed002/smoke holds this study's earlier results under its old name "
-               r"'seed002': {}, to resume them; or give --out$")
+    refusal = (r"^results/seed002/smoke holds this study's earlier results under its former "
+               r"name 'seed002': {}, to resume them; or give --out results/seed002/smoke to use "
+               r"it where it is$")
     with pytest.raises(ValueError, match=refusal.format(
             r"mkdir -p results/ensemble_view && mv results/seed002/smoke "
             r"results/ensemble_view/smoke")):
@@ -407,7 +410,8 @@ def test_studies_answer_to_their_old_names_and_find_old_folders(tmp_path, monkey
     old.mkdir(parents=True)  # both folders hold results: the user merges them
     (old / "records.jsonl").write_text("{}\n")
     with pytest.raises(ValueError, match=refusal.format(
-            "move what it holds into results/ensemble_view/smoke, then remove it")):
+            r"move what it holds into results/ensemble_view/smoke \(both hold results: merge "
+            r"them by hand\), then remove it")):
         runner.default_out("seed002", "smoke")
     # a command typed with an old name is recorded under the study's name
     monkeypatch.setattr(runner.get_study("ensemble_view"), "report", lambda out, budget: {})
@@ -438,6 +442,7 @@ def test_every_committed_results_folder_has_the_one_layout():
         study = runner.get_study(name)
         summary = json.loads((folder / "summary.json").read_text())
         assert (summary["study"], summary["budget"]) == (name, budget)
+        assert {"settings", "splits", "claims", "verdict_counts"} <= set(summary), folder
         assert summary["settings"] == json.loads(json.dumps(study.BUDGETS[budget].settings()))
         inside = [parts[2:] for parts in committed if parts[:2] == (name, budget)]
         files = {p[0] for p in inside if len(p) == 1}

@@ -36,7 +36,7 @@ EXAMPLES = {
   zoo reproduce sequential_vs_parallel --budget smoke --out /tmp/svp-smoke   # under a minute
   zoo reproduce sequential_vs_parallel --budget cpu   # hours; results/sequential_vs_parallel/cpu/
   zoo reproduce ensemble_view --budget cpu --redo gradient/   # measure path gradients again
-  (seed000 ... seed003, the studies' names until 2026-12, still work)""",
+  (seed000 ... seed003, the studies' former names, are accepted too)""",
 }
 
 
@@ -201,7 +201,9 @@ def _parser():
     s.add_argument("study", nargs="?", help="a study name (zoo reproduce --list)")
     s.add_argument("--list", action="store_true", help="list the studies and their budgets")
     s.add_argument("--budget", choices=BUDGETS, default="smoke",
-                   help="smoke: CI-sized; cpu: a few hours on 2 cores; gpu: one H100 or H200 (JAX)")
+                   help="smoke (the default): CI-sized, a minute; cpu: hours on 2 cores (about "
+                        "25 for sequential_vs_parallel), over several sessions; gpu: one H100 "
+                        "or H200 (JAX), in stages")
     s.add_argument("--out", help="results folder (default: results/STUDY/BUDGET)")
     s.add_argument("--report-only", action="store_true",
                    help="rewrite the report from the results already there; train nothing")

@@ -11,21 +11,32 @@ A study module is a declarative description plus four functions:
 - ``BUDGETS``: ``{"smoke": ..., "cpu": ..., "gpu": ...}``, each a frozen dataclass derived
   from :class:`Budget` saying what to train, on what, for how long, with how many seeds or
   pairs, with a ``describe()`` line;
-- ``run(budget, out, *, time_limit=None, stream=None) -> bool``: given a budget object, train
-  and measure whatever is not yet in ``out`` (resuming where a killed run stopped); True when
-  everything is done, False when ``time_limit`` seconds stopped it;
+- ``run(budget, out, *, time_limit=None, stream=None) -> bool``: given a budget object and
+  the results folder (a ``Path``), train and measure whatever is not yet in ``out`` (resuming
+  where a killed run stopped); True when everything is done, False when ``time_limit``
+  seconds stopped it (:class:`Deadline`). ``stream`` is the text stream progress goes to
+  (:class:`zoo.progress.Progress`; the runner passes stderr). Training runs go through
+  :mod:`zoo.studies.runs` (one ``zoo.train.fit`` run folder each, resumed by epoch),
+  measurements into :class:`zoo.studies.records.Records` logs (``<out>/<dataset>/
+  records.jsonl``, one key per item: ``zoo reproduce --redo PREFIX`` drops the keys with that
+  prefix), a grid of trials into KerasTuner rounds (:mod:`zoo.tuning`);
 - ``claims(budget) -> list[Claim]``: the paper's claims, declared before the numbers
-  (:class:`zoo.studies.claims.Claim`);
+  (:class:`zoo.studies.claims.Claim`: id, source, statement, the paper's numbers, kind,
+  measure, direction or margin); a study's ``measurements`` map each claim's id to a
+  :class:`zoo.studies.claims.Measurement` (the paired values, or why it is not tested);
 - ``judged(out, budget="cpu") -> list[dict]``: the verdict rows that
   :func:`zoo.studies.claims.judge` gives on the measurements the last report read, without
   writing anything (``tests/test_verdicts.py`` compares them with the committed ones);
-- ``report(out, *, budget="cpu") -> dict``: given a budget's name, write ``summary.json``
-  (claims, numbers and verdicts), ``report.md`` and the tables into ``out``; returns the
-  summary.
+- ``report(out, *, budget="cpu") -> dict``: given a budget's name, write ``summary.json``,
+  ``report.md`` and the tables into ``out`` (:func:`write_report`); returns the summary,
+  which holds :func:`summary_head`'s keys, ``splits`` (which data every number comes from),
+  ``claims`` (``claims.jsonable(claims.judge(...))``) and ``verdict_counts``
+  (``claims.counts``), beside the study's own numbers.
 
 One results layout for every study: ``results/NAME/BUDGET/`` holds ``summary.json``,
 ``report.md``, ``commands.sh`` (the runner's), ``sessions.jsonl`` (once a run has ended), the
-tables (``*.csv``) and ``plots.png`` at the top, and one folder per dataset of the budget
+tables (``*.csv``) and ``plots.png`` (where the study draws one) at the top, and one folder
+per dataset of the budget
 below them, whose contents are the study's own (run folders, KerasTuner rounds, measurement
 logs); ``tests/test_studies.py`` checks every committed folder against it.
 

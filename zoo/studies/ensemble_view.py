@@ -705,6 +705,13 @@ def report(out: Path, *, budget="cpu") -> dict:
 
     rows = verdicts.judge(claims(spec), measurements(frames, spec))
     summary = base.summary_head(NAME, budget, spec, paper=PAPER)
+    test = "the whole test split" if spec.test_examples is None else \
+        f"{spec.test_examples:,} test images (a seeded subset)"
+    summary |= {"splits": {
+        "training": "the whole train split (no validation: a fixed recipe, no selection)",
+        "lesions": f"{test}, the same for every lesion and both networks",
+        "path_gradients": f"{spec.gradient_batches} batches of {spec.gradient_batch_size} "
+                          "training images (a seeded subset)"}}
     summary |= {"networks_per_dataset": 1, "datasets": heads, "numbers": conclusion(heads),
                 "claims": verdicts.jsonable(rows), "verdict_counts": verdicts.counts(rows)}
     plot(frames, heads, out / "plots.png")

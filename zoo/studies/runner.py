@@ -24,10 +24,13 @@ BUDGETS = BUDGET_NAMES
 
 def study_name(name) -> str:
     """The study's name for ``name`` or one of its old aliases (``seed000`` ... ``seed003``)."""
+    from zoo.validation import did_you_mean
+
     name = ALIASES.get(name, name)
     if name not in STUDIES:
-        raise ValueError(f"study must be one of {', '.join(map(repr, STUDIES))} (or an old "
-                         f"name: {', '.join(ALIASES)}), got {name!r}")
+        hint = did_you_mean(str(name).lower().replace("-", "_"), [*STUDIES, *ALIASES])
+        raise ValueError(f"study must be one of {', '.join(map(repr, STUDIES))} (or a former "
+                         f"name: {', '.join(ALIASES)}), got {name!r}{hint}")
     return name
 
 
@@ -63,10 +66,12 @@ def default_out(name, budget) -> Path:
     for alias in (a for a, n in ALIASES.items() if n == name):
         old = Path("results") / alias / budget
         if old.is_dir() and any(old.iterdir()):
-            how = (f"move what it holds into {out}, then remove it" if out.exists() else
+            how = (f"move what it holds into {out} (both hold results: merge them by hand), "
+                   "then remove it" if out.exists() else
                    f"mkdir -p {out.parent} && mv {old} {out}")
-            raise ValueError(f"{old} holds this study's earlier results under its old name "
-                             f"{alias!r}: {how}, to resume them; or give --out")
+            raise ValueError(f"{old} holds this study's earlier results under its former name "
+                             f"{alias!r}: {how}, to resume them; or give --out {old} to use it "
+                             "where it is")
     return out
 
 
