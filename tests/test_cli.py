@@ -80,7 +80,7 @@ def test_catalogue_commands_and_argument_errors_never_import_keras():
 
 def test_training_commands_hide_tensorflow_start_up_lines(capsys, tmp_path):
     code, out, err = run_main(capsys, "evaluate", "missing.keras", "--dataset", "digits")
-    assert code == 2 and err.startswith("zoo: error:")
+    assert code == 2 and err.startswith("zoo evaluate: error:")
     text = tmp_path / "text.keras"
     text.write_text("not a model")
     args = ("evaluate", str(text), "--dataset", "digits")
@@ -92,7 +92,7 @@ def test_training_commands_hide_tensorflow_start_up_lines(capsys, tmp_path):
     r = zoo_cli(*args, env={"TF_CPP_MIN_LOG_LEVEL": "0"})
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == [
-        f"zoo: error: {text}: not a .keras file (not a zip archive: truncated, or not a saved "
+        f"zoo evaluate: error: {text}: not a .keras file (not a zip archive: truncated, or not a saved "
         "Keras model)"]
 
 
@@ -118,12 +118,12 @@ def test_train_help_lists_every_recipe():
 @pytest.mark.parametrize(
     "args,message",
     [
-        (["info", "resnet21"], "zoo: error: unknown model name 'resnet21'"),
+        (["info", "resnet21"], "zoo info: error: unknown model name 'resnet21'"),
         (["train", "resnet20", "--dataset", "imagenet"], "invalid choice: 'imagenet'"),
-        (["train", "resnet20", "--dataset", "digits", "--recipe", "slow"], "zoo: error: recipe must be one of"),
+        (["train", "resnet20", "--dataset", "digits", "--recipe", "slow"], "zoo train: error: recipe must be one of"),
         (["train", "resnet20", "--dataset", "digits", "--epochs", "0"], "argument --epochs: expected a positive integer, got 0"),
-        (["evaluate", "missing.keras", "--dataset", "digits"], "zoo: error: missing.keras: no such file"),
-        (["list", "vgg*"], "zoo: error: no model matches 'vgg*'"),
+        (["evaluate", "missing.keras", "--dataset", "digits"], "zoo evaluate: error: missing.keras: no such file"),
+        (["list", "vgg*"], "zoo list: error: no model matches 'vgg*'"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
     ],
 )
@@ -144,7 +144,7 @@ def test_installed_command_exits_cleanly():
     assert r.returncode == 0 and "usage: zoo" in r.stdout
     r = subprocess.run([*command, "info", "resnet21"], env=environ, capture_output=True, text=True)
     assert r.returncode == 2 and r.stdout == ""
-    assert r.stderr.strip().splitlines()[-1].startswith("zoo: error: unknown model name 'resnet21'")
+    assert r.stderr.strip().splitlines()[-1].startswith("zoo info: error: unknown model name 'resnet21'")
     assert "Traceback" not in r.stderr
 
 

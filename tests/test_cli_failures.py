@@ -36,11 +36,11 @@ def test_argument_errors_are_one_line(args, message, capsys):
 
 @pytest.mark.parametrize("exception,message", [
     (TypeError("Could not locate class 'Nope'.\nFull object config: {...}"),
-     "zoo: error: TypeError: Could not locate class 'Nope'. Full object config"),
+     "zoo list: error: TypeError: Could not locate class 'Nope'. Full object config"),
     (RecursionError("maximum recursion depth exceeded"), "nests too deeply"),
     (MemoryError(), "out of memory"),
-    (RuntimeError("boom"), "zoo: error: RuntimeError: boom"),
-    (KeyError("x"), "zoo: error: KeyError: 'x'"),
+    (RuntimeError("boom"), "zoo list: error: RuntimeError: boom"),
+    (KeyError("x"), "zoo list: error: KeyError: 'x'"),
 ])
 def test_any_failure_is_one_line(exception, message, capsys, monkeypatch):
     import zoo.cli
@@ -52,7 +52,7 @@ def test_any_failure_is_one_line(exception, message, capsys, monkeypatch):
     code, _, err = _main(capsys, "list")
     assert code == 2 and message in _one_line(err)
     code, _, err = _main(capsys, "--verbose", "list")  # --verbose keeps the traceback
-    assert code == 2 and "Traceback" in err and err.strip().splitlines()[-1].startswith("zoo:")
+    assert code == 2 and "Traceback" in err and err.strip().splitlines()[-1].startswith("zoo list: error:")
 
 
 def _keras_file(tmp_path, name, edit):
@@ -93,7 +93,7 @@ def test_a_missing_backend_is_one_line():
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
                        text=True, timeout=120)
     assert r.returncode == 2, r.stderr[-2000:]
-    assert r.stderr.strip().splitlines()[-1].startswith("zoo: error: KERAS_BACKEND=torch "
+    assert r.stderr.strip().splitlines()[-1].startswith("zoo train: error: KERAS_BACKEND=torch "
                                                         "cannot be used")
     assert "Traceback" not in r.stderr
 

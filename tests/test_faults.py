@@ -364,7 +364,7 @@ def test_a_broken_keras_file_is_named_not_called_missing(tmp_path):
                           timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        f"zoo: error: {text}: not a .keras file (not a zip archive: truncated, or not a saved "
+        f"zoo evaluate: error: {text}: not a .keras file (not a zip archive: truncated, or not a saved "
         "Keras model)"]
 
 

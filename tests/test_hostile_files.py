@@ -28,7 +28,7 @@ def gadget_files(tmp_path_factory):
 
 def _one_line(err):
     lines = [line for line in err.strip().splitlines() if line]
-    assert len(lines) == 1 and lines[0].startswith("zoo: error: "), err
+    assert len(lines) == 1 and re.match(r"zoo [a-z]+: error: ", lines[0]), err
     assert "Traceback" not in err
     return lines[0]
 

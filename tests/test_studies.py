@@ -517,6 +517,20 @@ def test_records_resume_after_a_killed_write(tmp_path):
         Records(path)
 
 
+def test_redo_names_the_keys_a_study_has(tmp_path):
+    from zoo.studies.runner import discard
+
+    with pytest.raises(ValueError, match=r"holds no measurement log .*ensemble_view"):
+        discard(tmp_path, "gradient/")  # a study resuming from run folders has nothing to redo
+    log = Records(tmp_path / "mnist" / "records.jsonl")
+    log.add("ratios/resnet/3/init", kind="ratios")
+    log.add("accuracy/resnet/3", kind="accuracy")
+    with pytest.raises(ValueError, match=r"start with accuracy/, ratios/$"):
+        discard(tmp_path, "gradient/")
+    assert discard(tmp_path, "ratios/") == 1
+    assert list(Records(tmp_path / "mnist" / "records.jsonl").rows) == ["accuracy/resnet/3"]
+
+
 def test_ensemble_view_plan_draws_are_fixed_by_key():
     budget = ensemble_view.BUDGETS["cpu"]
     units = ensemble_view._dataset_units(budget, "mnist")
@@ -615,6 +629,7 @@ def test_ensemble_view_smoke_end_to_end_and_resume(tmp_path):
                 "--redo", "nothing/")
     _, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 2 and "has a key starting with 'nothing/'" in stderr
+    assert "the keys there start with" in stderr and "gradient/" in stderr
 
 
 # ---- merge_and_run: merge-and-run (Zhao, Wang et al.) ----

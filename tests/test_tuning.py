@@ -104,7 +104,7 @@ def test_search_resumes_after_sigkill_without_redoing_trials(tmp_path, capsys):
 
     assert main([*args[:-2], "--seed", "1", "--project-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "zoo: error:" in err and "other settings (seed: 0 -> 1)" in err
+    assert "zoo tune: error:" in err and "other settings (seed: 0 -> 1)" in err
 
 
 def test_diverging_and_failing_trials_are_recorded_and_the_search_goes_on(tmp_path, monkeypatch):

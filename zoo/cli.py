@@ -410,7 +410,8 @@ def _quiet_stdout():
 
 
 def main(argv=None):
-    """Run ``zoo ARGV``; every failure is one line on stderr and exit status 2 (``--verbose``
+    """Run ``zoo ARGV``; every failure is one line on stderr (``zoo COMMAND: error: ...``, as
+    argparse words an argument error) and exit status 2 (``--verbose``
     adds the traceback), an interrupt 130, a closed pipe on stdout a quiet 0."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
@@ -428,7 +429,7 @@ def main(argv=None):
             import traceback
 
             traceback.print_exc()
-        print(f"zoo: error: {_error_line(e)}", file=sys.stderr)
+        print(f"zoo {args.command}: error: {_error_line(e)}", file=sys.stderr)
         return 2
     return 0
 

@@ -116,10 +116,16 @@ def discard(out: Path, prefix: str) -> int:
 
     if not prefix:
         raise ValueError("the measurement prefix to redo must not be empty")
-    dropped = sum(Records(path).discard(prefix) for path in sorted(out.glob("*/records.jsonl")))
+    logs = [Records(path) for path in sorted(out.glob("*/records.jsonl"))]
+    if not logs:
+        raise ValueError(f"{out} holds no measurement log (*/records.jsonl): --redo applies to "
+                         "the studies that keep one (ensemble_view, norm_preservation); the "
+                         "others resume from their run folders")
+    dropped = sum(log.discard(prefix) for log in logs)
     if not dropped:
-        raise ValueError(f"no measurement under {out} has a key starting with {prefix!r} "
-                         "(keys look like 'gradient/0/12' or 'ratios/resnet/3/init')")
+        present = sorted({key.split("/")[0] + "/" for log in logs for key in log.rows})
+        raise ValueError(f"no measurement under {out} has a key starting with {prefix!r}; "
+                         f"the keys there start with {', '.join(present) or 'nothing yet'}")
     return dropped
 
 
