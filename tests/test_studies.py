@@ -5,6 +5,7 @@ import json
 import math
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -394,8 +395,10 @@ def test_studies_answer_to_their_old_names_and_find_old_folders(tmp_path, monkey
     assert runner.default_out("seed002", "cpu") == runner.default_out("ensemble_view", "cpu") \
         == Path("results/ensemble_view/cpu")
     old = tmp_path / "results" / "seed002" / "smoke"
-    old.mkdir(parents=True)  # an empty folder under the old name is nothing to resume
+    (old / "digits" / "preresnet20").mkdir(parents=True)  # empty folders (what a git mv
     assert runner.default_out("ensemble_view", "smoke") == Path("results/ensemble_view/smoke")
+    shutil.rmtree(old)  # leaves behind) are nothing to resume
+    old.mkdir(parents=True)
     (old / "records.jsonl").write_text("{}\n")
     refusal = (r"^results/seed002/smoke holds this study's earlier results under its former "
                r"name 'seed002': {}, to resume them; or give --out results/seed002/smoke to use "

@@ -60,12 +60,13 @@ def list_studies() -> list[dict]:
 
 def default_out(name, budget) -> Path:
     """``results/NAME/BUDGET``. Refuses (one line) while a folder under the study's old name
-    holds anything: the study would otherwise start over beside the user's earlier results."""
+    holds a file: the study would otherwise start over beside the user's earlier results.
+    Empty folders (what a ``git mv`` or a checkout leaves behind) do not count."""
     name = study_name(name)
     out = Path("results") / name / budget
     for alias in (a for a, n in ALIASES.items() if n == name):
         old = Path("results") / alias / budget
-        if old.is_dir() and any(old.iterdir()):
+        if old.is_dir() and any(path.is_file() for path in old.rglob("*")):
             how = (f"move what it holds into {out} (both hold results: merge them by hand), "
                    "then remove it" if out.exists() else
                    f"mkdir -p {out.parent} && mv {old} {out}")
