@@ -191,7 +191,8 @@ def test_report_tables_and_verdicts_on_a_hand_made_study(tmp_path):
                  / pairs[pairs["cell"] == ">=10/gap"]["val_loss_seq"])
     flat = np.log(pairs[pairs["cell"] == "3-10/flatten"]["val_loss_par"]
                   / pairs[pairs["cell"] == "3-10/flatten"]["val_loss_seq"])
-    line = seed000.sample(seed000.cost(frame, tmp_path), seed000.paired_statistics(pairs), budget)
+    line = sequential_vs_parallel.sample(sequential_vs_parallel.cost(frame, tmp_path),
+                                         sequential_vs_parallel.paired_statistics(pairs), budget)
     assert line == (
         f"Finished trials: 49, {49 * 10 / 3600:.1f} hours (mnist {49 * 10 / 3600:.1f}). "
         "Q<1 cells: mnist 0.0 of 3 h, 0 complete pairs. Q>=1 cells pooled per head "

@@ -56,17 +56,19 @@ def test_committed_verdicts_are_what_the_rule_computes(folder):
 
 
 def test_committed_sample_line_is_what_the_trials_give():
-    """seed000's line beside its table (hours, per-head pools) recomputes from its trials.csv."""
+    """sequential_vs_parallel's line beside its table (hours, per-head pools) recomputes from
+    its trials.csv."""
     import pandas as pd
 
-    from zoo.studies import seed000
+    from zoo.studies import sequential_vs_parallel as study
 
-    folder = ROOT / verdicts.STUDY_RESULTS["seed000"]
+    folder = ROOT / verdicts.STUDY_RESULTS["sequential_vs_parallel"]
     frame = pd.read_csv(folder / "trials.csv")
-    line = seed000.sample(seed000.cost(frame, folder),
-                          seed000.paired_statistics(seed000.pairs_of(frame)),
-                          seed000.BUDGETS[folder.name])
-    assert _summary("seed000")["sample"] == line, "stale: run zoo reproduce --report-only"
+    line = study.sample(study.cost(frame, folder),
+                        study.paired_statistics(study.pairs_of(frame)),
+                        study.BUDGETS[folder.name])
+    assert _summary("sequential_vs_parallel")["sample"] == line, \
+        "stale: run zoo reproduce --report-only"
 
 
 @pytest.mark.parametrize("study", STUDIES)

@@ -716,7 +716,7 @@ def cost(frame: pd.DataFrame, out: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def sample(costs: pd.DataFrame, stats: pd.DataFrame, spec: Budget) -> str:
+def sample(costs: pd.DataFrame, stats: pd.DataFrame, spec: PairsBudget) -> str:
     """One generated sentence for the verdict table: the hours the trials took, per dataset
     and in the Q < 1 cells, and the Q >= 1 cells pooled per head (which the pooled claims
     mix), so that prose beside the table need not copy these numbers by hand. `costs` is
