@@ -62,10 +62,13 @@ case "$stage" in
   study)  # a study's gpu budget, resumed for LIMIT seconds (no new trial after that)
     study=${STUDY:?set STUDY, e.g. STUDY=sequential_vs_parallel}
     limit=${LIMIT:-300}
-    [[ "$study" =~ ^[a-z][a-z0-9_]*$ ]] || { echo "bad study name '$study'" >&2; exit 2; }
-    # the study's name for an old one (seed000 ...): its folder is results/<name>/gpu
+    # the study's name, checked (one line if unknown), for it or an old one (seed000 ...):
+    # its folder is results/<name>/gpu
     study=$(python3 -c 'import sys; from zoo.studies.runner import study_name
-print(study_name(sys.argv[1]))' "$study") || exit 2
+try:
+    print(study_name(sys.argv[1]))
+except ValueError as e:
+    sys.exit(f"STUDY: {e}")' "$study") || exit 2
     [[ "$limit" =~ ^[0-9]+$ ]] && (( limit <= 420 )) || {
       echo "LIMIT must be whole seconds, at most 420, got '$limit'" >&2; exit 2; }
     mkdir -p "results/$study/gpu"

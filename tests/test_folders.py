@@ -42,10 +42,10 @@ def test_every_name_the_zoo_accepts_matches_the_pattern():
 
     from zoo.pretrained import list_pretrained
     from zoo.registry import catalog
-    from zoo.studies.runner import STUDIES
+    from zoo.studies.runner import ALIASES, STUDIES
     from zoo.validation import NAME_PATTERN, PRETRAINED_PATTERN
 
-    for name in [*catalog(), *STUDIES]:
+    for name in [*catalog(), *STUDIES, *ALIASES]:  # an old name is a path part too
         assert re.fullmatch(NAME_PATTERN, name), name
     assert list_pretrained() and all(re.fullmatch(PRETRAINED_PATTERN, n)
                                      for n in list_pretrained())

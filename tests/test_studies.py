@@ -337,7 +337,8 @@ def test_every_study_keeps_the_written_contract(monkeypatch):
         "run() must accept run(budget, out, time_limit=..., stream=...)",
         "judged() must accept judged(out) and judged(out, budget)", "report() is missing"]
     # what works is accepted: extra defaults, **kwargs, a decorator without functools.wraps
-    broken.NAME, broken.NOTEBOOK, broken.BUDGETS = "broken", "n", ensemble_view.BUDGETS
+    broken.NAME, broken.NOTEBOOK, broken.BUDGETS = "broken", "09_broken.ipynb", \
+        ensemble_view.BUDGETS
     broken.run = lambda budget, out, extra=None, **kwargs: True
     broken.judged = lambda *args: []
     broken.report = lambda out, *, budget="cpu", verbose=False: {}
@@ -361,17 +362,46 @@ def test_every_study_keeps_the_written_contract(monkeypatch):
     class Mute(Budget):  # frozen, but says nothing of what it trains
         epochs: int = 1
 
+    @dataclasses.dataclass(frozen=True)
+    class Nowhere(Budget):  # says what it trains, but not on which data
+        epochs: int = 1
+
+        def describe(self):
+            return "1 epoch"
+
     cpu, gpu = ensemble_view.BUDGETS["cpu"], ensemble_view.BUDGETS["gpu"]
-    broken.BUDGETS = {"smoke": Loose(), "cpu": cpu, "gpu": Mute()}
+    broken.BUDGETS = {"smoke": Loose(), "cpu": Nowhere(), "gpu": Mute()}
     assert problems(broken) == [f"BUDGETS['smoke'] {not_a_budget}",
+                                "BUDGETS['cpu'] must name its datasets (a tuple of names)",
                                 "BUDGETS['gpu'] has no describe()"]
     broken.BUDGETS = {"smoke": cpu, "cpu": cpu, "gpu": gpu}
     assert problems(broken) == []
-    study = runner.get_study("ensemble_view")  # and a module must call itself by its name
+    broken.NAME, broken.NOTEBOOK = "seed002", "broken.ipynb"  # its folder would not be its own
+    assert problems(broken) == [
+        "NAME must be the module's name 'broken', not 'seed002'",
+        "NOTEBOOK must be a file name in notebooks/ (NN_topic.ipynb), not 'broken.ipynb'"]
+    study = runner.get_study("ensemble_view")  # the runner refuses such a module on load
     monkeypatch.setattr(study, "NAME", "seed002")
-    with pytest.raises(TypeError, match="zoo.studies.ensemble_view calls itself 'seed002', "
-                                        "not 'ensemble_view'"):
+    with pytest.raises(TypeError, match=r"^zoo.studies.ensemble_view breaks the study contract "
+                       r"\(zoo/studies/base.py\): NAME must be the module's name "
+                       r"'ensemble_view', not 'seed002'$"):
         runner.get_study("ensemble_view")
+
+
+def test_every_study_module_is_a_listed_study():
+    """A module in zoo/studies that declares BUDGETS is a study: the runner must know it (a
+    study added without its line in STUDIES would be silently unreachable)."""
+    import ast
+
+    from zoo.studies import runner
+
+    declared = sorted(p.stem for p in (ROOT / "zoo" / "studies").glob("*.py")
+                      if any(isinstance(node, ast.Assign | ast.AnnAssign)
+                             and "BUDGETS" in {getattr(t, "id", None) for t in (
+                                 node.targets if isinstance(node, ast.Assign) else [node.target])}
+                             for node in ast.parse(p.read_text()).body)
+                      and p.stem != "runner")
+    assert declared == sorted(runner.STUDIES)
 
 
 def test_q_bins_cover_the_paper_table():
@@ -379,51 +409,103 @@ def test_q_bins_cover_the_paper_table():
     assert math.isinf(sequential_vs_parallel.Q_BINS[-1])
 
 
-def test_studies_answer_to_their_old_names_and_find_old_folders(tmp_path, monkeypatch):
-    """seed000 ... seed003 (the names until 2026-12) are aliases; a results folder under an
-    old name is pointed out in one line instead of a study silently starting over."""
+def test_studies_answer_to_their_old_names_and_take_in_old_folders(tmp_path, monkeypatch):
+    """seed000 ... seed003 (the names until 2026-12) are aliases; what a folder under an old
+    name still holds after a pull of the rename (untracked nets, a run's new rounds) is moved
+    into the study's folder, never over a file that differs, and never while a run holds it."""
+    import io
+
     from zoo.studies import runner
 
     assert runner.get_study("seed000") is runner.get_study("sequential_vs_parallel") \
         is sequential_vs_parallel
     assert [runner.get_study(a).NAME for a in ("seed001", "seed002", "seed003")] == [
         "merge_and_run", "ensemble_view", "norm_preservation"]
-    for name in runner.STUDIES:  # a study's NAME is its module's and its folder's
-        assert runner.get_study(name).__name__ == f"zoo.studies.{name}"
+    for name in runner.STUDIES:
         assert (ROOT / "results" / name / "cpu" / "summary.json").is_file()
     assert _committed("results/seed00*") == []  # every committed result moved
+    with pytest.raises(ValueError, match=r"^study must be a name \(zoo reproduce --list\), "
+                                         r"got \['seed001'\]$"):
+        runner.study_name(["seed001"])
     monkeypatch.chdir(tmp_path)
-    assert runner.default_out("seed002", "cpu") == runner.default_out("ensemble_view", "cpu") \
-        == Path("results/ensemble_view/cpu")
-    old = tmp_path / "results" / "seed002" / "smoke"
-    (old / "digits" / "preresnet20").mkdir(parents=True)  # empty folders (what a git mv
-    assert runner.default_out("ensemble_view", "smoke") == Path("results/ensemble_view/smoke")
-    shutil.rmtree(old)  # leaves behind) are nothing to resume
+    log = io.StringIO()
+    assert runner.results_folder("seed002", "cpu", stream=log) == Path(
+        "results/ensemble_view/cpu") == runner.results_folder("ensemble_view", "cpu")
+    old, new = Path("results/seed002/smoke"), Path("results/ensemble_view/smoke")
+    (old / "digits" / "preresnet20").mkdir(parents=True)  # empty folders: nothing to move
+    assert runner.results_folder("ensemble_view", "smoke", stream=log) == new
+    assert log.getvalue() == "" and not new.exists() and old.is_dir()
+    # what a pull leaves: a net git ignores, and a file the new folder already has, the same
+    (old / "digits" / "preresnet20" / "model.keras").write_bytes(b"net")
+    (old / "records.jsonl").write_text("{}\n")
+    new.mkdir(parents=True)
+    (new / "records.jsonl").write_text("{}\n")
+    (new / "summary.json").write_text("{}")
+    assert runner.results_folder("seed002", "smoke", stream=log) == new
+    assert log.getvalue() == ("moved 1 file(s) from results/seed002/smoke (this study's folder "
+                              "under its former name 'seed002') into results/ensemble_view/smoke\n")
+    assert (new / "digits" / "preresnet20" / "model.keras").read_bytes() == b"net"
+    assert (new / "records.jsonl").read_text() == "{}\n" and (new / "summary.json").is_file()
+    assert not Path("results/seed002").exists()  # emptied, so removed, up to results/
+    # a file that differs from the one in the new folder: nothing moves, one line names it
+    (old / "digits").mkdir(parents=True)
+    (old / "records.jsonl").write_text('{"key": "baseline/plain"}\n')
+    (old / "digits" / "curves.csv").write_text("epoch\n")
+    with pytest.raises(ValueError, match=r"^results/seed002/smoke holds this study's earlier "
+                       r"results under its former name 'seed002', and 1 of its files differ "
+                       r"from those at the same place in results/ensemble_view/smoke \(first: "
+                       r"records.jsonl\): keep the ones you want in "
+                       r"results/ensemble_view/smoke, then remove results/seed002/smoke$"):
+        runner.results_folder("seed002", "smoke")
+    assert (old / "digits" / "curves.csv").is_file() and not (new / "digits" / "curves.csv").exists()
+    (old / "records.jsonl").unlink()
+    holder = subprocess.Popen(  # a run still going in the old folder holds its lock
+        [sys.executable, "-c", "import sys, time; from zoo.locking import ProjectLock; "
+         "ProjectLock(sys.argv[1]).__enter__(); print('held', flush=True); time.sleep(120)",
+         str(old)], stdout=subprocess.PIPE, text=True, cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        assert holder.stdout.readline() == "held\n"
+        with pytest.raises(ValueError, match=rf"^results/seed002/smoke is being searched by "
+                                             rf"process {holder.pid}; wait for it"):
+            runner.results_folder("seed002", "smoke")
+    finally:
+        holder.kill()
+        holder.wait()
+    (old / ".lock").write_text('{"pid": 1}')  # a killed run's lock file: not held, dropped
+    assert runner.results_folder("seed002", "smoke", stream=log) == new
+    assert (new / "digits" / "curves.csv").is_file() and not Path("results/seed002").exists()
+    assert not (new / ".lock").exists()
+    # a link is never followed out of the old folder
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("x")
     old.mkdir(parents=True)
-    (old / "records.jsonl").write_text("{}\n")
-    refusal = (r"^results/seed002/smoke holds this study's earlier results under its former "
-               r"name 'seed002': {}, to resume them; or give --out results/seed002/smoke to use "
-               r"it where it is$")
-    with pytest.raises(ValueError, match=refusal.format(
-            r"mkdir -p results/ensemble_view && mv results/seed002/smoke "
-            r"results/ensemble_view/smoke")):
-        runner.default_out("ensemble_view", "smoke")
-    subprocess.run(["sh", "-c", "mkdir -p results/ensemble_view && mv results/seed002/smoke "
-                    "results/ensemble_view/smoke"], check=True)  # the advice works
-    assert runner.default_out("seed002", "smoke") == Path("results/ensemble_view/smoke")
-    old.mkdir(parents=True)  # both folders hold results: the user merges them
-    (old / "records.jsonl").write_text("{}\n")
-    with pytest.raises(ValueError, match=refusal.format(
-            r"move what it holds into results/ensemble_view/smoke \(both hold results: merge "
-            r"them by hand\), then remove it")):
-        runner.default_out("seed002", "smoke")
-    # a command typed with an old name is recorded under the study's name
-    monkeypatch.setattr(runner.get_study("ensemble_view"), "report", lambda out, budget: {})
-    out = tmp_path / "elsewhere"
-    runner.reproduce("seed002", "smoke", out=out, report_only=True,
-                     argv=["reproduce", "seed002", "--out", str(out), "--report-only"])
-    assert (out / "commands.sh").read_text().splitlines()[-1] == \
-        f"zoo reproduce ensemble_view --out {out} --report-only"
+    (old / "records.jsonl").symlink_to(elsewhere)
+    with pytest.raises(ValueError, match="records.jsonl"):
+        runner.results_folder("seed002", "smoke")
+    assert elsewhere.read_text() == "x" and (old / "records.jsonl").is_symlink()
+
+
+def test_a_command_typed_with_an_old_name_is_recorded_under_the_new_one(tmp_path, monkeypatch):
+    from zoo import cli
+    from zoo.studies import runner
+
+    # the study's word is found by parsing: an option's value that reads the same stays
+    argv = ["reproduce", "--out", "seed001", "seed001", "--report-only"]
+    assert cli._with_study(argv, "seed001", "merge_and_run") == [
+        "reproduce", "--out", "seed001", "merge_and_run", "--report-only"]
+    assert cli._with_study(["reproduce", "seed001", "--out=seed001"], "seed001",
+                           "merge_and_run") == ["reproduce", "merge_and_run", "--out=seed001"]
+    monkeypatch.setattr(runner.get_study("merge_and_run"), "report", lambda out, budget: {})
+    monkeypatch.chdir(tmp_path)
+    Path("seed001").mkdir()
+    assert cli.main(argv) == 0
+    assert Path("seed001/commands.sh").read_text().splitlines()[-1] == \
+        "zoo reproduce --out seed001 merge_and_run --report-only"
+    assert not Path("merge_and_run").exists() and not Path("results").exists()
+    # --report-only on a folder that does not exist: one line, and no folder made
+    assert cli.main(["reproduce", "merge_and_run", "--report-only"]) == 2
+    assert not Path("results").exists()
 
 
 def _committed(pattern) -> list[str]:
@@ -487,8 +569,6 @@ def test_ensemble_view_trained_nets_are_committed_once_and_load_from_the_zoo(tmp
                                          r"vs 3; test accuracy 0.9948 vs 0.9943"):
         runs.train(out / "mnist" / "plain20", "plain20", "mnist", published="plain20.mnist")
     # a rerun of the same settings (same card fields but its own results) is not the zoo's net
-    import shutil
-
     rerun = tmp_path / "preresnet110"
     shutil.copytree(out / "mnist" / "preresnet110", rerun)
     result = json.loads((rerun / "results.json").read_text())
@@ -524,7 +604,7 @@ def test_records_resume_after_a_killed_write(tmp_path):
 def test_redo_names_the_keys_a_study_has(tmp_path):
     from zoo.studies.runner import discard
 
-    with pytest.raises(ValueError, match=r"holds no measurement log .*ensemble_view"):
+    with pytest.raises(ValueError, match=r"holds no measurement log \(\*/records.jsonl\) to redo: this study keeps none"):
         discard(tmp_path, "gradient/")  # a study resuming from run folders has nothing to redo
     log = Records(tmp_path / "mnist" / "records.jsonl")
     log.add("ratios/resnet/3/init", kind="ratios")

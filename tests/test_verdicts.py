@@ -33,7 +33,7 @@ def _computed(study):
 
 def test_every_study_shows_its_cpu_results_in_its_notebook():
     for study, folder in verdicts.STUDY_RESULTS.items():
-        assert folder == f"results/{study}/cpu"
+        assert _summary(study)["study"] == study  # the report was written by that study
         assert folder in (ROOT / "notebooks" / get_study(study).NOTEBOOK).read_text(), study
 
 

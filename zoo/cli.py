@@ -201,9 +201,9 @@ def _parser():
     s.add_argument("study", nargs="?", help="a study name (zoo reproduce --list)")
     s.add_argument("--list", action="store_true", help="list the studies and their budgets")
     s.add_argument("--budget", choices=BUDGETS, default="smoke",
-                   help="smoke (the default): CI-sized, a minute; cpu: hours on 2 cores (about "
-                        "25 for sequential_vs_parallel), over several sessions; gpu: one H100 "
-                        "or H200 (JAX), in stages")
+                   help="smoke (the default): CI-sized, a minute; cpu: hours on 2 cores, "
+                        "resumed over several sessions (zoo reproduce --list says what each "
+                        "trains); gpu: one H100 or H200 (JAX), in stages")
     s.add_argument("--out", help="results folder (default: results/STUDY/BUDGET)")
     s.add_argument("--report-only", action="store_true",
                    help="rewrite the report from the results already there; train nothing")
@@ -295,6 +295,17 @@ def _tune(args, argv):
             print(tuning.describe_trial(best.iloc[0], best=True))
 
 
+def _with_study(argv, typed, name) -> list[str]:
+    """``argv`` with its study word (``typed``, perhaps a former name) replaced by ``name``:
+    the word is found by parsing, so an option's value that reads the same (``--out seed001``)
+    is left as it is."""
+    for i, word in enumerate(argv):
+        probe = [*argv[:i], "\x00study", *argv[i + 1:]]
+        if word == typed and _parser().parse_args(probe).study == "\x00study":
+            return [*argv[:i], name, *argv[i + 1:]]
+    return list(argv)
+
+
 def _reproduce(args, argv):
     from zoo import studies
 
@@ -307,9 +318,12 @@ def _reproduce(args, argv):
         return
     if not args.study:
         raise ValueError("name a study (zoo reproduce --list shows them)")
-    summary = studies.reproduce(args.study, args.budget, out=args.out,
-                                report_only=args.report_only, time_limit=args.time_limit,
-                                redo=args.redo, argv=argv)
+    name = studies.study_name(args.study)
+    if name != args.study:
+        print(f"{args.study} is {name}'s former name", file=sys.stderr)
+    summary = studies.reproduce(name, args.budget, out=args.out, report_only=args.report_only,
+                                time_limit=args.time_limit, redo=args.redo,
+                                argv=_with_study(argv, args.study, name))
     from zoo.studies.claims import lines
 
     for line in lines(summary.get("claims", [])):

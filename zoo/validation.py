@@ -69,9 +69,10 @@ def did_you_mean(value, known: Iterable[str]) -> str:
     if not known:
         return ""
     close = difflib.get_close_matches(value, known, n=len(known), cutoff=0.5)
-    # equally close: the one sharing the longest start first (resnet21: resnet20, then resnet32)
+    # equally close: the one sharing the longest start first (resnet21: resnet20, then resnet32),
+    # then in order (seed01: seed001, seed002, seed003)
     close.sort(key=lambda k: (-round(difflib.SequenceMatcher(None, value, k).ratio(), 9),
-                              -len(os.path.commonprefix([value, k]))))
+                              -len(os.path.commonprefix([value, k])), k))
     close = close[:3]
     return f"; did you mean {', '.join(map(repr, close))}?" if close else ""
 

@@ -15,6 +15,6 @@ commands that succeeded to ``commands.sh`` inside that folder.
 | norm_preservation (seed003) | Zaeemzadeh et al., *Norm-Preservation* (ProcResNet) |
 """
 
-from zoo.studies.runner import ALIASES, STUDIES, get_study, list_studies, reproduce
+from zoo.studies.runner import ALIASES, STUDIES, get_study, list_studies, reproduce, study_name
 
-__all__ = ["ALIASES", "STUDIES", "get_study", "list_studies", "reproduce"]
+__all__ = ["ALIASES", "STUDIES", "get_study", "list_studies", "reproduce", "study_name"]

@@ -2,6 +2,9 @@
 
 ``zoo reproduce NAME`` imports the study's module and relies on these names; the runner checks
 them when it loads a study (:func:`problems`), and ``tests/test_studies.py`` checks all four.
+A study module imports Keras (TensorFlow, JAX, matplotlib) only inside its
+functions: ``zoo reproduce --list`` imports every study and stays light
+(``tests/test_cli.py`` checks that it loads no Keras).
 A study module is a declarative description plus four functions:
 
 - ``NAME`` (the name ``zoo reproduce`` knows it by, which is also its module's and its
@@ -9,7 +12,8 @@ A study module is a declarative description plus four functions:
   (what the paper says, in words), ``NOTEBOOK`` (the notebook in ``notebooks/`` that
   explains its committed results);
 - ``BUDGETS``: ``{"smoke": ..., "cpu": ..., "gpu": ...}``, each a frozen dataclass derived
-  from :class:`Budget` saying what to train, on what, for how long, with how many seeds or
+  from :class:`Budget` saying what to train, on what (a ``datasets`` field: a tuple of
+  dataset names, one folder each in the results), for how long, with how many seeds or
   pairs, with a ``describe()`` line;
 - ``run(budget, out, *, time_limit=None, stream=None) -> bool``: given a budget object and
   the results folder (a ``Path``), train and measure whatever is not yet in ``out`` (resuming
@@ -22,16 +26,19 @@ A study module is a declarative description plus four functions:
   prefix), a grid of trials into KerasTuner rounds (:mod:`zoo.tuning`);
 - ``claims(budget) -> list[Claim]``: the paper's claims, declared before the numbers
   (:class:`zoo.studies.claims.Claim`: id, source, statement, the paper's numbers, kind,
-  measure, direction or margin); a study's ``measurements`` map each claim's id to a
-  :class:`zoo.studies.claims.Measurement` (the paired values, or why it is not tested);
+  measure, direction or margin). Each study turns its own tables into a map from each
+  claim's id to a :class:`zoo.studies.claims.Measurement` (the paired values, or why it is
+  not tested) with a helper of its own (``measurements``, whose arguments are the study's
+  tables), which ``judged`` and ``report`` both call;
 - ``judged(out, budget="cpu") -> list[dict]``: the verdict rows that
   :func:`zoo.studies.claims.judge` gives on the measurements the last report read, without
   writing anything (``tests/test_verdicts.py`` compares them with the committed ones);
 - ``report(out, *, budget="cpu") -> dict``: given a budget's name, write ``summary.json``,
-  ``report.md`` and the tables into ``out`` (:func:`write_report`); returns the summary,
-  which holds :func:`summary_head`'s keys, ``splits`` (which data every number comes from),
-  ``claims`` (``claims.jsonable(claims.judge(...))``) and ``verdict_counts``
-  (``claims.counts``), beside the study's own numbers.
+  ``report.md``, the tables and ``plots.png`` into ``out`` (:func:`write_report`); returns
+  the summary, built by :func:`summary_head`: the study, budget and settings, ``splits``
+  (which data every number comes from), ``claims`` (the verdict rows) and
+  ``verdict_counts``, with the study's own numbers between them (:data:`SUMMARY_KEYS`;
+  :func:`write_report` refuses a summary without them).
 
 One results layout for every study: ``results/NAME/BUDGET/`` holds ``summary.json``,
 ``report.md``, ``commands.sh`` (the runner's), ``sessions.jsonl`` (once a run has ended), the
@@ -64,7 +71,8 @@ class Budget:
         raise NotImplementedError(f"{type(self).__name__} must say what it trains")
 
     def settings(self) -> dict:
-        """The fields, as summary.json records them."""
+        """The fields (and any constant of the recipe a study adds), as summary.json
+        records them."""
         return dataclasses.asdict(self)
 
 
@@ -98,9 +106,20 @@ def markdown(frame) -> str:
     return markdown_table(frame, "{:.4g}") if not frame.empty else "(none yet)"
 
 
-def summary_head(name: str, budget: str, spec: Budget, **extra) -> dict:
-    """The keys every summary.json starts with: the study, the budget's name and settings."""
-    return {"study": name, "budget": budget, "settings": spec.settings(), **extra}
+# what every summary.json holds (the README, the notebooks and tests/test_verdicts.py read them)
+SUMMARY_KEYS = ("study", "budget", "settings", "splits", "claims", "verdict_counts")
+
+
+def summary_head(name: str, budget: str, spec: Budget, *, splits: Mapping, rows: list,
+                 **extra) -> dict:
+    """The keys every summary.json holds: the study, the budget's name and settings, which
+    data each number comes from (``splits``), and the verdict rows of
+    :func:`zoo.studies.claims.judge` (``rows``) as ``claims`` and ``verdict_counts``;
+    ``extra`` keys come between them."""
+    from zoo.studies import claims
+
+    return {"study": name, "budget": budget, "settings": spec.settings(), "splits": dict(splits),
+            **extra, "claims": claims.jsonable(rows), "verdict_counts": claims.counts(rows)}
 
 
 def report_head(name: str, title: str, budget: str, spec: Budget) -> list[str]:
@@ -108,15 +127,22 @@ def report_head(name: str, title: str, budget: str, spec: Budget) -> list[str]:
     return [f"# {name} ({budget}): {title}", "", f"Budget: {spec.describe()}.", ""]
 
 
-def write_report(out: Path, tables: Mapping, summary: dict, lines: list[str]) -> dict:
+def write_report(out: Path, tables: Mapping, summary: dict, lines: list[str], *,
+                 plot: Callable | None = None) -> dict:
     """Write ``tables`` (name -> DataFrame) as ``<name>.csv``, then summary.json, then
-    report.md, each whole or not at all; returns ``summary``."""
+    ``plot(path)`` to plots.png (when given), then report.md last, each file whole or not at
+    all; returns ``summary``, which must hold :data:`SUMMARY_KEYS` (:func:`summary_head`)."""
     from zoo.atomic import write_atomic, write_json
 
+    if missing := [k for k in SUMMARY_KEYS if k not in summary]:
+        raise TypeError(f"a study's summary must hold {', '.join(SUMMARY_KEYS)}; this one "
+                        f"lacks {', '.join(missing)} (build it with summary_head)")
     out = Path(out)
     for name, frame in tables.items():
         write_atomic(out / f"{name}.csv", frame.to_csv(index=False))
     write_json(out / "summary.json", summary)
+    if plot is not None:
+        plot(out / "plots.png")
     write_atomic(out / "report.md", "\n".join(lines))
     return summary
 
@@ -145,10 +171,19 @@ def _signature_problem(name: str, fn: Callable) -> str | None:
 
 def problems(module) -> list[str]:
     """What ``module`` lacks of the study contract, one line each (empty: it keeps it)."""
+    import re
+
     found = []
     for attr in ("NAME", "TITLE", "CLAIM", "NOTEBOOK"):
         if not isinstance(getattr(module, attr, None), str):
             found.append(f"{attr} must be a string")
+    own = module.__name__.rpartition(".")[2]
+    if isinstance(getattr(module, "NAME", None), str) and module.NAME != own:
+        found.append(f"NAME must be the module's name {own!r}, not {module.NAME!r}")
+    notebook = getattr(module, "NOTEBOOK", None)
+    if isinstance(notebook, str) and not re.fullmatch(r"\d\d_[a-z0-9_]+\.ipynb", notebook):
+        found.append(f"NOTEBOOK must be a file name in notebooks/ (NN_topic.ipynb), not "
+                     f"{notebook!r}")
     budgets = getattr(module, "BUDGETS", None)
     if not isinstance(budgets, Mapping) or tuple(budgets) != BUDGET_NAMES:
         found.append(f"BUDGETS must map {', '.join(BUDGET_NAMES)} (in that order) to budgets")
@@ -160,6 +195,9 @@ def problems(module) -> list[str]:
                              "zoo.studies.base.Budget")
             elif type(b).describe is Budget.describe:
                 found.append(f"BUDGETS[{k!r}] has no describe()")
+            elif not (isinstance(getattr(b, "datasets", None), tuple) and b.datasets
+                      and all(isinstance(d, str) for d in b.datasets)):
+                found.append(f"BUDGETS[{k!r}] must name its datasets (a tuple of names)")
     for name in _CALLS:
         fn = getattr(module, name, None)
         if not callable(fn):

@@ -32,7 +32,6 @@ import numpy as np
 import pandas as pd
 
 from zoo.studies import base
-from zoo.studies.base import markdown
 
 NAME = "ensemble_view"
 TITLE = "Residual networks behave like ensembles of shallow paths (Veit et al., NeurIPS 2016)"
@@ -286,7 +285,7 @@ def _frames(out: Path, budget: LesionBudget) -> dict:
     tables = {k: [] for k in ("models", "single", "branches", "random", "reorder", "gradient")}
     for dataset in budget.datasets:
         log = Records(out / dataset / "records.jsonl")
-        base = {r["model"]: r["accuracy"] for r in log.of("baseline")}
+        baseline = {r["model"]: r["accuracy"] for r in log.of("baseline")}
         for which in MODELS:
             folder = _run_dir(out, dataset, which, budget)
             if not runs.finished(folder):
@@ -299,11 +298,11 @@ def _frames(out: Path, budget: LesionBudget) -> dict:
                 "test_accuracy": r["test_accuracy"], "test_loss": r["test_loss"],
                 "train_seconds": r["seconds_per_epoch"] * r["epochs"],
                 "lesion_examples": budget.test_examples or r["test_examples"],
-                "lesion_baseline": base.get(which)})
+                "lesion_baseline": baseline.get(which)})
         for r in log.of("single"):
             tables["single"].append({"dataset": dataset, "model": r["model"], "unit": r["unit"],
                                      "name": r["name"], "transition": r["transition"],
-                                     "accuracy": r["accuracy"], "baseline": base.get(r["model"])})
+                                     "accuracy": r["accuracy"], "baseline": baseline.get(r["model"])})
         for r in log.of("branches"):
             for unit, values in enumerate(zip(r["median"], r["q25"], r["q75"])):
                 tables["branches"].append({"dataset": dataset, "model": r["model"],
@@ -704,26 +703,27 @@ def report(out: Path, *, budget="cpu") -> dict:
     from zoo.studies import claims as verdicts
 
     rows = verdicts.judge(claims(spec), measurements(frames, spec))
-    summary = base.summary_head(NAME, budget, spec, paper=PAPER)
     test = "the whole test split" if spec.test_examples is None else \
         f"{spec.test_examples:,} test images (a seeded subset)"
-    summary |= {"splits": {
-        "training": "the whole train split (no validation: a fixed recipe, no selection)",
-        "lesions": f"{test}, the same for every lesion and both networks",
-        "path_gradients": f"{spec.gradient_batches} batches of {spec.gradient_batch_size} "
-                          "training images (a seeded subset)"}}
-    summary |= {"networks_per_dataset": 1, "datasets": heads, "numbers": conclusion(heads),
-                "claims": verdicts.jsonable(rows), "verdict_counts": verdicts.counts(rows)}
-    plot(frames, heads, out / "plots.png")
+    summary = base.summary_head(
+        NAME, budget, spec, rows=rows, paper=PAPER,
+        splits={"training": "the whole train split (no validation: a fixed recipe, no "
+                            "selection)",
+                "lesions": f"{test}, the same for every lesion and both networks",
+                "path_gradients": f"{spec.gradient_batches} batches of "
+                                  f"{spec.gradient_batch_size} training images (a seeded "
+                                  "subset)"},
+        networks_per_dataset=1, datasets=heads, numbers=conclusion(heads))
     lines = [*base.report_head(NAME, TITLE, budget, spec),
              "## Verdicts (computed by zoo.studies.claims; one trained network per dataset, n "
              f"counts its units, draws or path lengths; Holm over the study's "
              f"{rows[0]['tests_in_family'] if rows else 0} tests)", "",
              verdicts.markdown(rows), "",
              "## Numbers", "", *[f"- {line}" for line in summary["numbers"]], "",
-             "## Trained models", "", markdown(frames["models"]), "",
-             "## k random units deleted", "", markdown(tables["random_lesions_summary"]), "",
-             "## Reordering", "", markdown(tables["reorder_lesions_summary"]), "",
+             "## Trained models", "", base.markdown(frames["models"]), "",
+             "## k random units deleted", "", base.markdown(tables["random_lesions_summary"]), "",
+             "## Reordering", "", base.markdown(tables["reorder_lesions_summary"]), "",
              "## Gradient per path length", "",
-             markdown(tables["path_gradients_summary"]), ""]
-    return base.write_report(out, tables, summary, lines)
+             base.markdown(tables["path_gradients_summary"]), ""]
+    return base.write_report(out, tables, summary, lines,
+                             plot=lambda path: plot(frames, heads, path))

@@ -21,7 +21,6 @@ import numpy as np
 import pandas as pd
 
 from zoo.studies import base
-from zoo.studies.base import markdown
 
 NAME = "merge_and_run"
 TITLE = "Merge-and-run mappings (Zhao, Wang et al., IJCAI 2018)"
@@ -232,27 +231,24 @@ def report(out: Path, *, budget="cpu") -> dict:
 
     table, pairs = summary_table(frame), paired(frame)
     rows = verdicts.judge(claims(spec), measurements(frame, spec))
-    summary = base.summary_head(NAME, budget, spec, paper=PAPER)
-    summary |= {
-        "splits": {"test_accuracy": "the whole test split, one evaluation pass after "
-                                    "training; no validation (fixed recipe, no selection)"},
-        "runs": int(len(frame)),
-        "models": {f"{r['dataset']}/{r['model']}": {k: v for k, v in r.items()
-                                                    if k not in ("dataset", "model")}
-                   for r in table.to_dict("records")},
-        "paired": {f"{r['dataset']}/dmrnet-{r['against']}": {
+    summary = base.summary_head(
+        NAME, budget, spec, rows=rows, paper=PAPER,
+        splits={"test_accuracy": "the whole test split, one evaluation pass after "
+                                 "training; no validation (fixed recipe, no selection)"},
+        runs=int(len(frame)),
+        models={f"{r['dataset']}/{r['model']}": {k: v for k, v in r.items()
+                                                 if k not in ("dataset", "model")}
+                for r in table.to_dict("records")},
+        paired={f"{r['dataset']}/dmrnet-{r['against']}": {
             k: v for k, v in r.items() if k not in ("dataset", "against")}
-            for r in pairs.to_dict("records")},
-        "claims": verdicts.jsonable(rows),
-        "verdict_counts": verdicts.counts(rows),
-    }
+            for r in pairs.to_dict("records")})
     lines = [*base.report_head(NAME, TITLE, budget, spec),
              "## Verdicts (computed by zoo.studies.claims: paired t over seeds, Holm over "
              f"the study's {rows[0]['tests_in_family']} tests)", "",
              verdicts.markdown(rows), "",
              f"Paper (CIFAR-10, 1.7M parameters each): DMRNet-56 {PAPER['dmrnet56_error']}% "
              f"error, ResNet-110 {PAPER['resnet110_error']}%.", "",
-             "## Mean and standard deviation over seeds", "", markdown(table), "",
-             "## DMRNet minus each other model, paired by seed", "", markdown(pairs), ""]
+             "## Mean and standard deviation over seeds", "", base.markdown(table), "",
+             "## DMRNet minus each other model, paired by seed", "", base.markdown(pairs), ""]
     return base.write_report(out, {"runs": frame, "summary": table, "paired": pairs}, summary,
                              lines)

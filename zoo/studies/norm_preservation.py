@@ -37,7 +37,6 @@ import pandas as pd
 
 from zoo import quiet
 from zoo.studies import base
-from zoo.studies.base import markdown
 
 NAME = "norm_preservation"
 TITLE = "Norm preservation and the Procrustes ResNet (Zaeemzadeh et al., TPAMI 2021)"
@@ -597,22 +596,21 @@ def report(out: Path, *, budget="cpu") -> dict:
               "accuracy": acc, "ratio_models": one_epoch, "compare": comp,
               "compare_summary": comp_t}
     rows = verdicts.judge(claims(spec), measurements(summary_t, acc, comp, spec, diverged))
-    summary = base.summary_head(NAME, budget, spec, paper=PAPER, paper_params=PAPER_PARAMS)
-    summary |= {"diverged": int(len(diverged)),
-               "splits": {"test_accuracy": "the whole test split, one evaluation pass after "
-                                           "training; no validation (fixed recipe)",
-                          "ratios": f"{spec.ratio_examples} test images"},
-               "claims": verdicts.jsonable(rows), "verdict_counts": verdicts.counts(rows)}
-    if not frame.empty:
-        plot(summary_t, frame, out / "plots.png")
+    summary = base.summary_head(
+        NAME, budget, spec, rows=rows, paper=PAPER, paper_params=PAPER_PARAMS,
+        diverged=int(len(diverged)),
+        splits={"test_accuracy": "the whole test split, one evaluation pass after "
+                                 "training; no validation (fixed recipe)",
+                "ratios": f"{spec.ratio_examples} test images"})
     lines = [*base.report_head(NAME, TITLE, budget, spec),
              "## Verdicts (computed by zoo.studies.claims; Holm over the study's "
              f"{rows[0]['tests_in_family'] if rows else 0} tests)", "",
              verdicts.markdown(rows), "",
              "## ProcResNet vs PreResNet of the same units per stage (the paper's comparison)",
-             "", markdown(comp_t), "",
-             "## How far each network is from norm-preserving", "", markdown(summary_t), "",
-             "## Runs that diverged in their one epoch", "", markdown(diverged), "",
-             "## Test accuracy after the one epoch", "", markdown(one_epoch), "",
-             "## Ablation: ProcResNet with vs without projection", "", markdown(acc), ""]
-    return base.write_report(out, tables, summary, lines)
+             "", base.markdown(comp_t), "",
+             "## How far each network is from norm-preserving", "", base.markdown(summary_t), "",
+             "## Runs that diverged in their one epoch", "", base.markdown(diverged), "",
+             "## Test accuracy after the one epoch", "", base.markdown(one_epoch), "",
+             "## Ablation: ProcResNet with vs without projection", "", base.markdown(acc), ""]
+    return base.write_report(out, tables, summary, lines, plot=None if frame.empty else
+                             lambda path: plot(summary_t, frame, path))

@@ -26,6 +26,8 @@ def study_name(name) -> str:
     """The study's name for ``name`` or one of its old aliases (``seed000`` ... ``seed003``)."""
     from zoo.validation import did_you_mean
 
+    if not isinstance(name, str):
+        raise ValueError(f"study must be a name (zoo reproduce --list), got {name!r}")
     name = ALIASES.get(name, name)
     if name not in STUDIES:
         hint = did_you_mean(str(name).lower().replace("-", "_"), [*STUDIES, *ALIASES])
@@ -42,8 +44,6 @@ def get_study(name):
     if found := problems(module):
         raise TypeError(f"{module.__name__} breaks the study contract (zoo/studies/base.py): "
                         + "; ".join(found))
-    if module.NAME != name:
-        raise TypeError(f"{module.__name__} calls itself {module.NAME!r}, not {name!r}")
     return module
 
 
@@ -58,22 +58,72 @@ def list_studies() -> list[dict]:
     return out
 
 
-def default_out(name, budget) -> Path:
-    """``results/NAME/BUDGET``. Refuses (one line) while a folder under the study's old name
-    holds a file: the study would otherwise start over beside the user's earlier results.
-    Empty folders (what a ``git mv`` or a checkout leaves behind) do not count."""
+def results_folder(name, budget, *, stream=None) -> Path:
+    """``results/NAME/BUDGET``, the study's folder for a budget, after moving into it what the
+    folder under the study's former name (``results/seed00N/BUDGET``) still holds: after a
+    ``git pull`` of the rename, the files git does not track (trained networks, checkpoints,
+    a run's new rounds) stay behind there. Files are moved, never overwritten: one that
+    differs from the file at the same place in the new folder stops it (one line naming it),
+    and an identical copy is dropped. A study still running in the old folder is waited for."""
     name = study_name(name)
     out = Path("results") / name / budget
     for alias in (a for a, n in ALIASES.items() if n == name):
         old = Path("results") / alias / budget
-        if old.is_dir() and any(path.is_file() for path in old.rglob("*")):
-            how = (f"move what it holds into {out} (both hold results: merge them by hand), "
-                   "then remove it" if out.exists() else
-                   f"mkdir -p {out.parent} && mv {old} {out}")
-            raise ValueError(f"{old} holds this study's earlier results under its former name "
-                             f"{alias!r}: {how}, to resume them; or give --out {old} to use it "
-                             "where it is")
+        if old.is_dir() and any(p.is_file() or p.is_symlink() for p in old.rglob("*")):
+            moved = _adopt(old, out, alias)
+            print(f"moved {moved} file(s) from {old} (this study's folder under its former "
+                  f"name {alias!r}) into {out}", file=stream or sys.stderr)
     return out
+
+
+def _adopt(old: Path, out: Path, alias: str) -> int:
+    """Move every file under ``old`` to the same place under ``out`` (see
+    :func:`results_folder`); returns how many moved."""
+    import errno
+    import filecmp
+    import os
+    import shutil
+
+    from zoo.locking import LOCK_FILE, ProjectLock
+
+    for folder in (old.parent, old):
+        if folder.is_symlink():
+            raise ValueError(f"{folder} is a link; the zoo moves nothing out of a link: move "
+                             f"what {old} holds into {out} yourself, then remove {old}")
+    refuse_links(old)  # one line naming a link inside it: links are not moved either
+    with ProjectLock(old), ProjectLock(out):  # no runner in either while files move
+        files = sorted(p for p in old.rglob("*") if p.is_file() and p.name != LOCK_FILE)
+        clash = [p for p in files if (out / p.relative_to(old)).exists()
+                 and not ((out / p.relative_to(old)).is_file()
+                          and filecmp.cmp(p, out / p.relative_to(old), shallow=False))]
+        if clash:
+            first = clash[0].relative_to(old)
+            raise ValueError(f"{old} holds this study's earlier results under its former name "
+                             f"{alias!r}, and {len(clash)} of its files differ from those at "
+                             f"the same place in {out} (first: {first}): keep the ones you "
+                             f"want in {out}, then remove {old}")
+        moved = 0
+        for path in files:
+            target = out / path.relative_to(old)
+            if target.exists():  # the same bytes: nothing is lost
+                path.unlink()
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(path, target)  # fails rather than overwrite a file made meanwhile
+            except OSError as e:
+                if e.errno != errno.EXDEV:
+                    raise
+                shutil.copy2(path, target)  # another file system: a copy, then the unlink
+            path.unlink()
+            moved += 1
+    for folder in sorted((p for p in old.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+        if not any(folder.iterdir()):
+            folder.rmdir()
+    for folder in (old, old.parent):  # results/seed00N/BUDGET, then results/seed00N
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+    return moved
 
 
 COMMANDS_FILE = "commands.sh"
@@ -119,9 +169,9 @@ def discard(out: Path, prefix: str) -> int:
         raise ValueError("the measurement prefix to redo must not be empty")
     logs = [Records(path) for path in sorted(out.glob("*/records.jsonl"))]
     if not logs:
-        raise ValueError(f"{out} holds no measurement log (*/records.jsonl): --redo applies to "
-                         "the studies that keep one (ensemble_view, norm_preservation); the "
-                         "others resume from their run folders")
+        raise ValueError(f"{out} holds no measurement log (*/records.jsonl) to redo: this "
+                         "study keeps none (it resumes from its run folders), or has measured "
+                         "nothing there yet")
     dropped = sum(log.discard(prefix) for log in logs)
     if not dropped:
         present = sorted({key.split("/")[0] + "/" for log in logs for key in log.rows})
@@ -137,6 +187,8 @@ def reproduce(name, budget, *, out=None, report_only=False, time_limit=None, red
     ``time_limit`` (seconds) stops starting new work after that long, so a long study can run
     in stages (the GPU budget's device calls are 10 minutes each); rerun to continue.
     ``redo`` (a key prefix such as ``"gradient/"``) measures those items again.
+    ``argv``: the command's words after ``zoo`` (the CLI passes them with the study under its
+    name, even when typed with a former one), recorded in ``commands.sh`` once it succeeded.
     Returns the report's summary.
     """
     study = get_study(name)
@@ -144,11 +196,14 @@ def reproduce(name, budget, *, out=None, report_only=False, time_limit=None, red
         raise ValueError(f"budget must be one of {', '.join(BUDGETS)}, got {budget!r}")
     if time_limit is not None and not time_limit > 0:
         raise ValueError(f"time limit must be a positive number of seconds, got {time_limit}")
-    out = Path(out) if out is not None else default_out(name, budget)
-    out.mkdir(parents=True, exist_ok=True)
-    stream = stream or sys.stderr
     if redo is not None and report_only:
         raise ValueError("--redo measures again, --report-only measures nothing: pick one")
+    stream = stream or sys.stderr
+    out = Path(out) if out is not None else results_folder(name, budget, stream=stream)
+    if report_only and not out.is_dir():
+        raise ValueError(f"{out} holds no results to report on: run the study's {budget} "
+                         "budget first (without --report-only)")
+    out.mkdir(parents=True, exist_ok=True)
     if not report_only:
         from zoo.tuning.search import ProjectLock
 
@@ -168,8 +223,5 @@ def reproduce(name, budget, *, out=None, report_only=False, time_limit=None, red
                   file=stream)
     summary = study.report(out, budget=budget)
     if argv is not None:  # provenance of a command that succeeded (or stopped at its limit)
-        argv = list(argv)
-        if name in argv:  # under the study's name, even when typed with an old one
-            argv[argv.index(name)] = study.NAME
         record_command(out, argv)
     return summary

@@ -38,7 +38,6 @@ import numpy as np
 import pandas as pd
 
 from zoo.studies import base
-from zoo.studies.base import markdown
 
 NAME = "sequential_vs_parallel"
 TITLE = "Sequential deep vs parallel shallow (Bermeitinger et al., KDIR 2023)"
@@ -807,7 +806,6 @@ def report(out: Path, *, budget="cpu") -> dict:
     from zoo.studies import claims as verdicts
 
     out = Path(out)
-    given = budget  # run_finished wants a budget's name (a custom budget never finishes)
     budget, spec = base.resolve(BUDGETS, budget)
     frame = trials(out, spec)
     if frame.empty:
@@ -817,32 +815,27 @@ def report(out: Path, *, budget="cpu") -> dict:
     t2, flat, excl, costs = table2(frame), flattening(frame), exclusions(spec), cost(frame, out)
     tables = {"trials": frame, "table2": t2, "paired": pairs, "stats": stats,
               "flattening": flat, "exclusions": excl, "trial_cost": costs}
-    finished = run_finished(out, given)
+    finished = run_finished(out, budget)
     rows = verdicts.judge(claims(spec), measurements(pairs, spec, frame, finished))
     complete = pairs.groupby(["dataset", "cell"]).size()
     summary = base.summary_head(
-        NAME, budget, spec,
+        NAME, budget, spec, rows=rows,
         design="2026-12: Q on the full training split less a held-out validation part; "
-               "pairs stratified by (Q bin, head)")
-    summary |= {
-        "splits": {"loss": "training examples (evaluation pass after training)",
-                   "val_loss": f"{spec.validation_fraction:.0%} of the training split, held "
-                               "out (seeded, stratified); early stopping and model selection",
-                   "test_loss": "the test split, final report only"},
-        "q_counts": "training images actually trained on (train split less the held-out part)",
-        "trials": int(len(frame)),
-        "status": {k: int(v) for k, v in frame["status"].value_counts().items()},
-        "complete_pairs": {f"{d}/{c}": int(n) for (d, c), n in complete.items()},
-        "wanted_pairs_per_cell": spec.pairs,
-        "paired": {f"{r['dataset']}/{r['group']}": {k: v for k, v in r.items()
-                                                     if k not in ("dataset", "group")}
-                   for r in stats.to_dict("records")},
-        "claims": verdicts.jsonable(rows),
-        "verdict_counts": verdicts.counts(rows),
-        "hours": float(costs.iloc[-1]["hours"]),
-        "sample": sample(costs, stats, spec),
-    }
-    plot(frame, pairs, out / "plots.png")
+               "pairs stratified by (Q bin, head)",
+        splits={"loss": "training examples (evaluation pass after training)",
+                "val_loss": f"{spec.validation_fraction:.0%} of the training split, held "
+                            "out (seeded, stratified); early stopping and model selection",
+                "test_loss": "the test split, final report only"},
+        q_counts="training images actually trained on (train split less the held-out part)",
+        trials=int(len(frame)),
+        status={k: int(v) for k, v in frame["status"].value_counts().items()},
+        complete_pairs={f"{d}/{c}": int(n) for (d, c), n in complete.items()},
+        wanted_pairs_per_cell=spec.pairs,
+        paired={f"{r['dataset']}/{r['group']}": {k: v for k, v in r.items()
+                                                  if k not in ("dataset", "group")}
+                for r in stats.to_dict("records")},
+        hours=float(costs.iloc[-1]["hours"]),
+        sample=sample(costs, stats, spec))
     lines = [
         *base.report_head(NAME, TITLE, budget, spec),
         f"{len(frame)} trials: " + ", ".join(f"{v} {k}" for k, v in summary["status"].items()),
@@ -853,14 +846,15 @@ def report(out: Path, *, budget="cpu") -> dict:
         f"{rows[0]['tests_in_family'] if rows else 0} tests of the study.", "",
         verdicts.markdown(rows), "",
         "## Losses by Q bin and head, evaluation passes after training (paper beside)", "",
-        markdown(t2), "",
-        "## Paired log ratios, parallel / sequential", "", markdown(stats), "",
-        "## Epochs and flattening", "", markdown(flat), "",
-        "## Settings the cost caps leave out", "", markdown(excl), "",
-        "## Seconds per trial", "", markdown(costs), "",
+        base.markdown(t2), "",
+        "## Paired log ratios, parallel / sequential", "", base.markdown(stats), "",
+        "## Epochs and flattening", "", base.markdown(flat), "",
+        "## Settings the cost caps leave out", "", base.markdown(excl), "",
+        "## Seconds per trial", "", base.markdown(costs), "",
     ]
     failed = frame[frame["status"] == "FAILED"]
     if not failed.empty:
         lines += ["## Failed trials", "",
-                  markdown(failed[["dataset", "layout", "pair", "cell", "message"]]), ""]
-    return base.write_report(out, tables, summary, lines)
+                  base.markdown(failed[["dataset", "layout", "pair", "cell", "message"]]), ""]
+    return base.write_report(out, tables, summary, lines,
+                             plot=lambda path: plot(frame, pairs, path))

@@ -2,6 +2,5 @@
 # The exact commands behind this folder's results (each resumes).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
-zoo reproduce seed000 --budget cpu
-zoo reproduce seed000 --budget cpu --report-only
+zoo reproduce sequential_vs_parallel --budget cpu
 zoo reproduce sequential_vs_parallel --budget cpu --report-only
