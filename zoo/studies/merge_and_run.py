@@ -94,36 +94,28 @@ def run(budget: SeedsBudget, out: Path, *, time_limit=None, stream=None) -> bool
     from zoo.progress import Progress
     from zoo.studies import runs as trained
 
-    deadline = base.Deadline(time_limit)
-    todo = [r for r in runs(budget) if not trained.finished(_run_dir(out, *r))]
     total = sum(1 for _ in runs(budget))
-    progress = Progress(total, done=total - len(todo), label="runs", stream=stream)
+    done = sum(trained.finished(_run_dir(out, *r)) for r in runs(budget))
+    progress = Progress(total, done=done, label="runs", stream=stream)
     models = budget.models()
+    jobs = ((f"{dataset} {model} seed {seed}", _run_dir(out, dataset, model, seed),
+             models[model][0], dataset,
+             {"recipe": budget.recipe, "epochs": budget.epochs, "seed": seed,
+              "subset": budget.train_examples, **models[model][1]})
+            for dataset, model, seed in runs(budget))
     try:
-        for dataset, model, seed in todo:
-            if deadline.passed():
-                return False
-            name, overrides = models[model]
-            folder = _run_dir(out, dataset, model, seed)
-            trained.train(folder, name, dataset, recipe=budget.recipe, epochs=budget.epochs,
-                          seed=seed, subset=budget.train_examples, stream=stream, **overrides)
-            progress.update(detail=f"{dataset} {model} seed {seed}: test accuracy "
-                                   f"{trained.read(folder)['test_accuracy']:.4f}")
+        return trained.train_each(jobs, deadline=base.Deadline(time_limit), progress=progress,
+                                  stream=stream)
     finally:
         progress.close()
-    return True
 
 
 def results(out: Path, budget: SeedsBudget) -> pd.DataFrame:
     from zoo.studies import runs as trained
 
-    rows = []
-    for dataset, model, seed in runs(budget):
-        folder = _run_dir(out, dataset, model, seed)
-        if trained.finished(folder):
-            rows.append({"dataset": dataset, "model": model, "seed": seed,
-                         **trained.read(folder)})
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return trained.frame(
+        (({"dataset": dataset, "model": model, "seed": seed}, _run_dir(out, dataset, model, seed))
+         for dataset, model, seed in runs(budget)), COLUMNS)
 
 
 def summary_table(frame: pd.DataFrame) -> pd.DataFrame:

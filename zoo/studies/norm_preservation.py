@@ -207,18 +207,13 @@ def run(budget: NormBudget, out: Path, *, time_limit=None, stream=None) -> bool:
     progress = Progress(len(items) + len(folders), done=done, label="items", stream=stream)
 
     def train_runs(which) -> bool:
-        for dataset, part, seed, name, model, overrides in which:
-            folder = out / dataset / part / name / f"seed-{seed}"
-            if runs.finished(folder):
-                continue
-            if deadline.passed():
-                return False
-            runs.train(folder, model, dataset, recipe=budget.accuracy_recipe,
-                       epochs=budget.accuracy_epochs, seed=seed,
-                       subset=budget.accuracy_train_examples, stream=stream, **overrides)
-            progress.update(detail=f"{dataset}: {name} seed {seed}: test accuracy "
-                                   f"{runs.read(folder)['test_accuracy']:.4f}")
-        return True
+        return runs.train_each(
+            ((f"{dataset}: {name} seed {seed}", out / dataset / part / name / f"seed-{seed}",
+              model, dataset, {"recipe": budget.accuracy_recipe, "epochs": budget.accuracy_epochs,
+                               "seed": seed, "subset": budget.accuracy_train_examples,
+                               **overrides})
+             for dataset, part, seed, name, model, overrides in which),
+            deadline=deadline, progress=progress, stream=stream)
 
     try:
         if not train_runs(compare):
@@ -302,54 +297,43 @@ def ratio_summary(frame: pd.DataFrame) -> pd.DataFrame:
 def accuracy_frame(out: Path, budget: NormBudget) -> pd.DataFrame:
     from zoo.studies import runs
 
-    rows = []
-    for dataset in budget.datasets:
-        for seed, name in _accuracy_runs(budget):
-            folder = out / dataset / "accuracy" / name / f"seed-{seed}"
-            if runs.finished(folder):
-                rows.append({"dataset": dataset, "model": name, "projection":
-                             not name.endswith("_noproj"), "seed": seed, **runs.read(folder)})
-    return pd.DataFrame(rows, columns=["dataset", "model", "projection", "seed", "params",
-                                       "test_accuracy", "test_loss", "epochs",
-                                       "seconds_per_epoch", "train_examples", "test_examples"])
+    return runs.frame(
+        (({"dataset": dataset, "model": name, "projection": not name.endswith("_noproj"),
+           "seed": seed}, out / dataset / "accuracy" / name / f"seed-{seed}")
+         for dataset in budget.datasets for seed, name in _accuracy_runs(budget)),
+        ["dataset", "model", "projection", "seed", "params", "test_accuracy", "test_loss",
+         "epochs", "seconds_per_epoch", "train_examples", "test_examples"])
 
 
 def ratio_models_frame(out: Path, budget: NormBudget) -> pd.DataFrame:
     """Test accuracy of each net after its one epoch (did it learn at all?)."""
     from zoo.studies import runs
 
-    rows = []
-    for dataset in budget.datasets:
-        for family in budget.units_per_stage:
-            for depth in depths_of(family, budget):
-                folder = out / dataset / "ratios" / f"{family}-{depth}"
-                if runs.finished(folder):
-                    r = runs.read(folder)
-                    rows.append({"dataset": dataset, "family": family, "depth": depth,
-                                 "params": r["params"], "test_accuracy": r["test_accuracy"],
-                                 "test_loss": r["test_loss"],
-                                 "seconds_per_epoch": r["seconds_per_epoch"]})
-    return pd.DataFrame(rows, columns=["dataset", "family", "depth", "params", "test_accuracy",
-                                       "test_loss", "seconds_per_epoch"])
+    return runs.frame(
+        (({"dataset": dataset, "family": family, "depth": depth},
+          out / dataset / "ratios" / f"{family}-{depth}")
+         for dataset in budget.datasets for family in budget.units_per_stage
+         for depth in depths_of(family, budget)),
+        ["dataset", "family", "depth", "params", "test_accuracy", "test_loss",
+         "seconds_per_epoch"])
 
 
 def compare_frame(out: Path, budget: NormBudget) -> pd.DataFrame:
     """One row per finished ProcResNet / PreResNet comparison run."""
     from zoo.studies import runs
 
-    rows = []
-    for dataset in budget.datasets:
-        for seed, part, name, _, _ in _compare_runs(budget):
-            folder = out / dataset / part / name / f"seed-{seed}"
-            if runs.finished(folder):
-                family = "procresnet" if name.startswith("procresnet") else "preresnet"
-                depth = int(name[len(family):])
-                n = next(k for k, _ in budget.comparisons if depth_of(family, k) == depth)
-                rows.append({"dataset": dataset, "model": name, "family": family, "n": n,
-                             "depth": depth, "seed": seed, **runs.read(folder)})
-    return pd.DataFrame(rows, columns=["dataset", "model", "family", "n", "depth", "seed",
-                                       "params", "test_accuracy", "test_loss", "epochs",
-                                       "seconds_per_epoch", "train_examples", "test_examples"])
+    def labels(dataset, seed, name):
+        family = "procresnet" if name.startswith("procresnet") else "preresnet"
+        depth = int(name[len(family):])
+        n = next(k for k, _ in budget.comparisons if depth_of(family, k) == depth)
+        return {"dataset": dataset, "model": name, "family": family, "n": n, "depth": depth,
+                "seed": seed}
+
+    return runs.frame(
+        ((labels(dataset, seed, name), out / dataset / part / name / f"seed-{seed}")
+         for dataset in budget.datasets for seed, part, name, _, _ in _compare_runs(budget)),
+        ["dataset", "model", "family", "n", "depth", "seed", "params", "test_accuracy",
+         "test_loss", "epochs", "seconds_per_epoch", "train_examples", "test_examples"])
 
 
 def compare_table(comp: pd.DataFrame) -> pd.DataFrame:

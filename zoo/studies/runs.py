@@ -40,6 +40,31 @@ def train(folder, model, dataset, *, stream=None, published=None, **settings):
                and not resume, **settings).model
 
 
+def train_each(jobs, *, deadline, progress, stream=None) -> bool:
+    """Train every job not yet finished, in order, until ``deadline``
+    (:class:`zoo.studies.base.Deadline`) has passed; False if it stopped there. A job is
+    ``(label, folder, model, dataset, settings)``, ``settings`` going to :func:`train`;
+    each one trained adds a line to ``progress`` with its test accuracy."""
+    for label, folder, model, dataset, settings in jobs:
+        if finished(folder):
+            continue
+        if deadline.passed():
+            return False
+        train(folder, model, dataset, stream=stream, **settings)
+        progress.update(detail=f"{label}: test accuracy {read(folder)['test_accuracy']:.4f}")
+    return True
+
+
+def frame(found, columns):
+    """A table of the finished runs among ``found`` (``(labels, folder)`` pairs: ``labels``
+    a dict naming the run, such as dataset, model and seed), one row each: the labels, then
+    what :func:`read` gives, as ``columns`` select. Runs not finished are left out."""
+    import pandas as pd
+
+    rows = [{**labels, **read(folder)} for labels, folder in found if finished(folder)]
+    return pd.DataFrame(rows, columns=columns)
+
+
 def read(folder) -> dict:
     """What a finished run measured: parameters, test loss and accuracy (an evaluation pass
     over the test split after training), epochs, seconds per epoch, train examples."""
