@@ -74,7 +74,7 @@ except ValueError as e:
     mkdir -p "results/$study/gpu"
     # the last trial may run past the limit: the kill leaves time to pack what is done
     timeout -s KILL $(( limit + 120 )) python3 -m zoo.cli reproduce "$study" \
-      --budget gpu --out "results/$study/gpu" --time-limit "$limit" \
+      --budget gpu --time-limit "$limit" \
       > "$out/study.log" 2>&1 || echo "zoo reproduce ended with status $? (137: killed" \
         "$(( limit + 120 )) s in)" | tee -a "$out/study.log"
     tail -5 "$out/study.log"

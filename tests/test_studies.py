@@ -443,7 +443,8 @@ def test_studies_answer_to_their_old_names_and_take_in_old_folders(tmp_path, mon
     (new / "summary.json").write_text("{}")
     assert runner.results_folder("seed002", "smoke", stream=log) == new
     assert log.getvalue() == ("moved 1 file(s) from results/seed002/smoke (this study's folder "
-                              "under its former name 'seed002') into results/ensemble_view/smoke\n")
+                              "under its former name 'seed002') into results/ensemble_view/smoke; "
+                              "dropped 1 identical copies and stale lock files\n")
     assert (new / "digits" / "preresnet20" / "model.keras").read_bytes() == b"net"
     assert (new / "records.jsonl").read_text() == "{}\n" and (new / "summary.json").is_file()
     assert not Path("results/seed002").exists()  # emptied, so removed, up to results/
@@ -453,29 +454,40 @@ def test_studies_answer_to_their_old_names_and_take_in_old_folders(tmp_path, mon
     (old / "digits" / "curves.csv").write_text("epoch\n")
     with pytest.raises(ValueError, match=r"^results/seed002/smoke holds this study's earlier "
                        r"results under its former name 'seed002', and 1 of its files differ "
-                       r"from those at the same place in results/ensemble_view/smoke \(first: "
-                       r"records.jsonl\): keep the ones you want in "
-                       r"results/ensemble_view/smoke, then remove results/seed002/smoke$"):
+                       r"from what is at the same place in results/ensemble_view/smoke \(first: "
+                       r"records.jsonl\): move what results/seed002/smoke holds into "
+                       r"results/ensemble_view/smoke yourself, then remove "
+                       r"results/seed002/smoke$"):
         runner.results_folder("seed002", "smoke")
     assert (old / "digits" / "curves.csv").is_file() and not (new / "digits" / "curves.csv").exists()
     (old / "records.jsonl").unlink()
-    holder = subprocess.Popen(  # a run still going in the old folder holds its lock
-        [sys.executable, "-c", "import sys, time; from zoo.locking import ProjectLock; "
-         "ProjectLock(sys.argv[1]).__enter__(); print('held', flush=True); time.sleep(120)",
-         str(old)], stdout=subprocess.PIPE, text=True, cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(ROOT)})
-    try:
-        assert holder.stdout.readline() == "held\n"
-        with pytest.raises(ValueError, match=rf"^results/seed002/smoke is being searched by "
-                                             rf"process {holder.pid}; wait for it"):
-            runner.results_folder("seed002", "smoke")
-    finally:
-        holder.kill()
-        holder.wait()
-    (old / ".lock").write_text('{"pid": 1}')  # a killed run's lock file: not held, dropped
+    import select
+
+    for held in (old, old / "digits", new):  # a run still going in either, or in a run folder
+        holder = subprocess.Popen(
+            [sys.executable, "-c", "import sys, time; from zoo.locking import ProjectLock; "
+             "ProjectLock(sys.argv[1]).__enter__(); print('held', flush=True); time.sleep(120)",
+             str(held)], stdout=subprocess.PIPE, text=True, cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": str(ROOT)})
+        try:
+            assert select.select([holder.stdout], [], [], 60)[0], "the lock holder never started"
+            assert holder.stdout.readline() == "held\n"
+            with pytest.raises(ValueError, match=rf"^{held} is being searched by process "
+                                                 rf"{holder.pid}; wait for it"):
+                runner.results_folder("seed002", "smoke")
+        finally:
+            holder.kill()
+            holder.wait()
+        assert (old / "digits" / "curves.csv").is_file()
+    for folder in (old, old / "digits"):  # killed runs' lock files: held by none, dropped
+        (folder / ".lock").write_text('{"pid": 1}')
     assert runner.results_folder("seed002", "smoke", stream=log) == new
+    assert log.getvalue().splitlines()[-1] == (
+        "moved 1 file(s) from results/seed002/smoke (this study's folder under its former name "
+        "'seed002') into results/ensemble_view/smoke; dropped 2 identical copies and stale "
+        "lock files")
     assert (new / "digits" / "curves.csv").is_file() and not Path("results/seed002").exists()
-    assert not (new / ".lock").exists()
+    assert not list(new.rglob(".lock"))
     # a link is never followed out of the old folder
     elsewhere = tmp_path / "elsewhere.txt"
     elsewhere.write_text("x")
@@ -484,6 +496,49 @@ def test_studies_answer_to_their_old_names_and_take_in_old_folders(tmp_path, mon
     with pytest.raises(ValueError, match="records.jsonl"):
         runner.results_folder("seed002", "smoke")
     assert elsewhere.read_text() == "x" and (old / "records.jsonl").is_symlink()
+    # the new name made a link to the old folder (two names, one folder): nothing is touched
+    (tmp_path / "linked" / "results" / "seed002" / "smoke").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "linked")
+    old.joinpath("curves.csv").write_text("epoch\n")
+    Path("results/ensemble_view").symlink_to("seed002")
+    with pytest.raises(ValueError, match=r"^results/ensemble_view is a link; the zoo moves no "
+                                         r"results through one: move what results/seed002/"
+                                         r"smoke holds into results/ensemble_view/smoke "):
+        runner.results_folder("seed002", "smoke")
+    assert old.joinpath("curves.csv").read_text() == "epoch\n"
+    # a folder in the old one where the new one has a file: a clash, found before any move
+    Path("results/ensemble_view").unlink()
+    (old / "digits").mkdir()
+    (old / "digits" / "run.json").write_text("{}")
+    new.mkdir(parents=True)
+    (new / "digits").write_text("a file")
+    with pytest.raises(ValueError, match=r"and 1 of its files differ .* \(first: "
+                                         r"digits/run.json\)"):
+        runner.results_folder("seed002", "smoke")
+    assert sorted(p.name for p in old.rglob("*")) == ["curves.csv", "digits", "run.json"]
+
+
+def test_a_report_whose_plot_fails_leaves_the_last_report_as_it_was(tmp_path):
+    import pandas as pd
+
+    from zoo.studies import base
+
+    summary = base.summary_head("broken", "smoke", ensemble_view.BUDGETS["smoke"],
+                                splits={"x": "the test split"}, rows=[])
+    for name in ("t.csv", "summary.json", "report.md", "plots.png"):
+        (tmp_path / name).write_text("old")
+
+    def plot(path):
+        raise RuntimeError("no display")
+
+    with pytest.raises(RuntimeError, match="no display"):
+        base.write_report(tmp_path, {"t": pd.DataFrame({"a": [1]})}, summary, ["new"],
+                          plot=plot)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "plots.png", "report.md", "summary.json", "t.csv"]
+    assert {p.read_text() for p in tmp_path.iterdir()} == {"old"}
+    with pytest.raises(TypeError, match="lacks splits, claims, verdict_counts"):
+        base.write_report(tmp_path, {}, {"study": "s", "budget": "b", "settings": {}}, [])
 
 
 def test_a_command_typed_with_an_old_name_is_recorded_under_the_new_one(tmp_path, monkeypatch):

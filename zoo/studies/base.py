@@ -129,21 +129,30 @@ def report_head(name: str, title: str, budget: str, spec: Budget) -> list[str]:
 
 def write_report(out: Path, tables: Mapping, summary: dict, lines: list[str], *,
                  plot: Callable | None = None) -> dict:
-    """Write ``tables`` (name -> DataFrame) as ``<name>.csv``, then summary.json, then
-    ``plot(path)`` to plots.png (when given), then report.md last, each file whole or not at
-    all; returns ``summary``, which must hold :data:`SUMMARY_KEYS` (:func:`summary_head`)."""
+    """Write ``tables`` (name -> DataFrame) as ``<name>.csv``, summary.json, report.md and
+    ``plot(path)``'s plots.png (when given), each file whole or not at all; the plot is drawn
+    first, under a temporary name, so that a plot that fails leaves the old report as it
+    was. Returns ``summary``, which must hold :data:`SUMMARY_KEYS` (:func:`summary_head`)."""
+    import os
+
     from zoo.atomic import write_atomic, write_json
 
     if missing := [k for k in SUMMARY_KEYS if k not in summary]:
         raise TypeError(f"a study's summary must hold {', '.join(SUMMARY_KEYS)}; this one "
                         f"lacks {', '.join(missing)} (build it with summary_head)")
     out = Path(out)
-    for name, frame in tables.items():
-        write_atomic(out / f"{name}.csv", frame.to_csv(index=False))
-    write_json(out / "summary.json", summary)
-    if plot is not None:
-        plot(out / "plots.png")
-    write_atomic(out / "report.md", "\n".join(lines))
+    drawn = out / ".plots.tmp.png"
+    try:
+        if plot is not None:
+            plot(drawn)
+        for name, frame in tables.items():
+            write_atomic(out / f"{name}.csv", frame.to_csv(index=False))
+        write_json(out / "summary.json", summary)
+        write_atomic(out / "report.md", "\n".join(lines))
+        if plot is not None:
+            os.replace(drawn, out / "plots.png")
+    finally:
+        drawn.unlink(missing_ok=True)
     return summary
 
 

@@ -64,66 +64,104 @@ def results_folder(name, budget, *, stream=None) -> Path:
     ``git pull`` of the rename, the files git does not track (trained networks, checkpoints,
     a run's new rounds) stay behind there. Files are moved, never overwritten: one that
     differs from the file at the same place in the new folder stops it (one line naming it),
-    and an identical copy is dropped. A study still running in the old folder is waited for."""
+    an identical copy is dropped, and so is a lock file that no live run holds. A run still
+    going in either folder, a link, or two names for one folder stop it too (one line)."""
     name = study_name(name)
     out = Path("results") / name / budget
     for alias in (a for a, n in ALIASES.items() if n == name):
         old = Path("results") / alias / budget
         if old.is_dir() and any(p.is_file() or p.is_symlink() for p in old.rglob("*")):
-            moved = _adopt(old, out, alias)
+            moved, dropped = _adopt(old, out, alias)
             print(f"moved {moved} file(s) from {old} (this study's folder under its former "
-                  f"name {alias!r}) into {out}", file=stream or sys.stderr)
+                  f"name {alias!r}) into {out}" + (f"; dropped {dropped} identical copies "
+                  "and stale lock files" if dropped else ""), file=stream or sys.stderr)
     return out
 
 
-def _adopt(old: Path, out: Path, alias: str) -> int:
+def _adopt(old: Path, out: Path, alias: str) -> tuple[int, int]:
     """Move every file under ``old`` to the same place under ``out`` (see
-    :func:`results_folder`); returns how many moved."""
-    import errno
+    :func:`results_folder`); returns how many moved and how many were dropped."""
+    import contextlib
     import filecmp
     import os
-    import shutil
 
     from zoo.locking import LOCK_FILE, ProjectLock
 
-    for folder in (old.parent, old):
+    stop = f"move what {old} holds into {out} yourself, then remove {old}"
+    for folder in (old.parent, old, out.parent.parent, out.parent, out):
         if folder.is_symlink():
-            raise ValueError(f"{folder} is a link; the zoo moves nothing out of a link: move "
-                             f"what {old} holds into {out} yourself, then remove {old}")
-    refuse_links(old)  # one line naming a link inside it: links are not moved either
-    with ProjectLock(old), ProjectLock(out):  # no runner in either while files move
-        files = sorted(p for p in old.rglob("*") if p.is_file() and p.name != LOCK_FILE)
-        clash = [p for p in files if (out / p.relative_to(old)).exists()
-                 and not ((out / p.relative_to(old)).is_file()
-                          and filecmp.cmp(p, out / p.relative_to(old), shallow=False))]
-        if clash:
-            first = clash[0].relative_to(old)
-            raise ValueError(f"{old} holds this study's earlier results under its former name "
-                             f"{alias!r}, and {len(clash)} of its files differ from those at "
-                             f"the same place in {out} (first: {first}): keep the ones you "
-                             f"want in {out}, then remove {old}")
-        moved = 0
+            raise ValueError(f"{folder} is a link; the zoo moves no results through one: {stop}")
+    here, there = old.resolve(), out.resolve()
+    if here == there or here in there.parents or there in here.parents:
+        raise ValueError(f"{old} and {out} are the same folder or inside each other: {stop}")
+    refuse_links(old)  # one line naming a link inside it: none is followed or moved
+    files = sorted(p for p in old.rglob("*") if p.is_file() and p.name != LOCK_FILE)
+    locks = sorted(p.parent for p in old.rglob(LOCK_FILE) if p.parent != old)
+    stale = len(locks) + (old / LOCK_FILE).exists()
+    with contextlib.ExitStack() as held:
+        # no runner in either folder, nor in a run folder of the old one, while files move;
+        # taking a lock nobody holds and letting it go removes its stale file
+        for folder in [old, *locks, *([out] if files else [])]:
+            held.enter_context(ProjectLock(folder))
+        refuse_links(old)  # again, now that no runner can add one
+        clash = []
         for path in files:
             target = out / path.relative_to(old)
-            if target.exists():  # the same bytes: nothing is lost
+            above = [out / part for part in path.relative_to(old).parents if part != Path(".")]
+            if any(q.is_symlink() or q.is_file() for q in above) or target.is_symlink() \
+                    or target.is_dir() or (
+                    target.exists() and (os.path.samefile(path, target)
+                                         or not filecmp.cmp(path, target, shallow=False))):
+                clash.append(path)
+        if clash:
+            raise ValueError(f"{old} holds this study's earlier results under its former name "
+                             f"{alias!r}, and {len(clash)} of its files differ from what is at "
+                             f"the same place in {out} (first: {clash[0].relative_to(old)}): "
+                             f"{stop}")
+        moved = dropped = 0
+        for path in files:
+            target = out / path.relative_to(old)
+            if target.exists():  # the same bytes, another file: nothing is lost
                 path.unlink()
+                dropped += 1
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.link(path, target)  # fails rather than overwrite a file made meanwhile
-            except OSError as e:
-                if e.errno != errno.EXDEV:
-                    raise
-                shutil.copy2(path, target)  # another file system: a copy, then the unlink
-            path.unlink()
+            _move(path, target)
             moved += 1
+    dropped += stale  # their files went with their locks
     for folder in sorted((p for p in old.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
         if not any(folder.iterdir()):
             folder.rmdir()
     for folder in (old, old.parent):  # results/seed00N/BUDGET, then results/seed00N
         if folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()
-    return moved
+    return moved, dropped
+
+
+def _move(path: Path, target: Path) -> None:
+    """``path`` to ``target``, which must not exist: a hard link then an unlink (a crash in
+    between leaves two names for one file, which the next run drops as identical); across
+    file systems a copy under a temporary name, linked in whole, then the unlink."""
+    import errno
+    import os
+    import shutil
+    import tempfile
+
+    try:
+        os.link(path, target)  # fails rather than overwrite a file made meanwhile
+    except OSError as e:
+        if e.errno != errno.EXDEV:
+            raise
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        os.close(fd)
+        try:
+            shutil.copy2(path, tmp)
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+            os.link(tmp, target)
+        finally:
+            os.unlink(tmp)
+    path.unlink()
 
 
 COMMANDS_FILE = "commands.sh"
@@ -199,7 +237,10 @@ def reproduce(name, budget, *, out=None, report_only=False, time_limit=None, red
     if redo is not None and report_only:
         raise ValueError("--redo measures again, --report-only measures nothing: pick one")
     stream = stream or sys.stderr
-    out = Path(out) if out is not None else results_folder(name, budget, stream=stream)
+    default = Path("results") / study.NAME / budget
+    if out is None or Path(out) == default:  # the study's own folder: take in its old one
+        out = results_folder(name, budget, stream=stream)
+    out = Path(out)
     if report_only and not out.is_dir():
         raise ValueError(f"{out} holds no results to report on: run the study's {budget} "
                          "budget first (without --report-only)")
