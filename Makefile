@@ -44,7 +44,7 @@ notebooks: $(VENV)/.installed  # re-run every notebook in full mode and store th
 readme: $(VENV)/.installed  # regenerate the README tables from the cards and results
 	$(PY) -m zoo.pretrained.table --update README.md
 	$(PY) -m benchmarks.report --update README.md
-	$(PY) -m zoo.studies.claims --update README.md
+	$(PY) -m zoo.studies --update README.md
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check zoo tests benchmarks

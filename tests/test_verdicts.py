@@ -15,24 +15,24 @@ import pytest
 from conftest import ROOT
 
 from zoo.studies import claims as verdicts
-from zoo.studies.runner import get_study
+from zoo.studies.runner import STUDY_RESULTS, get_study
 
-STUDIES = list(verdicts.STUDY_RESULTS)
+STUDIES = list(STUDY_RESULTS)
 WORDS = re.compile(r"\b(reproduced|contradicted|inconclusive|not tested|partly)\b", re.I)
 
 
 def _summary(study):
-    return json.loads((ROOT / verdicts.STUDY_RESULTS[study] / "summary.json").read_text())
+    return json.loads((ROOT / STUDY_RESULTS[study] / "summary.json").read_text())
 
 
 def _computed(study):
     """The verdict rows the rule gives on the committed measurements, without writing."""
-    folder = ROOT / verdicts.STUDY_RESULTS[study]
+    folder = ROOT / STUDY_RESULTS[study]
     return get_study(study).judged(folder, folder.name)  # results/<study>/<budget>
 
 
 def test_every_study_shows_its_cpu_results_in_its_notebook():
-    for study, folder in verdicts.STUDY_RESULTS.items():
+    for study, folder in STUDY_RESULTS.items():
         assert _summary(study)["study"] == study  # the report was written by that study
         assert folder in (ROOT / "notebooks" / get_study(study).NOTEBOOK).read_text(), study
 
@@ -43,7 +43,7 @@ COMMITTED = sorted(p.parent.relative_to(ROOT).as_posix()
 
 
 def test_the_shown_results_are_among_the_committed():
-    assert set(verdicts.STUDY_RESULTS.values()) <= set(COMMITTED)
+    assert set(STUDY_RESULTS.values()) <= set(COMMITTED)
 
 
 @pytest.mark.parametrize("folder", COMMITTED)
@@ -62,7 +62,7 @@ def test_committed_sample_line_is_what_the_trials_give():
 
     from zoo.studies import sequential_vs_parallel as study
 
-    folder = ROOT / verdicts.STUDY_RESULTS["sequential_vs_parallel"]
+    folder = ROOT / STUDY_RESULTS["sequential_vs_parallel"]
     frame = pd.read_csv(folder / "trials.csv")
     line = study.sample(study.cost(frame, folder),
                         study.paired_statistics(study.pairs_of(frame)),
@@ -89,7 +89,7 @@ def test_notebook_shows_the_generated_table_and_no_verdict_in_prose(study):
 
 def test_readme_shows_the_generated_tables_and_no_verdict_in_prose():
     readme = (ROOT / "README.md").read_text()
-    for study in verdicts.STUDY_RESULTS:
+    for study in STUDY_RESULTS:
         start, end = f"<!-- verdicts:{study} -->", f"<!-- /verdicts:{study} -->"
         block = readme.split(start, 1)[1].split(end, 1)[0].strip()
         assert block == verdicts.study_block(study, _summary(study)), \
@@ -104,13 +104,13 @@ def test_readme_shows_the_generated_tables_and_no_verdict_in_prose():
 
 
 def test_update_readme_rewrites_a_stale_block(tmp_path):
-    for study, folder in verdicts.STUDY_RESULTS.items():
+    for study, folder in STUDY_RESULTS.items():
         (tmp_path / folder).mkdir(parents=True)
         (tmp_path / folder / "summary.json").write_text(json.dumps(_summary(study)))
     readme = tmp_path / "README.md"
     readme.write_text("x\n<!-- verdicts:merge_and_run -->\nold | **reproduced**\n"
                       "<!-- /verdicts:merge_and_run -->\ny\n")
-    assert verdicts.update_readme(readme)
+    assert verdicts.update_readme(readme, STUDY_RESULTS)
     text = readme.read_text()
     assert "old" not in text and verdicts.study_block("merge_and_run", _summary("merge_and_run")) in text
-    assert not verdicts.update_readme(readme)  # idempotent
+    assert not verdicts.update_readme(readme, STUDY_RESULTS)  # idempotent

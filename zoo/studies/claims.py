@@ -404,30 +404,21 @@ def study_block(study: str, summary: dict) -> str:
             f"{tally}.{sample}\n\n{markdown(rows)}")
 
 
-def _study_results() -> dict:
-    from zoo.studies.runner import STUDIES
-
-    return {name: f"results/{name}/cpu" for name in STUDIES}
-
-
-# study -> the committed results the notebooks and the README show (the cpu budget's)
-STUDY_RESULTS = _study_results()
-
-
 def _marker(study, end=False) -> str:
     return f"<!-- {'/' if end else ''}verdicts:{study} -->"
 
 
-def update_readme(path, root=None) -> bool:
+def update_readme(path, results: dict, root=None) -> bool:
     """Rewrite every ``<!-- verdicts:STUDY -->`` ... ``<!-- /verdicts:STUDY -->`` block of
-    ``path`` from the study's committed summary.json; True if anything changed."""
+    ``path`` from the study's committed summary.json (``results``: study -> its folder,
+    relative to ``root``, by default the README's folder); True if anything changed."""
     import json
     from pathlib import Path
 
     path = Path(path)
     root = Path(root) if root is not None else path.parent
     text = original = path.read_text()
-    for study, folder in STUDY_RESULTS.items():
+    for study, folder in results.items():
         start, end = _marker(study), _marker(study, end=True)
         if start not in text:
             continue
@@ -440,12 +431,3 @@ def update_readme(path, root=None) -> bool:
     if text != original:
         path.write_text(text)
     return text != original
-
-
-if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser(description="regenerate the README's verdict tables")
-    parser.add_argument("--update", required=True, metavar="README")
-    args = parser.parse_args()
-    print("updated" if update_readme(args.update) else "unchanged", args.update)

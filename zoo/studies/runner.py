@@ -20,6 +20,8 @@ STUDIES = ("sequential_vs_parallel", "merge_and_run", "ensemble_view", "norm_pre
 ALIASES = {"seed000": "sequential_vs_parallel", "seed001": "merge_and_run",
            "seed002": "ensemble_view", "seed003": "norm_preservation"}
 BUDGETS = BUDGET_NAMES
+# study -> the committed results its notebook and the README show (the cpu budget's)
+STUDY_RESULTS = {name: f"results/{name}/cpu" for name in STUDIES}
 
 
 def study_name(name) -> str:
