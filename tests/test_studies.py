@@ -191,7 +191,7 @@ def test_report_tables_and_verdicts_on_a_hand_made_study(tmp_path):
                  / pairs[pairs["cell"] == ">=10/gap"]["val_loss_seq"])
     flat = np.log(pairs[pairs["cell"] == "3-10/flatten"]["val_loss_par"]
                   / pairs[pairs["cell"] == "3-10/flatten"]["val_loss_seq"])
-    line = sequential_vs_parallel.sample(sequential_vs_parallel.cost(frame, tmp_path),
+    line = sequential_vs_parallel.sample(sequential_vs_parallel.cost(frame),
                                          sequential_vs_parallel.paired_statistics(pairs), budget)
     assert line == (
         f"Finished trials: 49, {49 * 10 / 3600:.1f} hours (mnist {49 * 10 / 3600:.1f}). "

@@ -64,7 +64,7 @@ def test_committed_sample_line_is_what_the_trials_give():
 
     folder = ROOT / STUDY_RESULTS["sequential_vs_parallel"]
     frame = pd.read_csv(folder / "trials.csv")
-    line = study.sample(study.cost(frame, folder),
+    line = study.sample(study.cost(frame),
                         study.paired_statistics(study.pairs_of(frame)),
                         study.BUDGETS[folder.name])
     assert _summary("sequential_vs_parallel")["sample"] == line, \
