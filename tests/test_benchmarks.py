@@ -125,8 +125,10 @@ def test_gpu_script_calls_real_flags():
     (study,) = re.findall(r"python3 -m zoo\.cli (reproduce [^>\n]*)", text)
     args = zoo_parser().parse_args(shlex.split(study.replace('"$study"', "merge_and_run").replace(
         '"$limit"', "300")))
-    assert (args.study, args.budget, args.out, args.time_limit) == (
-        "merge_and_run", "gpu", "results/$study/gpu", 300)
+    # no --out: the study's default folder (where an old name's leftovers are taken in), the
+    # folder the script makes first and packs last
+    assert (args.study, args.budget, args.out, args.time_limit) == ("merge_and_run", "gpu", None, 300)
+    assert 'mkdir -p "results/$study/gpu"' in text and 'tar czf "$out/study.tgz" -C "results/$study" gpu' in text
     # an old name (seed000 ...) becomes the study's name, by the runner's own map
     (code,) = re.findall(r"study=\$\(python3 -c '(.*?)' \"\$study\"\)", text, re.S)
     for given, name in (("seed001", "merge_and_run"), ("ensemble_view", "ensemble_view")):
