@@ -374,6 +374,11 @@ def test_every_study_keeps_the_written_contract(monkeypatch):
     assert problems(broken) == [f"BUDGETS['smoke'] {not_a_budget}",
                                 "BUDGETS['cpu'] must name its datasets (a tuple of names)",
                                 "BUDGETS['gpu'] has no describe()"]
+    broken.BUDGETS = {"smoke": cpu, "cpu": dataclasses.replace(cpu, datasets=("fashion-mnist",)),
+                      "gpu": gpu}  # a typo found on load, not hours into a run
+    assert problems(broken) == ["BUDGETS['cpu'] names datasets the zoo does not know: "
+                                "'fashion-mnist' (known: mnist, fashion_mnist, cifar10, cifar100, "
+                                "svhn_cropped, digits)"]
     broken.BUDGETS = {"smoke": cpu, "cpu": cpu, "gpu": gpu}
     assert problems(broken) == []
     broken.NAME, broken.NOTEBOOK = "seed002", "broken.ipynb"  # its folder would not be its own
@@ -516,6 +521,31 @@ def test_studies_answer_to_their_old_names_and_take_in_old_folders(tmp_path, mon
                                          r"digits/run.json\)"):
         runner.results_folder("seed002", "smoke")
     assert sorted(p.name for p in old.rglob("*")) == ["curves.csv", "digits", "run.json"]
+    # a move killed between its link and its unlink: two names of one file, dropped as the
+    # same bytes (the new name stays); then an old command's --out goes to the new folder
+    (new / "digits").unlink()
+    for path in sorted(old.rglob("*")):
+        if path.is_file():
+            (new / path.relative_to(old)).parent.mkdir(parents=True, exist_ok=True)
+            os.link(path, new / path.relative_to(old))
+            break
+    log = io.StringIO()
+    assert runner.results_folder("seed002", "smoke", stream=log) == new
+    assert log.getvalue() == ("moved 1 file(s) from results/seed002/smoke (this study's folder "
+                              "under its former name 'seed002') into results/ensemble_view/smoke; "
+                              "dropped 1 identical copies and stale lock files\n")
+    assert sorted(p.name for p in new.rglob("*") if p.is_file()) == ["curves.csv", "run.json"]
+    assert not Path("results/seed002").exists()
+    old.mkdir(parents=True)
+    (old / "records.jsonl").write_text("{}\n")
+    monkeypatch.setattr(ensemble_view, "report", lambda out, budget: {"claims": []})
+    log = io.StringIO()
+    runner.reproduce("ensemble_view", "smoke", out="results/seed002/smoke", report_only=True,
+                     stream=log)
+    assert log.getvalue().splitlines()[0] == (
+        "results/seed002/smoke is this study's folder under its former name: the run uses "
+        "results/ensemble_view/smoke (what the old folder holds is moved there)")
+    assert (new / "records.jsonl").read_text() == "{}\n" and not Path("results/seed002").exists()
 
 
 def test_a_report_whose_plot_fails_leaves_the_last_report_as_it_was(tmp_path):

@@ -231,7 +231,13 @@ def test_cli_rejects_bad_arguments_in_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:  # argparse: before anything is imported
         main(["tune", "--grid", "nope", "--project-dir", str(tmp_path)])
     assert exit_.value.code == 2
-    assert "argument --grid: invalid choice: 'nope'" in capsys.readouterr().err
+    assert ("argument --grid: expected one of seed000, smoke, resnet, dmrnet, procresnet, got "
+            "'nope'") in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # a study's name, typed for its grid
+        main(["tune", "--grid", "sequential_vs_parallel", "--project-dir", str(tmp_path)])
+    assert ("argument --grid: 'sequential_vs_parallel' is a study (zoo reproduce "
+            "sequential_vs_parallel), not a grid: the grid it searches is 'seed000'"
+            ) in capsys.readouterr().err
     assert main(["tune", "--grid", "smoke", "--dataset", "digits", "--shard", "0/2",
                  "--project-dir", str(tmp_path)]) == 2
     assert "shard i/N needs 1 <= i <= N" in capsys.readouterr().err

@@ -40,6 +40,21 @@ EXAMPLES = {
 }
 
 
+def grid_name(text):
+    if text in GRIDS:
+        return text
+    from zoo.studies.runner import ALIASES, STUDIES
+    from zoo.validation import did_you_mean
+
+    if text in STUDIES or text in ALIASES:  # a study's name is not its grid's
+        searched = "the grid it searches is 'seed000'" if ALIASES.get(text, text) == \
+            "sequential_vs_parallel" else "it searches no grid"
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is a study (zoo reproduce {text}), not a grid: {searched}")
+    raise argparse.ArgumentTypeError(f"expected one of {', '.join(GRIDS)}, got {text!r}"
+                                     + did_you_mean(text, GRIDS))
+
+
 MAX_COUNT = 10**9  # epochs, examples, trials: larger is a typo, and overflows inside Keras
 
 
@@ -172,8 +187,8 @@ def _parser():
                                   "preresnet110)")
 
     s = _sub(sub, "tune", "run or resume a KerasTuner grid search")
-    s.add_argument("--grid", default="seed000", choices=GRIDS, metavar="GRID",
-                   help=", ".join(GRIDS))
+    s.add_argument("--grid", default="seed000", type=grid_name, metavar="GRID",
+                   help=", ".join(GRIDS) + " (seed000: the sequential_vs_parallel study's grid)")
     s.add_argument("--dataset", default="mnist", choices=DATASETS, metavar="DATASET")
     s.add_argument("--epochs", type=positive_int, default=1)
     s.add_argument("--project-dir", required=True, help="where trials are written (and resumed)")

@@ -141,7 +141,7 @@ def write_report(out: Path, tables: Mapping, summary: dict, lines: list[str], *,
         raise TypeError(f"a study's summary must hold {', '.join(SUMMARY_KEYS)}; this one "
                         f"lacks {', '.join(missing)} (build it with summary_head)")
     out = Path(out)
-    drawn = out / ".plots.tmp.png"
+    drawn = out / f".plots.{os.getpid()}.tmp.png"  # two reports at once draw apart
     try:
         if plot is not None:
             plot(drawn)
@@ -182,6 +182,8 @@ def problems(module) -> list[str]:
     """What ``module`` lacks of the study contract, one line each (empty: it keeps it)."""
     import re
 
+    from zoo.data.datasets import DATASETS
+
     found = []
     for attr in ("NAME", "TITLE", "CLAIM", "NOTEBOOK"):
         if not isinstance(getattr(module, attr, None), str):
@@ -207,6 +209,10 @@ def problems(module) -> list[str]:
             elif not (isinstance(getattr(b, "datasets", None), tuple) and b.datasets
                       and all(isinstance(d, str) for d in b.datasets)):
                 found.append(f"BUDGETS[{k!r}] must name its datasets (a tuple of names)")
+            elif unknown := [d for d in b.datasets if d not in DATASETS]:
+                # found now, not hours into a run, after the datasets before it
+                found.append(f"BUDGETS[{k!r}] names datasets the zoo does not know: "
+                             f"{', '.join(map(repr, unknown))} (known: {', '.join(DATASETS)})")
     for name in _CALLS:
         fn = getattr(module, name, None)
         if not callable(fn):

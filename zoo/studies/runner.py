@@ -94,7 +94,8 @@ def _adopt(old: Path, out: Path, alias: str) -> tuple[int, int]:
         if folder.is_symlink():
             raise ValueError(f"{folder} is a link; the zoo moves no results through one: {stop}")
     here, there = old.resolve(), out.resolve()
-    if here == there or here in there.parents or there in here.parents:
+    if here == there or here in there.parents or there in here.parents or (
+            out.is_dir() and os.path.samefile(old, out)):  # a bind mount: one folder, two paths
         raise ValueError(f"{old} and {out} are the same folder or inside each other: {stop}")
     refuse_links(old)  # one line naming a link inside it: none is followed or moved
     files = sorted(p for p in old.rglob("*") if p.is_file() and p.name != LOCK_FILE)
@@ -106,15 +107,20 @@ def _adopt(old: Path, out: Path, alias: str) -> tuple[int, int]:
         for folder in [old, *locks, *([out] if files else [])]:
             held.enter_context(ProjectLock(folder))
         refuse_links(old)  # again, now that no runner can add one
-        clash = []
+        clash, same = [], set()
         for path in files:
             target = out / path.relative_to(old)
             above = [out / part for part in path.relative_to(old).parents if part != Path(".")]
             if any(q.is_symlink() or q.is_file() for q in above) or target.is_symlink() \
-                    or target.is_dir() or (
-                    target.exists() and (os.path.samefile(path, target)
-                                         or not filecmp.cmp(path, target, shallow=False))):
+                    or target.is_dir() or (target.exists() and (
+                        # one folder under two names (a mount inside): dropping is deleting
+                        os.path.samefile(path.parent, target.parent)
+                        # two names of one file in two folders is what a move killed
+                        # between its link and its unlink leaves: the same bytes, dropped
+                        or not filecmp.cmp(path, target, shallow=False))):
                 clash.append(path)
+            elif target.exists():
+                same.add(path)
         if clash:
             raise ValueError(f"{old} holds this study's earlier results under its former name "
                              f"{alias!r}, and {len(clash)} of its files differ from what is at "
@@ -123,7 +129,7 @@ def _adopt(old: Path, out: Path, alias: str) -> tuple[int, int]:
         moved = dropped = 0
         for path in files:
             target = out / path.relative_to(old)
-            if target.exists():  # the same bytes, another file: nothing is lost
+            if path in same:  # the same bytes at the same place in the new folder
                 path.unlink()
                 dropped += 1
                 continue
@@ -240,8 +246,14 @@ def reproduce(name, budget, *, out=None, report_only=False, time_limit=None, red
         raise ValueError("--redo measures again, --report-only measures nothing: pick one")
     stream = stream or sys.stderr
     default = Path("results") / study.NAME / budget
-    if out is None or Path(out) == default:  # the study's own folder: take in its old one
-        out = results_folder(name, budget, stream=stream)
+    former = [Path("results") / a / budget for a, n in ALIASES.items() if n == study.NAME]
+    if out is not None and Path(out).resolve() in [f.resolve() for f in former]:
+        # an old command's --out: running there would start again beside the moved results
+        print(f"{out} is this study's folder under its former name: the run uses {default} "
+              "(what the old folder holds is moved there)", file=stream)
+        out = None
+    if out is None or Path(out).resolve() == default.resolve():  # its own folder: take in
+        out = results_folder(name, budget, stream=stream)  # the old one
     out = Path(out)
     if report_only and not out.is_dir():
         raise ValueError(f"{out} holds no results to report on: run the study's {budget} "
@@ -265,6 +277,7 @@ def reproduce(name, budget, *, out=None, report_only=False, time_limit=None, red
             print("stopped at the time limit; run the same command again to continue",
                   file=stream)
     summary = study.report(out, budget=budget)
+    print(f"report: {out / 'report.md'} (tables, summary.json and plots beside it)", file=stream)
     if argv is not None:  # provenance of a command that succeeded (or stopped at its limit)
         record_command(out, argv)
     return summary
