@@ -19,7 +19,7 @@ from conftest import ROOT
 
 import zoo
 from zoo.models.complexity import flops
-from zoo.studies import sequential_vs_parallel
+from zoo.studies import base, sequential_vs_parallel
 from zoo.tuning.grids import GRIDS
 from zoo.tuning.hypermodel import build_point, trainable_params
 
@@ -203,25 +203,25 @@ def test_report_tables_and_verdicts_on_a_hand_made_study(tmp_path):
 
 def test_a_run_counts_as_finished_only_by_its_own_budgets_last_session(tmp_path):
     sessions = tmp_path / "sessions.jsonl"
-    assert not sequential_vs_parallel.run_finished(tmp_path, "cpu")  # no sessions file
+    assert not base.run_finished(tmp_path, "cpu")  # no sessions file
 
     def line(**fields):
         return json.dumps({"started": "2026-12-04T00:00:00", "wall_seconds": 1.0, **fields})
 
     sessions.write_text(line(budget="cpu", finished=True) + "\n\n")
-    assert sequential_vs_parallel.run_finished(tmp_path, "cpu")
-    assert not sequential_vs_parallel.run_finished(tmp_path, "gpu")  # another budget's line
+    assert base.run_finished(tmp_path, "cpu")
+    assert not base.run_finished(tmp_path, "gpu")  # another budget's line
     # not a name: a custom budget
-    assert not sequential_vs_parallel.run_finished(tmp_path, sequential_vs_parallel.BUDGETS["cpu"])
+    assert not base.run_finished(tmp_path, sequential_vs_parallel.BUDGETS["cpu"])
     sessions.write_text(line(budget="cpu", finished=True) + "\n"
                         + line(budget="cpu", finished=False) + "\n")
     # the last one stopped at its limit
-    assert not sequential_vs_parallel.run_finished(tmp_path, "cpu")
+    assert not base.run_finished(tmp_path, "cpu")
     sessions.write_text(line(finished=True) + "\n")
     # written before lines named the budget
-    assert not sequential_vs_parallel.run_finished(tmp_path, "cpu")
+    assert not base.run_finished(tmp_path, "cpu")
     sessions.write_text(line(budget="cpu", finished=True) + "\n{half a li")
-    assert not sequential_vs_parallel.run_finished(tmp_path, "cpu")  # a torn last line
+    assert not base.run_finished(tmp_path, "cpu")  # a torn last line
 
 
 def _cli(*args):
@@ -852,9 +852,16 @@ def test_merge_and_run_verdicts_against_a_hand_computation():
     frame = pd.DataFrame({"dataset": "d", "seed": [0, 1, 2] * 2,
                           "model": ["dmrnet"] * 3 + ["resnet38"] * 3,
                           "test_accuracy": [0.91, 0.92, 0.93, 0.90, 0.905, 0.915]})
-    rows = judge(merge_and_run.claims(budget), merge_and_run.measurements(frame, budget))
+    rows = judge(merge_and_run.claims(budget),
+                 merge_and_run.measurements(frame, budget, finished=True))
     assert rows[0]["p"] < 0.05 and rows[0]["verdict"] == "reproduced"  # the only test
     assert [r["verdict"] for r in rows[1:]] == ["not tested", "not tested"]
+    # the same three of five planned seeds while the run goes on: no verdict from that look
+    going = merge_and_run.measurements(frame, budget)["d/dmrnet-vs-resnet"]
+    assert going.pending and going.not_tested == (
+        "interim, not judged: 3 of 5 seeds (mean so far +1.33); the run goes on")
+    rows = judge(merge_and_run.claims(budget), merge_and_run.measurements(frame, budget))
+    assert [r["verdict"] for r in rows] == ["not tested"] * 3
 
 
 def test_merge_and_run_smoke_end_to_end(tmp_path):

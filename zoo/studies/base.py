@@ -220,3 +220,28 @@ def problems(module) -> list[str]:
         elif (problem := _signature_problem(name, fn)) is not None:
             found.append(problem)
     return found
+
+
+def run_finished(out: Path, budget) -> bool:
+    """Whether the last ``zoo reproduce`` of ``out`` ran budget ``budget`` (a name) to its end:
+    the runner's ``sessions.jsonl`` (a line per run that ended by itself), whose last line must name that budget and say
+    finished. A run killed midway writes no line; a custom budget (not a name) never counts
+    as finished, nor does a line that cannot be read."""
+    import json
+
+    path = Path(out) / "sessions.jsonl"
+    lines = path.read_text().splitlines() if path.is_file() else []
+    lines = [line for line in lines if line.strip()]
+    if not isinstance(budget, str) or not lines:
+        return False
+    try:
+        last = json.loads(lines[-1])
+    except json.JSONDecodeError:
+        return False
+    return isinstance(last, dict) and last.get("budget") == budget and last.get("finished") is True
+
+
+def interim(count: str, so_far: float) -> str:
+    """The reason a claim waits for its planned sample (no verdict from a look in the middle
+    of a run: a claim is judged on what its budget plans, or when the run has finished)."""
+    return f"interim, not judged: {count} (mean so far {so_far:+.3g}); the run goes on"

@@ -180,7 +180,9 @@ def claims(budget: SeedsBudget) -> list:
     return out
 
 
-def measurements(frame: pd.DataFrame, budget: SeedsBudget) -> dict:
+def measurements(frame: pd.DataFrame, budget: SeedsBudget, finished=False) -> dict:
+    """Each claim's accuracies (%) per seed, paired; a claim short of the budget's seeds
+    waits (pending) until they are all in or the run has ``finished``."""
     """Claim id -> Measurement (a = the other model, b = DMRNet, in points, by seed)."""
     from zoo.studies.claims import Measurement
 
@@ -198,6 +200,11 @@ def measurements(frame: pd.DataFrame, budget: SeedsBudget) -> dict:
                                         pending=True)
             continue
         both = wide[["dmrnet", other]].dropna()
+        if len(both) < len(budget.seeds) and not finished:
+            out[claim.id] = Measurement(pending=True, not_tested=base.interim(
+                f"{len(both)} of {len(budget.seeds)} seeds",
+                float((100 * (both["dmrnet"] - both[other])).mean())))
+            continue
         out[claim.id] = Measurement(a=(100 * both[other]).tolist(),
                                     b=(100 * both["dmrnet"]).tolist(),
                                     note=f"{len(both)} of {len(budget.seeds)} seeds")
@@ -209,7 +216,8 @@ def judged(out: Path, budget="cpu") -> list[dict]:
     from zoo.studies import claims as verdicts
 
     _, spec = base.resolve(BUDGETS, budget)
-    return verdicts.judge(claims(spec), measurements(results(Path(out), spec), spec))
+    return verdicts.judge(claims(spec), measurements(results(Path(out), spec), spec,
+                                                     base.run_finished(out, budget)))
 
 
 def report(out: Path, *, budget="cpu") -> dict:
@@ -222,7 +230,8 @@ def report(out: Path, *, budget="cpu") -> dict:
     from zoo.studies import claims as verdicts
 
     table, pairs = summary_table(frame), paired(frame)
-    rows = verdicts.judge(claims(spec), measurements(frame, spec))
+    rows = verdicts.judge(claims(spec), measurements(frame, spec,
+                                                     base.run_finished(out, budget)))
     summary = base.summary_head(
         NAME, budget, spec, rows=rows, paper=PAPER,
         splits={"test_accuracy": "the whole test split, one evaluation pass after "

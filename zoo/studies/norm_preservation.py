@@ -424,7 +424,10 @@ def claims(budget: NormBudget) -> list:
 
 
 def measurements(summary: pd.DataFrame, acc: pd.DataFrame, comp: pd.DataFrame,
-                 budget: NormBudget, diverged: pd.DataFrame | None = None) -> dict:
+                 budget: NormBudget, diverged: pd.DataFrame | None = None,
+                 finished=False) -> dict:
+    """Each claim's measurement; the seeded comparisons wait (pending) for all their
+    planned seeds unless the run has ``finished``."""
     from zoo.studies.claims import Measurement
 
     out = {}
@@ -492,6 +495,11 @@ def measurements(summary: pd.DataFrame, acc: pd.DataFrame, comp: pd.DataFrame,
             if wide.shape[1] < 2:
                 out[claim.id] = pending
                 continue
+            if len(wide) < len(budget.seeds) and not finished:
+                out[claim.id] = Measurement(pending=True, not_tested=base.interim(
+                    f"{len(wide)} of {len(budget.seeds)} seeds",
+                    float((100 * (wide[True] - wide[False])).mean())))
+                continue
             out[claim.id] = Measurement(a=(100 * wide[False]).tolist(),
                                         b=(100 * wide[True]).tolist(),
                                         note=f"{len(wide)} seeds")
@@ -508,6 +516,11 @@ def measurements(summary: pd.DataFrame, acc: pd.DataFrame, comp: pd.DataFrame,
             out[claim.id] = pending
             continue
         wanted = dict(budget.comparisons).get((proc - 4) // 9, ())
+        if len(wide) < len(wanted) and not finished:
+            out[claim.id] = Measurement(pending=True, not_tested=base.interim(
+                f"{len(wide)} of {len(wanted)} seeds",
+                float((100 * (wide["procresnet"] - wide["preresnet"])).mean())))
+            continue
         out[claim.id] = Measurement(a=(100 * wide["preresnet"]).tolist(),
                                     b=(100 * wide["procresnet"]).tolist(),
                                     note=f"{len(wide)} of {len(wanted)} seeds")
@@ -558,7 +571,7 @@ def judged(out: Path, budget="cpu") -> list[dict]:
     frame, diverged = ratio_frame(out, spec)
     return verdicts.judge(claims(spec), measurements(
         ratio_summary(frame), accuracy_frame(out, spec), compare_frame(out, spec), spec,
-        diverged))
+        diverged, base.run_finished(out, budget)))
 
 
 def report(out: Path, *, budget="cpu") -> dict:
@@ -579,7 +592,8 @@ def report(out: Path, *, budget="cpu") -> dict:
     tables = {"ratios": frame, "ratio_summary": summary_t, "diverged": diverged,
               "accuracy": acc, "ratio_models": one_epoch, "compare": comp,
               "compare_summary": comp_t}
-    rows = verdicts.judge(claims(spec), measurements(summary_t, acc, comp, spec, diverged))
+    rows = verdicts.judge(claims(spec), measurements(summary_t, acc, comp, spec, diverged,
+                                                     base.run_finished(out, budget)))
     summary = base.summary_head(
         NAME, budget, spec, rows=rows, paper=PAPER, paper_params=PAPER_PARAMS,
         diverged=int(len(diverged)),

@@ -595,8 +595,7 @@ def measurements(pairs: pd.DataFrame, budget: PairsBudget, frame=None, finished=
                     if planned == OPEN else None)
             count = (f"{len(g)} pairs in {plan}" if plan
                      else f"{len(g)} of {planned} planned pairs in {wanted}")
-            out[claim.id] = Measurement(pending=True, not_tested=(
-                f"interim, not judged: {count} (mean so far {so_far:+.3g}); the run goes on"))
+            out[claim.id] = Measurement(pending=True, not_tested=base.interim(count, so_far))
             continue
         out[claim.id] = Measurement(a=np.log(g[f"{metric}_seq"]).tolist(),
                                     b=np.log(g[f"{metric}_par"]).tolist())
@@ -642,25 +641,6 @@ def _why_untested(dataset, where, budget, frame, n, finished=False) -> str:
     started = frame is not None and not frame.empty and (frame["dataset"] == dataset).any()
     return (f"{n} complete pair(s) in {where} so far, 2 needed for a test; the run goes on"
             if started else f"{dataset} not run yet (the study resumes where it stopped)")
-
-
-def run_finished(out: Path, budget) -> bool:
-    """Whether the last ``zoo reproduce`` of ``out`` ran budget ``budget`` (a name) to its end:
-    the runner's ``sessions.jsonl``, whose last line must name that budget and say
-    finished. A run killed midway writes no line; a custom budget (not a name) never counts
-    as finished, nor does a line that cannot be read."""
-    import json
-
-    path = Path(out) / "sessions.jsonl"
-    lines = path.read_text().splitlines() if path.is_file() else []
-    lines = [line for line in lines if line.strip()]
-    if not isinstance(budget, str) or not lines:
-        return False
-    try:
-        last = json.loads(lines[-1])
-    except json.JSONDecodeError:
-        return False
-    return isinstance(last, dict) and last.get("budget") == budget and last.get("finished") is True
 
 
 def flattening(frame: pd.DataFrame) -> pd.DataFrame:
@@ -792,7 +772,7 @@ def judged(out: Path, budget="cpu") -> list[dict]:
     _, spec = base.resolve(BUDGETS, budget)
     frame = pd.read_csv(Path(out) / "trials.csv")
     return verdicts.judge(claims(spec), measurements(pairs_of(frame), spec, frame,
-                                                     run_finished(out, budget)))
+                                                     base.run_finished(out, budget)))
 
 
 def report(out: Path, *, budget="cpu") -> dict:
@@ -811,7 +791,7 @@ def report(out: Path, *, budget="cpu") -> dict:
     t2, flat, excl, costs = table2(frame), flattening(frame), exclusions(spec), cost(frame)
     tables = {"trials": frame, "table2": t2, "paired": pairs, "stats": stats,
               "flattening": flat, "exclusions": excl, "trial_cost": costs}
-    finished = run_finished(out, budget)
+    finished = base.run_finished(out, budget)
     rows = verdicts.judge(claims(spec), measurements(pairs, spec, frame, finished))
     complete = pairs.groupby(["dataset", "cell"]).size()
     summary = base.summary_head(
