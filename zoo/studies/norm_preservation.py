@@ -423,6 +423,16 @@ def claims(budget: NormBudget) -> list:
     return out
 
 
+# the ratio claims that compare two sides: (family, blocks) of a, then of b, depth by depth
+_COMPARED = {
+    "skips-keep-norm": (("plain", "identity"), ("preresnet", "identity")),
+    "skips-keep-norm-same-units": (("preresnet_noskip", "identity"), ("preresnet", "identity")),
+    "transitions-break-it": (("preresnet", "transition"), ("preresnet", "identity")),
+    "projection-fixes-transitions": (("procresnet_noproj", "transition"),
+                                     ("procresnet", "transition")),
+}
+
+
 def measurements(summary: pd.DataFrame, acc: pd.DataFrame, comp: pd.DataFrame,
                  budget: NormBudget, diverged: pd.DataFrame | None = None,
                  finished=False) -> dict:
@@ -441,22 +451,11 @@ def measurements(summary: pd.DataFrame, acc: pd.DataFrame, comp: pd.DataFrame,
             if s.empty:
                 out[claim.id] = pending
                 continue
-            if what == "skips-keep-norm":
-                families = ("plain", "preresnet")
-                a = _by_depth(s, "trained", "plain", "identity")
-                b = _by_depth(s, "trained", "preresnet", "identity")
-            elif what == "skips-keep-norm-same-units":
-                families = ("preresnet_noskip", "preresnet")
-                a = _by_depth(s, "trained", "preresnet_noskip", "identity")
-                b = _by_depth(s, "trained", "preresnet", "identity")
-            elif what == "transitions-break-it":
-                families = ("preresnet",)
-                a = _by_depth(s, "trained", "preresnet", "transition")
-                b = _by_depth(s, "trained", "preresnet", "identity")
-            elif what == "projection-fixes-transitions":
-                families = ("procresnet_noproj", "procresnet")
-                a = _by_depth(s, "trained", "procresnet_noproj", "transition")
-                b = _by_depth(s, "trained", "procresnet", "transition")
+            if what in _COMPARED:
+                (fam_a, blocks_a), (fam_b, blocks_b) = _COMPARED[what]
+                families = tuple(dict.fromkeys((fam_a, fam_b)))
+                a = _by_depth(s, "trained", fam_a, blocks_a)
+                b = _by_depth(s, "trained", fam_b, blocks_b)
             else:
                 m = _by_depth(s, "trained", "preresnet", "identity")
                 se = _by_depth(s, "trained", "preresnet", "identity", "se_abs_log_ratio")
